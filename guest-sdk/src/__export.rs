@@ -1,0 +1,112 @@
+//! The glue between the generated WIT bindings and the traits, used by the export
+//! macros. Not part of the public API.
+
+use crate::{Decider, Documents, Projection};
+use std::marker::PhantomData;
+
+/// Bindings for the `decider-module` world.
+pub mod decider_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "refold:domain/decider-module",
+        pub_export_macro: true,
+        export_macro_name: "export_decider_world",
+        default_bindings_module: "refold_guest::__export::decider_bindings",
+    });
+}
+
+/// Bindings for the `projection-module` world.
+pub mod projection_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "refold:domain/projection-module",
+        pub_export_macro: true,
+        export_macro_name: "export_projection_world",
+        default_bindings_module: "refold_guest::__export::projection_bindings",
+    });
+}
+
+use decider_bindings::exports::refold::domain::decider as wit_decider;
+use projection_bindings::exports::refold::domain::projection as wit_projection;
+use projection_bindings::refold::domain::documents as wit_documents;
+
+/// Implements the exported `decider` interface for any [`Decider`].
+pub struct DeciderExport<D>(PhantomData<D>);
+
+impl<D: Decider + 'static> wit_decider::Guest for DeciderExport<D> {
+    fn initial_state() -> Vec<u8> {
+        crate::wire::initial_state::<D>()
+    }
+
+    fn evolve(state: Vec<u8>, events: Vec<wit_decider::Event>) -> Result<Vec<u8>, String> {
+        let events: Vec<crate::Event> = events.into_iter().map(from_decider_event).collect();
+        crate::wire::evolve::<D>(&state, &events)
+    }
+
+    fn decide(state: Vec<u8>, command: String) -> Result<Vec<wit_decider::NewEvent>, wit_decider::DecideError> {
+        match crate::wire::decide::<D>(&state, &command) {
+            Ok(events) => Ok(events
+                .into_iter()
+                .map(|e| wit_decider::NewEvent {
+                    event_type: e.event_type,
+                    data: e.data,
+                    metadata: e.metadata,
+                })
+                .collect()),
+            Err(crate::DecideError::Rejected(m)) => Err(wit_decider::DecideError::Rejected(m)),
+            Err(crate::DecideError::InvalidCommand(m)) => Err(wit_decider::DecideError::InvalidCommand(m)),
+        }
+    }
+}
+
+/// Implements the exported `projection` interface for any [`Projection`].
+pub struct ProjectionExport<P>(PhantomData<P>);
+
+impl<P: Projection + 'static> wit_projection::Guest for ProjectionExport<P> {
+    fn event_types() -> Vec<String> {
+        crate::wire::event_types::<P>()
+    }
+
+    fn apply(events: Vec<wit_projection::Event>) -> Result<(), String> {
+        let events: Vec<crate::Event> = events.into_iter().map(from_projection_event).collect();
+        crate::wire::apply::<P>(&events, &mut HostDocuments)
+    }
+}
+
+/// The engine's documents, reached through the `documents` import.
+struct HostDocuments;
+
+impl Documents for HostDocuments {
+    fn get(&mut self, collection: &str, id: &str) -> Option<String> {
+        wit_documents::get(collection, id)
+    }
+
+    fn put(&mut self, collection: &str, id: &str, document: String) {
+        wit_documents::put(collection, id, &document);
+    }
+
+    fn delete(&mut self, collection: &str, id: &str) {
+        wit_documents::delete(collection, id);
+    }
+}
+
+macro_rules! event_from_wit {
+    ($name:ident, $ty:ty) => {
+        fn $name(e: $ty) -> crate::Event {
+            crate::Event {
+                event_type: e.event_type,
+                data: e.data,
+                metadata: e.metadata,
+                stream_id: e.stream_id,
+                stream_position: e.stream_position,
+                global_position: e.global_position,
+                event_id: e.event_id,
+                recorded_at: e.recorded_at,
+                partition: e.partition,
+            }
+        }
+    };
+}
+
+event_from_wit!(from_decider_event, wit_decider::Event);
+event_from_wit!(from_projection_event, wit_projection::Event);

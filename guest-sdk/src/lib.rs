@@ -1,0 +1,119 @@
+//! Write Refold deciders and projections in plain Rust.
+//!
+//! A guest author describes a domain with serde types and implements one trait:
+//! [`Decider`] for the write side (fold events into state, decide what a command
+//! means) or [`Projection`] for the read side (fold events into read-model
+//! documents). One macro, [`export_decider!`] or [`export_projection!`], turns the
+//! implementation into a WebAssembly component the Refold engine can deploy. No WIT
+//! knowledge is needed; the generated bindings stay hidden.
+//!
+//! The same implementation also runs natively: the functions in [`wire`] are exactly
+//! what the exported component runs, so unit tests and benchmarks can call the logic
+//! without wasm.
+//!
+//! Events use serde's *adjacently tagged* representation: the enum variant is the
+//! event type and its fields are the event's JSON data.
+//!
+//! # Example
+//!
+//! ```
+//! use refold_guest::{Decider, Rejection};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Default)]
+//! pub struct Counter { value: i64 }
+//!
+//! #[derive(Deserialize)]
+//! #[serde(tag = "type", content = "data")]
+//! pub enum Command { Add { amount: i64 } }
+//!
+//! #[derive(Serialize, Deserialize)]
+//! #[serde(tag = "type", content = "data")]
+//! pub enum Event { Added { amount: i64 } }
+//!
+//! pub struct CounterDecider;
+//!
+//! impl Decider for CounterDecider {
+//!     type State = Counter;
+//!     type Command = Command;
+//!     type Event = Event;
+//!
+//!     fn initial_state() -> Counter { Counter::default() }
+//!
+//!     fn evolve(mut state: Counter, event: Event) -> Counter {
+//!         match event { Event::Added { amount } => state.value += amount }
+//!         state
+//!     }
+//!
+//!     fn decide(command: Command, state: &Counter) -> Result<Vec<Event>, Rejection> {
+//!         match command {
+//!             Command::Add { amount } if state.value + amount > 100 => {
+//!                 Err(Rejection::new(format!("the counter would pass 100 (it is {})", state.value)))
+//!             }
+//!             Command::Add { amount } => Ok(vec![Event::Added { amount }]),
+//!         }
+//!     }
+//! }
+//!
+//! // In a crate built with `cargo build --target wasm32-wasip2`, this exports the
+//! // component's `decider` interface; on other targets it expands to nothing.
+//! refold_guest::export_decider!(CounterDecider);
+//!
+//! // The same logic, natively, through the functions the component runs:
+//! let state = refold_guest::wire::initial_state::<CounterDecider>();
+//! let events = refold_guest::wire::decide::<CounterDecider>(
+//!     &state,
+//!     r#"{"type":"Add","data":{"amount":5}}"#,
+//! ).unwrap();
+//! assert_eq!(events[0].event_type, "Added");
+//! assert_eq!(events[0].data, r#"{"amount":5}"#);
+//! ```
+
+mod decider;
+mod documents;
+mod event;
+mod projection;
+pub mod wire;
+
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub mod __export;
+
+pub use decider::{Decider, Rejection};
+pub use documents::{Documents, ReadModel};
+pub use event::{DecideError, Event, NewEvent};
+pub use projection::Projection;
+
+/// Exports a [`Decider`] implementation as the component's `decider` interface.
+///
+/// Use it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. On any
+/// other target it expands to nothing, so the same crate can be used natively.
+#[macro_export]
+macro_rules! export_decider {
+    ($decider:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type RefoldDeciderExport = $crate::__export::DeciderExport<$decider>;
+            $crate::__export::decider_bindings::export_decider_world!(
+                RefoldDeciderExport with_types_in $crate::__export::decider_bindings
+            );
+        };
+    };
+}
+
+/// Exports a [`Projection`] implementation as the component's `projection` interface.
+///
+/// Use it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. On any
+/// other target it expands to nothing, so the same crate can be used natively.
+#[macro_export]
+macro_rules! export_projection {
+    ($projection:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type RefoldProjectionExport = $crate::__export::ProjectionExport<$projection>;
+            $crate::__export::projection_bindings::export_projection_world!(
+                RefoldProjectionExport with_types_in $crate::__export::projection_bindings
+            );
+        };
+    };
+}

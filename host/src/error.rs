@@ -1,0 +1,159 @@
+//! The one error type of the `refold` library.
+//!
+//! Every fallible call in the crate returns [`Error`]. Variants are grouped by the part
+//! that raises them; each message names the offending thing and, where there is one,
+//! the fix. Messages do not repeat their source's text: print the chain (`{:#}` with
+//! anyhow) to see it.
+
+use crate::store::ExpectedVersion;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The result type of the `refold` library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in Refold.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ----- event store -----
+    /// The stream's version did not match the append's expected version; nothing was written.
+    #[error("stream '{stream}' in partition '{partition}' is at {actual}, but the append expected {expected}: reload the stream and try again")]
+    Conflict {
+        /// The partition of the stream.
+        partition: String,
+        /// The stream appended to.
+        stream: String,
+        /// What the append expected.
+        expected: ExpectedVersion,
+        /// The stream's actual version (0 when the stream does not exist).
+        actual: u64,
+    },
+    /// An append was refused before anything was written.
+    #[error("invalid append to stream '{stream}': {reason}")]
+    InvalidAppend {
+        /// The stream appended to.
+        stream: String,
+        /// What was wrong and what to do.
+        reason: String,
+    },
+    /// An event id given in an append is already stored, as part of a different append.
+    #[error("event id {event_id} is already stored at global position {position} (stream '{stored_stream}'): use a new id, or resend the original append unchanged")]
+    DuplicateEventId {
+        /// The id given again.
+        event_id: uuid::Uuid,
+        /// Where it is stored.
+        position: u64,
+        /// The stream it is stored in.
+        stored_stream: String,
+    },
+    /// A read was asked with arguments that cannot be served.
+    #[error("invalid read: {0}")]
+    InvalidRead(String),
+    /// The database was written by a newer Refold than this one.
+    #[error("database {path} has schema version {found}, but this Refold supports up to {supported}: upgrade Refold to open it")]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The schema version found in the file.
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
+    /// The store's writer is gone (the store was closed or its thread failed).
+    #[error("the event store is closed")]
+    StoreClosed,
+    /// SQLite reported an error.
+    #[error("sqlite error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file could not be read or written.
+    #[error("cannot access {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    // ----- wasm runtime -----
+    /// Bytes that are not a WebAssembly component, or one that does not compile.
+    #[error("module '{module}' is not a valid WebAssembly component")]
+    InvalidModule {
+        /// The module name given at load.
+        module: String,
+        /// What the compiler said.
+        #[source]
+        source: anyhow::Error,
+    },
+    /// A component that does not export a world Refold can run.
+    #[error("module '{module}' does not export {expected}; it exports {found}")]
+    WrongWorld {
+        /// The module name given at load.
+        module: String,
+        /// The interface Refold looked for.
+        expected: String,
+        /// What the component exports, comma-separated (or `nothing`).
+        found: String,
+    },
+    /// A module asked for a capability the sandbox does not grant.
+    #[error("module '{module}' cannot be instantiated in the sandbox: {reason}")]
+    Unlinkable {
+        /// The module.
+        module: String,
+        /// What it imports that is not granted.
+        reason: String,
+    },
+    /// A guest call failed: a trap, a deadline, the memory cap, or a malformed return.
+    #[error("module '{module}' failed in {function}: {fault}")]
+    Guest {
+        /// The module.
+        module: String,
+        /// The guest function called.
+        function: &'static str,
+        /// What went wrong.
+        fault: GuestFault,
+    },
+    /// No module of that name is deployed.
+    #[error("no module named '{0}' is deployed: deploy it first (refold deploy {0} <file.wasm>)")]
+    UnknownModule(String),
+    /// A module was used for a world it does not implement.
+    #[error("module '{module}' is a {actual} module, not a {wanted} module")]
+    NotA {
+        /// The module.
+        module: String,
+        /// The world needed.
+        wanted: &'static str,
+        /// The world it has.
+        actual: &'static str,
+    },
+    /// The runtime could not be set up.
+    #[error("cannot set up the wasm runtime")]
+    Runtime(#[source] anyhow::Error),
+}
+
+/// How a guest call failed. Each leaves the host serving; the instance is discarded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuestFault {
+    /// The call ran past its CPU deadline and was interrupted.
+    #[error("ran past its deadline of {0:?} and was stopped")]
+    Deadline(Duration),
+    /// The guest tried to grow its memory past the cap.
+    #[error("tried to use more than the {limit}-byte memory limit (asked for {requested} bytes)")]
+    MemoryLimit {
+        /// The cap, in bytes.
+        limit: usize,
+        /// What the guest asked for in total, in bytes.
+        requested: usize,
+    },
+    /// The guest trapped (a panic, `unreachable`, an out-of-bounds access...).
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// The guest returned something the contract does not allow.
+    #[error("returned a malformed value: {0}")]
+    Malformed(String),
+    /// The guest reported an error of its own (e.g. `evolve` could not fold an event).
+    #[error("reported an error: {0}")]
+    Reported(String),
+}

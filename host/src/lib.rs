@@ -1,0 +1,22 @@
+//! Refold: an event-sourcing engine whose domain logic runs as sandboxed WebAssembly
+//! components.
+//!
+//! The engine owns storage, ordering, concurrency and durability; guests own the
+//! business rules. The parts, and the types that carry them:
+//!
+//! - [`store`]: the [`EventStore`](store::EventStore) contract and its SQLite
+//!   implementation, [`SqliteStore`](store::SqliteStore). Appends are guarded by an
+//!   [`ExpectedVersion`](store::ExpectedVersion) and committed in groups by one writer.
+//! - [`runtime`]: one wasmtime engine, modules compiled once (and cached on disk by
+//!   content hash), warm instances, a CPU deadline and a memory cap on every call, and
+//!   a registry where deploying a new version swaps it in atomically.
+//!
+//! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
+//! `refold-guest` crate lets a Rust author implement them with plain traits.
+#![deny(unsafe_code)]
+
+mod error;
+pub mod runtime;
+pub mod store;
+
+pub use error::{Error, GuestFault, Result};

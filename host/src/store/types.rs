@@ -1,0 +1,184 @@
+//! The values the event store takes and gives.
+
+use std::fmt;
+use uuid::Uuid;
+
+/// The partition streams belong to when none is named.
+pub const DEFAULT_PARTITION: &str = "default";
+
+/// The append guard: what the stream's version must be for an append to go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedVersion {
+    /// Append whatever the stream's version.
+    Any,
+    /// The stream must not exist yet (version 0).
+    NoStream,
+    /// The stream must have at least one event.
+    Exists,
+    /// The stream's version must be exactly this (0 = must not exist).
+    Exact(u64),
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any version"),
+            ExpectedVersion::NoStream => f.write_str("no stream"),
+            ExpectedVersion::Exists => f.write_str("an existing stream"),
+            ExpectedVersion::Exact(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
+/// An event to append. The store assigns its positions and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventData {
+    /// Unique id; resending an append with the same ids is idempotent.
+    pub id: Uuid,
+    /// The event's type name; must not be empty.
+    pub event_type: String,
+    /// The event's data: a JSON object, as text.
+    pub data: String,
+    /// The event's metadata: a JSON object, as text.
+    pub metadata: String,
+}
+
+impl EventData {
+    /// An event with a fresh id and empty metadata.
+    pub fn new(event_type: impl Into<String>, data: impl Into<String>) -> Self {
+        EventData {
+            id: Uuid::now_v7(),
+            event_type: event_type.into(),
+            data: data.into(),
+            metadata: "{}".to_owned(),
+        }
+    }
+
+    /// The same event with the given id.
+    pub fn with_id(mut self, id: Uuid) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// The same event with the given metadata (a JSON object, as text).
+    pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
+        self.metadata = metadata.into();
+        self
+    }
+}
+
+/// One append: events for one stream under one expected version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendRequest {
+    /// The partition (tenant) of the stream.
+    pub partition: String,
+    /// The stream, e.g. `cart-42`.
+    pub stream: String,
+    /// The guard on the stream's version.
+    pub expected: ExpectedVersion,
+    /// The events, in order; at least one.
+    pub events: Vec<EventData>,
+}
+
+impl AppendRequest {
+    /// An append to `stream` in the default partition.
+    pub fn new(stream: impl Into<String>, expected: ExpectedVersion, events: Vec<EventData>) -> Self {
+        AppendRequest {
+            partition: DEFAULT_PARTITION.to_owned(),
+            stream: stream.into(),
+            expected,
+            events,
+        }
+    }
+
+    /// The same append in another partition.
+    pub fn in_partition(mut self, partition: impl Into<String>) -> Self {
+        self.partition = partition.into();
+        self
+    }
+}
+
+/// What a successful append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AppendOutcome {
+    /// The stream's version after the append.
+    pub stream_version: u64,
+    /// Global position of the first event appended.
+    pub first_position: u64,
+    /// Global position of the last event appended.
+    pub last_position: u64,
+}
+
+/// An event as the store recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordedEvent {
+    /// Position in the global log, from 1.
+    pub global_position: u64,
+    /// The partition of its stream.
+    pub partition: String,
+    /// Its stream.
+    pub stream: String,
+    /// Position in its stream, from 1.
+    pub stream_position: u64,
+    /// Its unique id.
+    pub id: Uuid,
+    /// Its type name.
+    pub event_type: String,
+    /// Its data: a JSON object, as text.
+    pub data: String,
+    /// Its metadata: a JSON object, as text.
+    pub metadata: String,
+    /// When it was recorded: RFC 3339, UTC, milliseconds.
+    pub recorded_at: String,
+}
+
+/// Which way to read a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Ascending stream positions.
+    Forward,
+    /// Descending stream positions.
+    Backward,
+}
+
+/// Which events of the global log to read. The default passes every event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    /// Only events of this partition.
+    pub partition: Option<String>,
+    /// Only events of these types (empty: all types).
+    pub event_types: Vec<String>,
+    /// Only events of streams in this category (the part before the first `-`).
+    pub category: Option<String>,
+}
+
+/// A folded state of a stream, tied to the module that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The partition of the stream.
+    pub partition: String,
+    /// The stream.
+    pub stream: String,
+    /// Content hash of the module whose `evolve` made the state.
+    pub module: String,
+    /// The stream version the state includes.
+    pub version: u64,
+    /// The guest-encoded state.
+    pub state: Vec<u8>,
+}
+
+/// Counters of the store's work since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreMetrics {
+    /// Appends committed.
+    pub appends: u64,
+    /// Events committed.
+    pub events_appended: u64,
+    /// Transactions the writer committed (one per group).
+    pub commits: u64,
+    /// Appends refused for a version conflict.
+    pub conflicts: u64,
+    /// Events returned by reads.
+    pub events_read: u64,
+}
