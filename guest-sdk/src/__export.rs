@@ -43,7 +43,10 @@ impl<D: Decider + 'static> wit_decider::Guest for DeciderExport<D> {
         crate::wire::evolve::<D>(&state, &events)
     }
 
-    fn decide(state: Vec<u8>, command: String) -> Result<Vec<wit_decider::NewEvent>, wit_decider::DecideError> {
+    fn decide(
+        state: Vec<u8>,
+        command: String,
+    ) -> Result<Vec<wit_decider::NewEvent>, wit_decider::DecideError> {
         match crate::wire::decide::<D>(&state, &command) {
             Ok(events) => Ok(events
                 .into_iter()
@@ -54,7 +57,9 @@ impl<D: Decider + 'static> wit_decider::Guest for DeciderExport<D> {
                 })
                 .collect()),
             Err(crate::DecideError::Rejected(m)) => Err(wit_decider::DecideError::Rejected(m)),
-            Err(crate::DecideError::InvalidCommand(m)) => Err(wit_decider::DecideError::InvalidCommand(m)),
+            Err(crate::DecideError::InvalidCommand(m)) => {
+                Err(wit_decider::DecideError::InvalidCommand(m))
+            }
         }
     }
 }

@@ -45,7 +45,11 @@ impl<'a> ReadModel<'a> {
     }
 
     /// The document `id` of `collection`, if it exists.
-    pub fn get<T: DeserializeOwned>(&mut self, collection: &str, id: &str) -> Result<Option<T>, String> {
+    pub fn get<T: DeserializeOwned>(
+        &mut self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<T>, String> {
         match self.documents.get(collection, id) {
             None => Ok(None),
             Some(text) => serde_json::from_str(&text)
@@ -55,7 +59,12 @@ impl<'a> ReadModel<'a> {
     }
 
     /// Create or replace the document `id` of `collection`.
-    pub fn put<T: Serialize>(&mut self, collection: &str, id: &str, document: &T) -> Result<(), String> {
+    pub fn put<T: Serialize>(
+        &mut self,
+        collection: &str,
+        id: &str,
+        document: &T,
+    ) -> Result<(), String> {
         let text = serde_json::to_string(document)
             .map_err(|e| format!("document {collection}/{id} cannot be encoded: {e}"))?;
         self.documents.put(collection, id, text);

@@ -79,21 +79,27 @@ fn decode_event<E: DeserializeOwned>(event: &Event) -> Result<E, String> {
     })
 }
 
-/// Split an adjacently tagged event into its type and data.
+/// Split an adjacently tagged event into its type and data, keeping the data's
+/// JSON text exactly as serde wrote it (field order included).
 fn encode_event<E: Serialize>(event: &E) -> Result<NewEvent, String> {
-    let value = serde_json::to_value(event).map_err(|e| format!("an event cannot be encoded: {e}"))?;
-    let serde_json::Value::Object(mut fields) = value else {
-        return Err("an event must encode as {\"type\": ..., \"data\": {...}}; use #[serde(tag = \"type\", content = \"data\")]".to_owned());
-    };
-    let Some(serde_json::Value::String(event_type)) = fields.remove("type") else {
-        return Err("an event encoded without a \"type\" string; use #[serde(tag = \"type\", content = \"data\")]".to_owned());
-    };
-    let data = fields
-        .remove("data")
-        .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+    #[derive(serde::Deserialize)]
+    struct Tagged<'a> {
+        #[serde(rename = "type")]
+        event_type: String,
+        #[serde(borrow)]
+        data: Option<&'a serde_json::value::RawValue>,
+    }
+    let json =
+        serde_json::to_string(event).map_err(|e| format!("an event cannot be encoded: {e}"))?;
+    let tagged: Tagged<'_> = serde_json::from_str(&json).map_err(|_| {
+        "an event must encode as {\"type\": ..., \"data\": {...}}; use #[serde(tag = \"type\", content = \"data\")]"
+            .to_owned()
+    })?;
     Ok(NewEvent {
-        event_type,
-        data: data.to_string(),
+        event_type: tagged.event_type,
+        data: tagged
+            .data
+            .map_or_else(|| "{}".to_owned(), |d| d.get().to_owned()),
         metadata: None,
     })
 }

@@ -63,9 +63,14 @@ pub struct CartSummaryProjection;
 impl Projection for CartSummaryProjection {
     type Event = CartEvent;
 
-    const EVENT_TYPES: &'static [&'static str] = &["CartOpened", "ItemAdded", "ItemRemoved", "CartConfirmed"];
+    const EVENT_TYPES: &'static [&'static str] =
+        &["CartOpened", "ItemAdded", "ItemRemoved", "CartConfirmed"];
 
-    fn apply(event: CartEvent, _envelope: &Event, read_model: &mut ReadModel<'_>) -> Result<(), String> {
+    fn apply(
+        event: CartEvent,
+        _envelope: &Event,
+        read_model: &mut ReadModel<'_>,
+    ) -> Result<(), String> {
         match event {
             CartEvent::CartOpened(cart) => read_model.put(
                 COLLECTION,
@@ -83,7 +88,9 @@ impl Projection for CartSummaryProjection {
             }),
             CartEvent::ItemRemoved(change) => update(read_model, &change.cart_id, |summary| {
                 summary.item_count = summary.item_count.saturating_sub(change.quantity);
-                summary.total = summary.total.saturating_sub(change.quantity * change.unit_price);
+                summary.total = summary
+                    .total
+                    .saturating_sub(change.quantity * change.unit_price);
             }),
             CartEvent::CartConfirmed(cart) => update(read_model, &cart.cart_id, |summary| {
                 summary.status = "confirmed".to_owned();
@@ -92,9 +99,15 @@ impl Projection for CartSummaryProjection {
     }
 }
 
-fn update(read_model: &mut ReadModel<'_>, cart_id: &str, change: impl FnOnce(&mut CartSummary)) -> Result<(), String> {
+fn update(
+    read_model: &mut ReadModel<'_>,
+    cart_id: &str,
+    change: impl FnOnce(&mut CartSummary),
+) -> Result<(), String> {
     let Some(mut summary) = read_model.get::<CartSummary>(COLLECTION, cart_id)? else {
-        return Err(format!("no summary for cart {cart_id}: its CartOpened was not applied"));
+        return Err(format!(
+            "no summary for cart {cart_id}: its CartOpened was not applied"
+        ));
     };
     change(&mut summary);
     read_model.put(COLLECTION, cart_id, &summary)

@@ -199,14 +199,20 @@ impl Decider for Cart {
         match command {
             CartCommand::OpenCart(opened) => {
                 if state.status != Status::Empty {
-                    return Err(Rejection::new(format!("cart {} is already open", opened.cart_id)));
+                    return Err(Rejection::new(format!(
+                        "cart {} is already open",
+                        opened.cart_id
+                    )));
                 }
                 Ok(vec![CartEvent::CartOpened(opened)])
             }
             CartCommand::AddItem(added) => {
                 require_open(state, &added.cart_id, "add an item to")?;
                 if added.quantity == 0 {
-                    return Err(Rejection::new(format!("cannot add 0 units of {}", added.sku)));
+                    return Err(Rejection::new(format!(
+                        "cannot add 0 units of {}",
+                        added.sku
+                    )));
                 }
                 Ok(vec![CartEvent::ItemAdded(added)])
             }
@@ -245,7 +251,9 @@ impl Decider for Cart {
 fn require_open(state: &CartState, cart_id: &str, action: &str) -> Result<(), Rejection> {
     match state.status {
         Status::Open => Ok(()),
-        Status::Empty => Err(Rejection::new(format!("cannot {action} cart {cart_id}: it is not open"))),
+        Status::Empty => Err(Rejection::new(format!(
+            "cannot {action} cart {cart_id}: it is not open"
+        ))),
         Status::Confirmed => Err(Rejection::new(format!(
             "cannot {action} cart {cart_id}: it is already confirmed"
         ))),

@@ -9,8 +9,8 @@
 mod types;
 
 pub use types::{
-    AppendOutcome, AppendRequest, Direction, EventData, ExpectedVersion, LogFilter, RecordedEvent,
-    Snapshot, StoreMetrics, DEFAULT_PARTITION,
+    AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,
+    LogFilter, RecordedEvent, Snapshot, StoreMetrics,
 };
 
 use crate::Result;
@@ -54,7 +54,12 @@ pub trait EventStore: Send + Sync {
     fn save_snapshot(&self, snapshot: Snapshot) -> Result<()>;
 
     /// The newest snapshot of a stream made by `module` (a module content hash).
-    fn load_snapshot(&self, partition: &str, stream: &str, module: &str) -> Result<Option<Snapshot>>;
+    fn load_snapshot(
+        &self,
+        partition: &str,
+        stream: &str,
+        module: &str,
+    ) -> Result<Option<Snapshot>>;
 
     /// Counters of the work done so far.
     fn metrics(&self) -> StoreMetrics;

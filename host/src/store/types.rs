@@ -83,7 +83,11 @@ pub struct AppendRequest {
 
 impl AppendRequest {
     /// An append to `stream` in the default partition.
-    pub fn new(stream: impl Into<String>, expected: ExpectedVersion, events: Vec<EventData>) -> Self {
+    pub fn new(
+        stream: impl Into<String>,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Self {
         AppendRequest {
             partition: DEFAULT_PARTITION.to_owned(),
             stream: stream.into(),

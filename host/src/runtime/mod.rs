@@ -1,0 +1,280 @@
+//! The wasm runtime: where guest modules are compiled, sandboxed and called.
+//!
+//! One [`Runtime`] owns one wasmtime `Engine` (component model, epoch interruption),
+//! a [`ComponentCache`](cache) so each module is compiled once, and the registry of
+//! deployed modules by name. [`Runtime::load`] compiles (or finds) a component and
+//! checks which world it implements; [`Runtime::deploy`] makes it the current version
+//! of its name. Callers hold an `Arc<Module>`, so deploying a new version never
+//! disturbs a call in flight: it finishes on the version it started on, and the next
+//! [`Runtime::module`] lookup returns the new one.
+//!
+//! Every call runs under [`Limits`]: a CPU deadline enforced by epoch interruption
+//! and a cap on linear memory. A fault becomes [`Error::Guest`](crate::Error::Guest)
+//! for that call alone; the host keeps serving.
+
+mod bindings;
+mod cache;
+mod module;
+mod sandbox;
+
+pub use bindings::{DecideError, Event, NewEvent};
+pub use cache::{CacheStats, content_hash};
+pub use module::{Module, ModuleInfo};
+
+use crate::{Error, Result};
+use cache::ComponentCache;
+use module::EPOCH_TICK;
+use sandbox::HostState;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+/// The worlds of the WIT package a module can implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum World {
+    /// Exports `refold:domain/decider`: write-side logic.
+    Decider,
+    /// Exports `refold:domain/projection`: read-side logic.
+    Projection,
+}
+
+impl World {
+    /// The interface a module of this world exports.
+    pub fn interface(self) -> &'static str {
+        match self {
+            World::Decider => "refold:domain/decider@0.1.0",
+            World::Projection => "refold:domain/projection@0.1.0",
+        }
+    }
+
+    /// The world's short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Decider => "decider",
+            World::Projection => "projection",
+        }
+    }
+}
+
+/// Settings of a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// CPU time one guest call may take before it is interrupted.
+    pub call_timeout: Duration,
+    /// Linear memory one instance may use, all its memories together, in bytes.
+    pub memory_limit: usize,
+    /// Where precompiled artifacts are kept across restarts (none: memory only).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    /// One second per call and 256 MiB per instance: room for Python and JavaScript
+    /// guests (tens of MB each) while a runaway guest is stopped quickly.
+    fn default() -> Self {
+        RuntimeConfig {
+            call_timeout: Duration::from_secs(1),
+            memory_limit: 256 << 20,
+            cache_dir: None,
+        }
+    }
+}
+
+/// The limits every call of a module runs under.
+#[derive(Clone)]
+pub(crate) struct Limits {
+    pub(crate) engine: Engine,
+    pub(crate) call_timeout: Duration,
+    pub(crate) memory_limit: usize,
+}
+
+impl Limits {
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        let ticks = self.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
+        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+    }
+}
+
+/// Compiles, sandboxes, registers and calls guest modules.
+pub struct Runtime {
+    engine: Engine,
+    decider_linker: Linker<HostState>,
+    projection_linker: Linker<HostState>,
+    cache: ComponentCache,
+    config: RuntimeConfig,
+    deployed: RwLock<HashMap<String, Arc<Module>>>,
+    ticking: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// A runtime with its own engine and epoch ticker thread.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&wasm).map_err(Error::Runtime)?;
+
+        let mut decider_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut decider_linker).map_err(Error::Runtime)?;
+        let mut projection_linker = decider_linker.clone();
+        bindings::projection::ProjectionModule::add_to_linker::<
+            HostState,
+            wasmtime::component::HasSelf<HostState>,
+        >(&mut projection_linker, |state| state)
+        .map_err(Error::Runtime)?;
+
+        let cache = ComponentCache::new(&engine, config.cache_dir.clone())?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        spawn_epoch_ticker(engine.clone(), ticking.clone())?;
+        Ok(Runtime {
+            engine,
+            decider_linker,
+            projection_linker,
+            cache,
+            config,
+            deployed: RwLock::new(HashMap::new()),
+            ticking,
+        })
+    }
+
+    /// Compile (or find compiled) the component in `bytes`, check the world it
+    /// implements, and prepare it for calls. The module is not deployed yet.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Module> {
+        let hash = content_hash(bytes);
+        let component = self
+            .cache
+            .get_or_compile(&self.engine, name, &hash, bytes)?;
+        let world = self.world_of(name, &component)?;
+        let info = ModuleInfo {
+            name: name.to_owned(),
+            version: 0,
+            hash,
+            world,
+            size: bytes.len(),
+        };
+        let limits = Limits {
+            engine: self.engine.clone(),
+            call_timeout: self.config.call_timeout,
+            memory_limit: self.config.memory_limit,
+        };
+        let unlinkable = |error: wasmtime::Error| Error::Unlinkable {
+            module: name.to_owned(),
+            reason: format!("{error:#}"),
+        };
+        match world {
+            World::Decider => {
+                let pre = self
+                    .decider_linker
+                    .instantiate_pre(&component)
+                    .map_err(unlinkable)?;
+                let pre = bindings::decider::DeciderModulePre::new(pre).map_err(unlinkable)?;
+                Ok(Module::new_decider(info, limits, pre))
+            }
+            World::Projection => {
+                let pre = self
+                    .projection_linker
+                    .instantiate_pre(&component)
+                    .map_err(unlinkable)?;
+                let pre =
+                    bindings::projection::ProjectionModulePre::new(pre).map_err(unlinkable)?;
+                Module::new_projection(info, limits, pre)
+            }
+        }
+    }
+
+    /// [`load`](Self::load) from a file.
+    pub fn load_file(&self, name: &str, path: &Path) -> Result<Module> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load(name, &bytes)
+    }
+
+    /// Make `module` the current version of its name: the next one after the version
+    /// deployed now, or 1. Calls in flight on the old version finish on it.
+    pub fn deploy(&self, mut module: Module) -> Arc<Module> {
+        let mut deployed = self.deployed.write().expect("module registry poisoned");
+        let previous = deployed
+            .get(&module.info.name)
+            .map_or(0, |m| m.info.version);
+        module.info.version = previous + 1;
+        let module = Arc::new(module);
+        deployed.insert(module.info.name.clone(), module.clone());
+        tracing::info!(module = %module.info.name, version = module.info.version, hash = %module.info.hash, world = module.info.world.name(), "module deployed");
+        module
+    }
+
+    /// The current version of the module deployed as `name`.
+    pub fn module(&self, name: &str) -> Result<Arc<Module>> {
+        self.deployed
+            .read()
+            .expect("module registry poisoned")
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownModule(name.to_owned()))
+    }
+
+    /// The current version of every deployed module, by name.
+    pub fn modules(&self) -> Vec<ModuleInfo> {
+        let deployed = self.deployed.read().expect("module registry poisoned");
+        let mut infos: Vec<ModuleInfo> = deployed.values().map(|m| m.info.clone()).collect();
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        infos
+    }
+
+    /// What the compile cache has done so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// The world a component implements, from its exports.
+    fn world_of(&self, name: &str, component: &Component) -> Result<World> {
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(export, _)| export.to_owned())
+            .collect();
+        for world in [World::Decider, World::Projection] {
+            if exports.iter().any(|e| e == world.interface()) {
+                return Ok(world);
+            }
+        }
+        Err(Error::WrongWorld {
+            module: name.to_owned(),
+            expected: format!(
+                "{} or {}",
+                World::Decider.interface(),
+                World::Projection.interface()
+            ),
+            found: if exports.is_empty() {
+                "nothing".to_owned()
+            } else {
+                exports.join(", ")
+            },
+        })
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Advance the engine's epoch every [`EPOCH_TICK`] until `ticking` turns false.
+fn spawn_epoch_ticker(engine: Engine, ticking: Arc<AtomicBool>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("refold-epoch".to_owned())
+        .spawn(move || {
+            while ticking.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| Error::Runtime(wasmtime::Error::new(e)))
+}

@@ -1,0 +1,334 @@
+//! A loaded module version and its warm instances.
+//!
+//! A [`Module`] holds the component pre-instantiated against the sandbox's linker
+//! (`*Pre`), so making an instance is cheap, and a small pool of idle instances so
+//! most calls make none. Every call takes an instance, sets its CPU deadline, calls,
+//! and puts the instance back, unless the call faulted: a faulted instance is
+//! dropped and the next call gets a fresh one.
+
+use super::bindings::decider::DeciderModulePre;
+use super::bindings::projection::ProjectionModulePre;
+use super::bindings::{DecideError, Event, NewEvent, decider, projection};
+use super::sandbox::HostState;
+use super::{Limits, World};
+use crate::{Error, GuestFault, Result};
+use refold_guest::Documents;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use wasmtime::Store;
+
+/// Idle instances kept per module version.
+const MAX_IDLE_INSTANCES: usize = 16;
+
+/// What identifies a module version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModuleInfo {
+    /// The name it is deployed under, e.g. `cart`.
+    pub name: String,
+    /// Its version under that name: 1 for the first deploy, then 2, 3... (0 until deployed).
+    pub version: u64,
+    /// Hex SHA-256 of its bytes.
+    pub hash: String,
+    /// Which world it implements.
+    pub world: World,
+    /// Size of the component, in bytes.
+    pub size: usize,
+}
+
+/// One module version, ready to call.
+pub struct Module {
+    pub(crate) info: ModuleInfo,
+    limits: Limits,
+    instances_created: AtomicU64,
+    kind: Kind,
+}
+
+enum Kind {
+    Decider(Pool<decider::DeciderModule, DeciderModulePre<HostState>>),
+    Projection {
+        pool: Pool<projection::ProjectionModule, ProjectionModulePre<HostState>>,
+        event_types: Vec<String>,
+    },
+}
+
+/// The pre-instantiated form of a world's bindings and its idle instances.
+struct Pool<B, P> {
+    pre: P,
+    idle: Mutex<Vec<Instance<B>>>,
+}
+
+struct Instance<B> {
+    store: Store<HostState>,
+    bindings: B,
+}
+
+/// How each world's bindings are instantiated from their `*Pre`.
+trait Instantiate: Sized {
+    type Pre;
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
+}
+
+impl Instantiate for decider::DeciderModule {
+    type Pre = DeciderModulePre<HostState>;
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+}
+
+impl Instantiate for projection::ProjectionModule {
+    type Pre = ProjectionModulePre<HostState>;
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+}
+
+impl Module {
+    pub(crate) fn new_decider(
+        info: ModuleInfo,
+        limits: Limits,
+        pre: DeciderModulePre<HostState>,
+    ) -> Self {
+        Module {
+            info,
+            limits,
+            instances_created: AtomicU64::new(0),
+            kind: Kind::Decider(Pool::new(pre)),
+        }
+    }
+
+    /// A projection module; asks the guest once for the event types it wants.
+    pub(crate) fn new_projection(
+        info: ModuleInfo,
+        limits: Limits,
+        pre: ProjectionModulePre<HostState>,
+    ) -> Result<Self> {
+        let mut module = Module {
+            info,
+            limits,
+            instances_created: AtomicU64::new(0),
+            kind: Kind::Projection {
+                pool: Pool::new(pre),
+                event_types: Vec::new(),
+            },
+        };
+        let wanted = module.projection_call("event-types", |p, store| {
+            p.refold_domain_projection().call_event_types(store)
+        })?;
+        if let Kind::Projection { event_types, .. } = &mut module.kind {
+            *event_types = wanted;
+        }
+        Ok(module)
+    }
+
+    /// The module's name, version, hash and world.
+    pub fn info(&self) -> &ModuleInfo {
+        &self.info
+    }
+
+    /// Instances made so far for this module version (a fault or a cold pool makes one).
+    pub fn instances_created(&self) -> u64 {
+        self.instances_created.load(Ordering::Relaxed)
+    }
+
+    /// The encoded state of a stream with no events.
+    pub fn initial_state(&self) -> Result<Vec<u8>> {
+        self.decider_call("initial-state", |d, store| {
+            d.refold_domain_decider().call_initial_state(store)
+        })
+    }
+
+    /// Fold `events` into `state` with the guest's `evolve`, in one call.
+    pub fn evolve(&self, state: &[u8], events: &[Event]) -> Result<Vec<u8>> {
+        let result = self.decider_call("evolve", |d, store| {
+            d.refold_domain_decider().call_evolve(store, state, events)
+        })?;
+        result.map_err(|message| self.fault("evolve", GuestFault::Reported(message)))
+    }
+
+    /// Ask the guest's `decide` what `command` means given `state`. The outer error
+    /// is a fault; the inner one is the guest's answer that no events follow.
+    /// Returned events are checked: a non-empty type, JSON objects for data and metadata.
+    pub fn decide(
+        &self,
+        state: &[u8],
+        command: &str,
+    ) -> Result<Result<Vec<NewEvent>, DecideError>> {
+        let decided = self.decider_call("decide", |d, store| {
+            d.refold_domain_decider().call_decide(store, state, command)
+        })?;
+        if let Ok(events) = &decided {
+            for (index, event) in events.iter().enumerate() {
+                check_new_event(event).map_err(|problem| {
+                    self.fault(
+                        "decide",
+                        GuestFault::Malformed(format!("event {index}: {problem}")),
+                    )
+                })?;
+            }
+        }
+        Ok(decided)
+    }
+
+    /// The event types a projection module wants (empty: all).
+    pub fn event_types(&self) -> Result<&[String]> {
+        match &self.kind {
+            Kind::Projection { event_types, .. } => Ok(event_types),
+            Kind::Decider(_) => Err(self.not_a(World::Projection)),
+        }
+    }
+
+    /// Apply `events` with the guest's `apply`, reading and writing `documents`.
+    pub fn apply(&self, events: &[Event], documents: &mut Box<dyn Documents + Send>) -> Result<()> {
+        let result = self.projection_call("apply", |p, store| {
+            std::mem::swap(&mut store.data_mut().documents, documents);
+            let result = p.refold_domain_projection().call_apply(&mut *store, events);
+            std::mem::swap(&mut store.data_mut().documents, documents);
+            result
+        })?;
+        result.map_err(|message| self.fault("apply", GuestFault::Reported(message)))
+    }
+
+    fn fault(&self, function: &'static str, fault: GuestFault) -> Error {
+        Error::Guest {
+            module: self.info.name.clone(),
+            function,
+            fault,
+        }
+    }
+
+    fn not_a(&self, wanted: World) -> Error {
+        Error::NotA {
+            module: self.info.name.clone(),
+            wanted: wanted.name(),
+            actual: self.info.world.name(),
+        }
+    }
+
+    fn decider_call<R>(
+        &self,
+        function: &'static str,
+        call: impl FnOnce(&decider::DeciderModule, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        match &self.kind {
+            Kind::Decider(pool) => self.call(pool, function, call),
+            Kind::Projection { .. } => Err(self.not_a(World::Decider)),
+        }
+    }
+
+    fn projection_call<R>(
+        &self,
+        function: &'static str,
+        call: impl FnOnce(&projection::ProjectionModule, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        match &self.kind {
+            Kind::Projection { pool, .. } => self.call(pool, function, call),
+            Kind::Decider(_) => Err(self.not_a(World::Projection)),
+        }
+    }
+
+    /// Run one guest call on a warm (or new) instance under the module's limits.
+    fn call<B: Instantiate, R>(
+        &self,
+        pool: &Pool<B, B::Pre>,
+        function: &'static str,
+        call: impl FnOnce(&B, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        let idle = pool.idle.lock().expect("instance pool poisoned").pop();
+        let mut instance = match idle {
+            Some(instance) => instance,
+            None => self.instantiate(pool)?,
+        };
+        instance
+            .store
+            .set_epoch_deadline(self.limits.deadline_ticks());
+        instance.store.data().clear_stderr();
+        match call(&instance.bindings, &mut instance.store) {
+            Ok(result) => {
+                let mut idle = pool.idle.lock().expect("instance pool poisoned");
+                if idle.len() < MAX_IDLE_INSTANCES {
+                    idle.push(instance);
+                }
+                Ok(result)
+            }
+            Err(error) => {
+                let fault = instance
+                    .store
+                    .data()
+                    .fault(&error, self.limits.call_timeout);
+                tracing::warn!(module = %self.info.name, version = self.info.version, function, error = %format!("{error:?}"), "guest call failed; its instance is discarded");
+                Err(self.fault(function, fault))
+            }
+        }
+    }
+
+    fn instantiate<B: Instantiate>(&self, pool: &Pool<B, B::Pre>) -> Result<Instance<B>> {
+        let engine = self.limits.engine.clone();
+        let mut store = Store::new(
+            &engine,
+            HostState::new(&self.info.name, self.limits.memory_limit),
+        );
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(self.limits.deadline_ticks());
+        store.epoch_deadline_trap();
+        self.instances_created.fetch_add(1, Ordering::Relaxed);
+        match B::instantiate(&pool.pre, &mut store) {
+            Ok(bindings) => Ok(Instance { store, bindings }),
+            Err(error) => {
+                let fault = store.data().fault(&error, self.limits.call_timeout);
+                Err(self.fault("instantiate", fault))
+            }
+        }
+    }
+}
+
+impl<B, P> Pool<B, P> {
+    fn new(pre: P) -> Self {
+        Pool {
+            pre,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// What a returned event must satisfy before the host takes it.
+fn check_new_event(event: &NewEvent) -> std::result::Result<(), String> {
+    if event.event_type.trim().is_empty() {
+        return Err("the event type is empty".to_owned());
+    }
+    check_json_object("data", &event.data)?;
+    if let Some(metadata) = &event.metadata {
+        check_json_object("metadata", metadata)?;
+    }
+    Ok(())
+}
+
+fn check_json_object(what: &str, text: &str) -> std::result::Result<(), String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(format!(
+            "{what} is JSON but not an object: {}",
+            truncate(text)
+        )),
+        Err(error) => Err(format!("{what} is not JSON ({error}): {}", truncate(text))),
+    }
+}
+
+fn truncate(text: &str) -> String {
+    const SHOWN: usize = 80;
+    match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Deadline granularity: how often the epoch advances.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);

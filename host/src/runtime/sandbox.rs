@@ -1,0 +1,285 @@
+//! What a guest may touch, and how much of the machine it may use.
+//!
+//! Every instance lives in its own wasmtime `Store` whose data is a [`HostState`]:
+//! a locked-down WASI context (no preopened directories, no network, no environment,
+//! a fixed clock and seeded random numbers, so guests stay deterministic), a memory
+//! limiter, the guest's stdout/stderr routed to `tracing`, and the documents a
+//! projection is currently writing. Faults of a call are turned into
+//! [`GuestFault`]s here.
+
+use crate::GuestFault;
+use crate::runtime::bindings::projection::refold::domain::documents;
+use refold_guest::Documents;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Trap};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+
+/// How much of its stderr a guest keeps for error messages, in bytes.
+const STDERR_TAIL: usize = 4096;
+/// Elements a guest table may hold.
+const TABLE_ELEMENTS_LIMIT: usize = 1_000_000;
+
+/// The data of one instance's store.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    stderr_tail: Arc<Mutex<Vec<u8>>>,
+    /// The documents a projection call reads and writes; empty outside such a call.
+    pub(crate) documents: Box<dyn Documents + Send>,
+}
+
+impl HostState {
+    /// A fresh, locked-down state for one instance of `module`.
+    pub(crate) fn new(module: &str, memory_limit: usize) -> Self {
+        let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+        let wasi = WasiCtx::builder()
+            .stdout(GuestOutput::new(module, "stdout", None))
+            .stderr(GuestOutput::new(
+                module,
+                "stderr",
+                Some(stderr_tail.clone()),
+            ))
+            .wall_clock(FixedClock)
+            .monotonic_clock(FixedClock)
+            .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5e, 0xed]))
+            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0x5e, 0xed]))
+            .insecure_random_seed(0)
+            .allow_ip_name_lookup(false)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(memory_limit),
+            stderr_tail,
+            documents: Box::new(NoDocuments),
+        }
+    }
+
+    /// Forget what the guest wrote to stderr so far (called before each call).
+    pub(crate) fn clear_stderr(&self) {
+        self.stderr_tail
+            .lock()
+            .expect("stderr buffer poisoned")
+            .clear();
+    }
+
+    /// Turn the error of a failed call into a fault, with the guest's last stderr
+    /// lines (where a Rust panic prints its message) attached to traps.
+    pub(crate) fn fault(&self, error: &wasmtime::Error, timeout: Duration) -> GuestFault {
+        if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
+            return GuestFault::MemoryLimit {
+                limit: exceeded.limit,
+                requested: exceeded.requested,
+            };
+        }
+        if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+            return GuestFault::Deadline(timeout);
+        }
+        let reason = match error.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => error.root_cause().to_string(),
+        };
+        let stderr = self.stderr_tail.lock().expect("stderr buffer poisoned");
+        let stderr = String::from_utf8_lossy(&stderr);
+        let stderr = stderr.trim();
+        if stderr.is_empty() {
+            GuestFault::Trap(reason)
+        } else {
+            GuestFault::Trap(format!("{reason}; the guest wrote to stderr: {stderr}"))
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl crate::runtime::bindings::decider::refold::domain::types::Host for HostState {}
+
+impl documents::Host for HostState {
+    fn get(&mut self, collection: String, id: String) -> Option<String> {
+        self.documents.get(&collection, &id)
+    }
+
+    fn put(&mut self, collection: String, id: String, document: String) {
+        self.documents.put(&collection, &id, document);
+    }
+
+    fn delete(&mut self, collection: String, id: String) {
+        self.documents.delete(&collection, &id);
+    }
+}
+
+/// The documents outside a projection call: there are none, and writes go nowhere.
+pub(crate) struct NoDocuments;
+
+impl Documents for NoDocuments {
+    fn get(&mut self, _collection: &str, _id: &str) -> Option<String> {
+        None
+    }
+    fn put(&mut self, _collection: &str, _id: &str, _document: String) {}
+    fn delete(&mut self, _collection: &str, _id: &str) {}
+}
+
+/// Caps the total linear memory of all the memories in one store.
+pub(crate) struct MemoryLimiter {
+    limit: usize,
+    in_use: usize,
+}
+
+/// The error a guest traps with when it asks for more memory than its cap.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes exceeded: {requested} bytes requested")]
+struct MemoryLimitExceeded {
+    limit: usize,
+    requested: usize,
+}
+
+impl MemoryLimiter {
+    fn new(limit: usize) -> Self {
+        MemoryLimiter { limit, in_use: 0 }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let requested = self.in_use - current + desired;
+        if requested > self.limit {
+            return Err(MemoryLimitExceeded {
+                limit: self.limit,
+                requested,
+            }
+            .into());
+        }
+        self.in_use = requested;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= TABLE_ELEMENTS_LIMIT)
+    }
+}
+
+/// A clock that always reads the same instant (2024-01-01T00:00:00Z), so guest
+/// logic that looks at the time cannot make replays differ.
+struct FixedClock;
+
+const FIXED_INSTANT: Duration = Duration::from_secs(1_704_067_200);
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+    fn now(&self) -> Duration {
+        FIXED_INSTANT
+    }
+}
+
+impl HostMonotonicClock for FixedClock {
+    fn resolution(&self) -> u64 {
+        1_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// A guest's stdout or stderr: each line becomes a `tracing` event under the
+/// module's name; stderr also keeps a tail for fault messages.
+#[derive(Clone)]
+struct GuestOutput {
+    module: Arc<str>,
+    stream: &'static str,
+    line: Arc<Mutex<Vec<u8>>>,
+    tail: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl GuestOutput {
+    fn new(module: &str, stream: &'static str, tail: Option<Arc<Mutex<Vec<u8>>>>) -> Self {
+        GuestOutput {
+            module: module.into(),
+            stream,
+            line: Arc::new(Mutex::new(Vec::new())),
+            tail,
+        }
+    }
+
+    fn emit(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        tracing::info!(target: "refold::guest", module = %self.module, stream = self.stream, "{}", text.trim_end());
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(tokio::io::sink())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for GuestOutput {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for GuestOutput {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        if let Some(tail) = &self.tail {
+            let mut tail = tail.lock().expect("stderr buffer poisoned");
+            tail.extend_from_slice(&bytes);
+            let excess = tail.len().saturating_sub(STDERR_TAIL);
+            tail.drain(..excess);
+        }
+        let mut line = self.line.lock().expect("output buffer poisoned");
+        line.extend_from_slice(&bytes);
+        while let Some(end) = line.iter().position(|b| *b == b'\n') {
+            let rest = line.split_off(end + 1);
+            self.emit(&line);
+            *line = rest;
+        }
+        if line.len() > STDERR_TAIL {
+            self.emit(&line);
+            line.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
