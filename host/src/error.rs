@@ -82,6 +82,36 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    // ----- command handling -----
+    /// The decider refused the command; nothing was appended.
+    #[error("module '{module}' rejected the command: {message}")]
+    Rejected {
+        /// The decider module.
+        module: String,
+        /// The guest's reason, for the person who sent the command.
+        message: String,
+    },
+    /// The decider could not understand the command; nothing was appended.
+    #[error("module '{module}' cannot read the command: {message}")]
+    InvalidCommand {
+        /// The decider module.
+        module: String,
+        /// What the guest said was wrong with it.
+        message: String,
+    },
+    /// Other writers changed the stream on every attempt; nothing was appended.
+    #[error(
+        "stream '{stream}' in partition '{partition}' changed under the command {attempts} times in a row: retry later or raise the attempt limit"
+    )]
+    TooManyConflicts {
+        /// The partition of the stream.
+        partition: String,
+        /// The stream.
+        stream: String,
+        /// How many times the command was decided.
+        attempts: u32,
+    },
+
     // ----- wasm runtime -----
     /// Bytes that are not a WebAssembly component, or one that does not compile.
     #[error("module '{module}' is not a valid WebAssembly component")]

@@ -15,6 +15,7 @@
 //! `refold-guest` crate lets a Rust author implement them with plain traits.
 #![deny(unsafe_code)]
 
+pub mod commands;
 mod error;
 pub mod runtime;
 pub mod store;

@@ -260,4 +260,5 @@ fn require_open(state: &CartState, cart_id: &str, action: &str) -> Result<(), Re
     }
 }
 
+#[cfg(feature = "component")]
 refold_guest::export_decider!(Cart);

@@ -104,7 +104,7 @@ impl AppendRequest {
 }
 
 /// What a successful append did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppendOutcome {
     /// The stream's version after the append.
     pub stream_version: u64,
@@ -112,6 +112,8 @@ pub struct AppendOutcome {
     pub first_position: u64,
     /// Global position of the last event appended.
     pub last_position: u64,
+    /// When the store recorded the append (RFC 3339, UTC, milliseconds).
+    pub recorded_at: String,
 }
 
 /// An event as the store recorded it.

@@ -80,6 +80,7 @@ impl Guest for Faulty {
                 eprintln!("hello from the faulty guest on stderr");
                 Ok(vec![event("Printed", "{}".to_owned())])
             }
+            "Nothing" => Ok(Vec::new()),
             "Reject" => Err(DecideError::Rejected("no, on purpose".to_owned())),
             other => Ok(vec![event(
                 "Done",

@@ -1,0 +1,150 @@
+//! The decider as the command handler sees it: wasm module or native Rust alike.
+//!
+//! [`DeciderLogic`] is what the handler loop needs: an identity for caches and
+//! snapshots, the initial state, a batch `evolve`, and `decide`. A deployed
+//! [`Module`] implements it through its component; [`NativeDecider`] implements it with
+//! a `refold_guest::Decider` compiled into the host, through the same `wire`
+//! functions the component runs, so a benchmark can run both and compare.
+
+use crate::runtime::{DecideError, Event, Module, NewEvent};
+use crate::store::RecordedEvent;
+use crate::{Error, GuestFault, Result};
+use std::marker::PhantomData;
+
+/// Write-side logic the command handler can drive.
+pub trait DeciderLogic: Send + Sync {
+    /// Identifies the logic's version: cached states and snapshots are keyed by it,
+    /// so a new version never uses an old one's states.
+    fn identity(&self) -> &str;
+    /// The name commands and errors refer to.
+    fn name(&self) -> &str;
+    /// The version number deployed under that name (0 for native logic).
+    fn version(&self) -> u64;
+    /// The encoded state of a stream with no events.
+    fn initial_state(&self) -> Result<Vec<u8>>;
+    /// Fold `events` into `state`.
+    fn evolve(&self, state: &[u8], events: &[RecordedEvent]) -> Result<Vec<u8>>;
+    /// The events `command` produces given `state`, or why not.
+    fn decide(&self, state: &[u8], command: &str) -> Result<Result<Vec<NewEvent>, DecideError>>;
+}
+
+impl From<&RecordedEvent> for Event {
+    fn from(event: &RecordedEvent) -> Self {
+        Event {
+            event_type: event.event_type.clone(),
+            data: event.data.clone(),
+            metadata: event.metadata.clone(),
+            stream_id: event.stream.clone(),
+            stream_position: event.stream_position,
+            global_position: event.global_position,
+            event_id: event.id.to_string(),
+            recorded_at: event.recorded_at.clone(),
+            partition: event.partition.clone(),
+        }
+    }
+}
+
+impl DeciderLogic for Module {
+    fn identity(&self) -> &str {
+        &self.info().hash
+    }
+
+    fn name(&self) -> &str {
+        &self.info().name
+    }
+
+    fn version(&self) -> u64 {
+        self.info().version
+    }
+
+    fn initial_state(&self) -> Result<Vec<u8>> {
+        Module::initial_state(self)
+    }
+
+    fn evolve(&self, state: &[u8], events: &[RecordedEvent]) -> Result<Vec<u8>> {
+        let events: Vec<Event> = events.iter().map(Event::from).collect();
+        Module::evolve(self, state, &events)
+    }
+
+    fn decide(&self, state: &[u8], command: &str) -> Result<Result<Vec<NewEvent>, DecideError>> {
+        Module::decide(self, state, command)
+    }
+}
+
+/// A `refold_guest::Decider` compiled into the host, run through the same `wire`
+/// functions a component built from it runs.
+pub struct NativeDecider<D> {
+    name: String,
+    identity: String,
+    decider: PhantomData<fn() -> D>,
+}
+
+impl<D: refold_guest::Decider> NativeDecider<D> {
+    /// Native logic known as `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        let name = name.into();
+        NativeDecider {
+            identity: format!("native:{name}"),
+            name,
+            decider: PhantomData,
+        }
+    }
+}
+
+impl<D: refold_guest::Decider> DeciderLogic for NativeDecider<D> {
+    fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn version(&self) -> u64 {
+        0
+    }
+
+    fn initial_state(&self) -> Result<Vec<u8>> {
+        Ok(refold_guest::wire::initial_state::<D>())
+    }
+
+    fn evolve(&self, state: &[u8], events: &[RecordedEvent]) -> Result<Vec<u8>> {
+        let events: Vec<refold_guest::Event> = events
+            .iter()
+            .map(|e| refold_guest::Event {
+                event_type: e.event_type.clone(),
+                data: e.data.clone(),
+                metadata: e.metadata.clone(),
+                stream_id: e.stream.clone(),
+                stream_position: e.stream_position,
+                global_position: e.global_position,
+                event_id: e.id.to_string(),
+                recorded_at: e.recorded_at.clone(),
+                partition: e.partition.clone(),
+            })
+            .collect();
+        refold_guest::wire::evolve::<D>(state, &events).map_err(|message| Error::Guest {
+            module: self.name.clone(),
+            function: "evolve",
+            fault: GuestFault::Reported(message),
+        })
+    }
+
+    fn decide(&self, state: &[u8], command: &str) -> Result<Result<Vec<NewEvent>, DecideError>> {
+        Ok(refold_guest::wire::decide::<D>(state, command)
+            .map(|events| {
+                events
+                    .into_iter()
+                    .map(|e| NewEvent {
+                        event_type: e.event_type,
+                        data: e.data,
+                        metadata: e.metadata,
+                    })
+                    .collect()
+            })
+            .map_err(|error| match error {
+                refold_guest::DecideError::Rejected(m) => DecideError::Rejected(m),
+                refold_guest::DecideError::InvalidCommand(m) => DecideError::InvalidCommand(m),
+            }))
+    }
+}
