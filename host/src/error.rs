@@ -18,7 +18,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     // ----- event store -----
     /// The stream's version did not match the append's expected version; nothing was written.
-    #[error("stream '{stream}' in partition '{partition}' is at {actual}, but the append expected {expected}: reload the stream and try again")]
+    #[error(
+        "stream '{stream}' in partition '{partition}' is at {actual}, but the append expected {expected}: reload the stream and try again"
+    )]
     Conflict {
         /// The partition of the stream.
         partition: String,
@@ -38,7 +40,9 @@ pub enum Error {
         reason: String,
     },
     /// An event id given in an append is already stored, as part of a different append.
-    #[error("event id {event_id} is already stored at global position {position} (stream '{stored_stream}'): use a new id, or resend the original append unchanged")]
+    #[error(
+        "event id {event_id} is already stored at global position {position} (stream '{stored_stream}'): use a new id, or resend the original append unchanged"
+    )]
     DuplicateEventId {
         /// The id given again.
         event_id: uuid::Uuid,
@@ -51,7 +55,9 @@ pub enum Error {
     #[error("invalid read: {0}")]
     InvalidRead(String),
     /// The database was written by a newer Refold than this one.
-    #[error("database {path} has schema version {found}, but this Refold supports up to {supported}: upgrade Refold to open it")]
+    #[error(
+        "database {path} has schema version {found}, but this Refold supports up to {supported}: upgrade Refold to open it"
+    )]
     SchemaTooNew {
         /// The database file.
         path: PathBuf,
@@ -60,6 +66,12 @@ pub enum Error {
         /// The newest schema version this build knows.
         supported: i64,
     },
+    /// The transaction holding this write failed as a whole (e.g. the disk is full or
+    /// failing); SQLite rolled it back, so none of its writes was stored.
+    #[error(
+        "the event store could not commit this write; nothing of it was stored: check the disk and retry"
+    )]
+    CommitFailed(#[source] std::sync::Arc<rusqlite::Error>),
     /// The store's writer is gone (the store was closed or its thread failed).
     #[error("the event store is closed")]
     StoreClosed,

@@ -6,11 +6,17 @@
 //! [`SqliteStore`] implements it on one SQLite file in WAL mode, with a single writer
 //! thread that commits the appends waiting at each moment together (group commit).
 
+mod reads;
+mod schema;
+mod sqlite;
 mod types;
+mod validate;
+mod writer;
 
+pub use sqlite::{SqliteStore, StoreConfig, Synchronous};
 pub use types::{
-    AppendOutcome, AppendRequest, Direction, EventData, ExpectedVersion, LogFilter, RecordedEvent,
-    Snapshot, StoreMetrics, DEFAULT_PARTITION,
+    AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,
+    LogFilter, RecordedEvent, Snapshot, StoreMetrics, category,
 };
 
 use crate::Result;
@@ -54,7 +60,12 @@ pub trait EventStore: Send + Sync {
     fn save_snapshot(&self, snapshot: Snapshot) -> Result<()>;
 
     /// The newest snapshot of a stream made by `module` (a module content hash).
-    fn load_snapshot(&self, partition: &str, stream: &str, module: &str) -> Result<Option<Snapshot>>;
+    fn load_snapshot(
+        &self,
+        partition: &str,
+        stream: &str,
+        module: &str,
+    ) -> Result<Option<Snapshot>>;
 
     /// Counters of the work done so far.
     fn metrics(&self) -> StoreMetrics;

@@ -6,6 +6,14 @@ use uuid::Uuid;
 /// The partition streams belong to when none is named.
 pub const DEFAULT_PARTITION: &str = "default";
 
+/// The category of a stream: its id up to the first `-` (`cart` for `cart-42`), or the
+/// whole id when it has no `-`.
+pub fn category(stream: &str) -> &str {
+    stream
+        .split_once('-')
+        .map_or(stream, |(category, _)| category)
+}
+
 /// The append guard: what the stream's version must be for an append to go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -83,7 +91,11 @@ pub struct AppendRequest {
 
 impl AppendRequest {
     /// An append to `stream` in the default partition.
-    pub fn new(stream: impl Into<String>, expected: ExpectedVersion, events: Vec<EventData>) -> Self {
+    pub fn new(
+        stream: impl Into<String>,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Self {
         AppendRequest {
             partition: DEFAULT_PARTITION.to_owned(),
             stream: stream.into(),
