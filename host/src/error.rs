@@ -156,6 +156,11 @@ pub enum Error {
         /// What went wrong.
         fault: GuestFault,
     },
+    /// A module name that cannot be used.
+    #[error(
+        "'{0}' cannot name a module: use 1 to 64 lowercase letters, digits, '-', '_' or '.', not starting with '.'"
+    )]
+    InvalidModuleName(String),
     /// No module of that name is deployed.
     #[error("no module named '{0}' is deployed: deploy it first (refold deploy {0} <file.wasm>)")]
     UnknownModule(String),

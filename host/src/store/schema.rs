@@ -73,6 +73,18 @@ pub(super) fn connect(config: &StoreConfig) -> Result<Connection> {
 
 /// Bring the store's tables to the newest version, or refuse a file that is newer.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    migrate_component(conn, path, COMPONENT, MIGRATIONS)
+}
+
+/// Bring the tables of one `component` of the engine to the newest of its
+/// `migrations` (entry 0 makes version 1), or refuse a file whose version of them is
+/// newer than this build knows.
+pub(crate) fn migrate_component(
+    conn: &mut Connection,
+    path: &Path,
+    component: &str,
+    migrations: &[&str],
+) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS refold_schema (
@@ -83,12 +95,12 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let found: i64 = tx
         .query_row(
             "SELECT version FROM refold_schema WHERE component = ?1",
-            [COMPONENT],
+            [component],
             |row| row.get(0),
         )
         .optional()?
         .unwrap_or(0);
-    let supported = MIGRATIONS.len();
+    let supported = migrations.len();
     let applied = usize::try_from(found).unwrap_or(0);
     if applied > supported {
         return Err(Error::SchemaTooNew {
@@ -100,13 +112,13 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if applied == supported {
         return Ok(());
     }
-    for step in &MIGRATIONS[applied..] {
+    for step in &migrations[applied..] {
         tx.execute_batch(step)?;
     }
     tx.execute(
         "INSERT INTO refold_schema (component, version) VALUES (?1, ?2)
          ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-        rusqlite::params![COMPONENT, supported],
+        rusqlite::params![component, supported],
     )?;
     tx.commit()?;
     Ok(())

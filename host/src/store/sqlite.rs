@@ -176,6 +176,20 @@ impl SqliteStore {
         &self.config.path
     }
 
+    /// A new connection to the store's file with the store's settings, with the tables
+    /// of `component` brought up to date by its `migrations`: for the parts of the
+    /// engine that keep their own tables beside the events (deployed modules, read
+    /// models).
+    pub(crate) fn connect_component(
+        &self,
+        component: &str,
+        migrations: &[&str],
+    ) -> Result<Connection> {
+        let mut conn = schema::connect(&self.config)?;
+        schema::migrate_component(&mut conn, &self.config.path, component, migrations)?;
+        Ok(conn)
+    }
+
     /// The journal mode observed on the write connection (`wal`).
     pub fn journal_mode(&self) -> &str {
         &self.observed.journal_mode
