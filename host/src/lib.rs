@@ -18,6 +18,7 @@
 pub mod commands;
 pub mod engine;
 mod error;
+pub mod http;
 pub mod runtime;
 pub mod store;
 
