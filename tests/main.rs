@@ -2,5 +2,7 @@
 //! one module per part of the engine. Guest components are built from source on
 //! first use; see `support::guests`.
 
+mod cli;
+mod harness;
 mod runtime;
 mod support;
