@@ -19,6 +19,8 @@ pub const CART_V2: &str = "cart-v2";
 pub const FAULTY: &str = "faulty";
 /// A component of another world (`tests/guests/not-refold`).
 pub const NOT_REFOLD: &str = "not-refold";
+/// A decider whose `evolve` keeps hidden global state (`tests/guests/stateful`).
+pub const STATEFUL: &str = "stateful";
 
 /// The workspace's target directory: the test binary lives in `<target>/debug/deps/`.
 pub fn target_dir() -> PathBuf {
