@@ -3,6 +3,7 @@
 //! real components built from source on first use, real child processes.
 
 mod commands;
+mod projections;
 mod runtime;
 mod store;
 mod support;

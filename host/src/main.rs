@@ -1,1 +1,3 @@
+//! The `refold` command line; its commands are still to come.
+
 fn main() {}

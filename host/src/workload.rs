@@ -86,7 +86,6 @@ pub fn append_carts(store: &dyn EventStore, carts: u64, clients: u64) -> Result<
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().expect("an append client panicked"))
-            .collect::<Result<()>>()
+            .try_for_each(|worker| worker.join().expect("an append client panicked"))
     })
 }

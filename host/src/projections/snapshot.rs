@@ -101,7 +101,6 @@ impl ProjectionLogic for StreamSnapshots {
 /// The state as JSON text, or why it is not.
 fn json_text(state: Vec<u8>) -> std::result::Result<String, String> {
     let text = String::from_utf8(state).map_err(|e| format!("not UTF-8: {e}"))?;
-    serde_json::from_str::<serde::de::IgnoredAny>(&text)
-        .map_err(|e| format!("not JSON: {e}"))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| format!("not JSON: {e}"))?;
     Ok(text)
 }

@@ -59,7 +59,7 @@ CREATE TABLE snapshots (
 
 /// Open a connection to the store's file with the store's settings: WAL journal, the
 /// configured `synchronous` level and busy timeout.
-pub(super) fn connect(config: &StoreConfig) -> Result<Connection> {
+pub(crate) fn connect(config: &StoreConfig) -> Result<Connection> {
     let conn = Connection::open(&config.path)?;
     conn.busy_timeout(config.busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -73,6 +73,19 @@ pub(super) fn connect(config: &StoreConfig) -> Result<Connection> {
 
 /// Bring the store's tables to the newest version, or refuse a file that is newer.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    migrate_component(conn, path, COMPONENT, MIGRATIONS)
+}
+
+/// Bring the tables of one part of the engine (`component`, its row in `refold_schema`)
+/// to the newest version of `migrations` (entry 0 makes version 1), in one transaction,
+/// or refuse a file that is newer. Read models in the same file version their tables
+/// with this too.
+pub(crate) fn migrate_component(
+    conn: &mut Connection,
+    path: &Path,
+    component: &str,
+    migrations: &[&str],
+) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS refold_schema (
@@ -83,12 +96,12 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let found: i64 = tx
         .query_row(
             "SELECT version FROM refold_schema WHERE component = ?1",
-            [COMPONENT],
+            [component],
             |row| row.get(0),
         )
         .optional()?
         .unwrap_or(0);
-    let supported = MIGRATIONS.len();
+    let supported = migrations.len();
     let applied = usize::try_from(found).unwrap_or(0);
     if applied > supported {
         return Err(Error::SchemaTooNew {
@@ -100,13 +113,13 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if applied == supported {
         return Ok(());
     }
-    for step in &MIGRATIONS[applied..] {
+    for step in &migrations[applied..] {
         tx.execute_batch(step)?;
     }
     tx.execute(
         "INSERT INTO refold_schema (component, version) VALUES (?1, ?2)
          ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-        rusqlite::params![COMPONENT, supported],
+        rusqlite::params![component, supported],
     )?;
     tx.commit()?;
     Ok(())
