@@ -63,8 +63,8 @@ pub fn status(db: &Path, args: &ProjectionsArgs) -> anyhow::Result<ExitCode> {
             active["checkpoint"],
             active["head"],
             active["lag"],
-            active["events_per_second"].as_f64().unwrap_or_default(),
-            active["last_error"].as_str().unwrap_or("-"),
+            active["eventsPerSecond"].as_f64().unwrap_or_default(),
+            active["lastError"].as_str().unwrap_or("-"),
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -19,6 +19,20 @@ use tokio::sync::watch;
 /// Most events one read returns.
 const MAX_READ: usize = 1000;
 
+/// A stream read: the stream's version and the events read, data exactly as stored.
+#[derive(serde::Serialize)]
+struct StreamPage<'a> {
+    version: Option<u64>,
+    events: Vec<EventView<'a>>,
+}
+
+/// A log read: the log's head and the events read.
+#[derive(serde::Serialize)]
+struct LogPage<'a> {
+    head: u64,
+    events: Vec<EventView<'a>>,
+}
+
 /// Query of `GET /streams/{stream}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,8 +76,11 @@ pub(crate) async fn stream(
         Ok((events, version))
     })
     .await?;
-    let events: Vec<EventView<'_>> = events.iter().map(EventView::of).collect();
-    Ok(Json(json!({ "version": version, "events": events })).into_response())
+    let page = StreamPage {
+        version,
+        events: events.iter().map(EventView::of).collect(),
+    };
+    Ok(Json(page).into_response())
 }
 
 /// Query of `GET /log` and `GET /log/live`.
@@ -112,8 +129,11 @@ pub(crate) async fn log(
         Ok((store.read_log(after, &filter, limit)?, store.head()))
     })
     .await?;
-    let views: Vec<EventView<'_>> = events.iter().map(EventView::of).collect();
-    Ok(Json(json!({ "head": head, "events": views })).into_response())
+    let page = LogPage {
+        head,
+        events: events.iter().map(EventView::of).collect(),
+    };
+    Ok(Json(page).into_response())
 }
 
 /// `GET /log/live`: every event after a position as a server-sent event whose id is

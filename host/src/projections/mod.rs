@@ -121,6 +121,7 @@ impl Default for ProjectionConfig {
 
 /// The state of one projection.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProjectionStatus {
     /// The projection's name.
     pub name: String,
@@ -134,6 +135,7 @@ pub struct ProjectionStatus {
 
 /// The state of one generation of a projection's read model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GenerationStatus {
     /// The generation's number (each rebuild makes a new one).
     pub generation: u64,

@@ -14,8 +14,16 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params_from_iter};
 pub struct Document {
     /// Its id within its collection.
     pub id: String,
-    /// The document: a JSON object, as text.
+    /// The document: a JSON object, as text (serialized inline, as JSON).
+    #[serde(serialize_with = "inline_json")]
     pub document: String,
+}
+
+/// Write stored JSON text as JSON, exactly as stored, not as a string.
+fn inline_json<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    let raw: &serde_json::value::RawValue =
+        serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
+    serde::Serialize::serialize(raw, serializer)
 }
 
 /// Which documents of a collection to list: a page in id order.
