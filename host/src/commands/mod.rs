@@ -1,7 +1,7 @@
 //! Command handling: the write side, end to end.
 //!
 //! [`CommandHandler::handle`] takes a command for a stream, loads the stream's state
-//! (from the [state cache](cache), else the newest snapshot of the same decider
+//! (from a state cache bounded by bytes, else the newest snapshot of the same decider
 //! version plus the events after it), asks the decider's `decide`, and appends the
 //! events it returns with the version it decided on as the expected version. When
 //! another writer got there first the append conflicts: the handler catches the

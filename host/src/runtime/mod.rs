@@ -1,15 +1,15 @@
 //! The wasm runtime: where guest modules are compiled, sandboxed and called.
 //!
 //! One [`Runtime`] owns one wasmtime `Engine` (component model, epoch interruption),
-//! a [`ComponentCache`](cache) so each module is compiled once, and the registry of
+//! a cache of compiled components so each module is compiled once, and the registry of
 //! deployed modules by name. [`Runtime::load`] compiles (or finds) a component and
 //! checks which world it implements; [`Runtime::deploy`] makes it the current version
 //! of its name. Callers hold an `Arc<Module>`, so deploying a new version never
 //! disturbs a call in flight: it finishes on the version it started on, and the next
 //! [`Runtime::module`] lookup returns the new one.
 //!
-//! Every call runs under [`Limits`]: a CPU deadline enforced by epoch interruption
-//! and a cap on linear memory. A fault becomes [`Error::Guest`](crate::Error::Guest)
+//! Every call runs under the limits of [`RuntimeConfig`]: a CPU deadline enforced by
+//! epoch interruption and a cap on linear memory. A fault becomes [`crate::Error::Guest`]
 //! for that call alone; the host keeps serving.
 
 mod bindings;
