@@ -494,12 +494,27 @@ impl Inner {
                 slot.published.send_modify(|p| p.fault = None);
                 std::mem::replace(&mut slot.active, runner).stop(finished);
             }
-            if active.identity == identity && building.is_some() {
-                // A rebuild of another version was under way: this deploy overrides it.
-                catalog::drop_rebuild(&mut catalog, &name)?;
-                if let Some(runner) = slot.building.take() {
-                    runner.stop(finished);
+            match building {
+                Some(rebuild) if active.identity == identity && rebuild.identity != identity => {
+                    // A rebuild of another version was under way: this deploy overrides it.
+                    catalog::drop_rebuild(&mut catalog, &name)?;
+                    if let Some(runner) = slot.building.take() {
+                        runner.stop(finished);
+                    }
                 }
+                Some(rebuild)
+                    if rebuild.identity == identity
+                        && slot.building.as_ref().and_then(Runner::running_identity)
+                            != Some(identity) =>
+                {
+                    // An explicit rebuild of this version, interrupted by a restart.
+                    let runner =
+                        self.start(&name, &rebuild, logic, policy, false, &slot.published)?;
+                    if let Some(old) = slot.building.replace(runner) {
+                        old.stop(finished);
+                    }
+                }
+                _ => {}
             }
             return Ok(());
         }
