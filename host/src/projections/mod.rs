@@ -1,7 +1,7 @@
 //! Projections: the read side, from the global log to queryable documents.
 //!
 //! [`ProjectionEngine`] runs every deployed projection on its own thread (see
-//! [`runner`]): it reads the log after the projection's checkpoint in batches, only the
+//! `runner`): it reads the log after the projection's checkpoint in batches, only the
 //! event types the projection declares, applies them through the projection's logic,
 //! and commits the documents it wrote together with the new checkpoint in one SQLite
 //! transaction in the event store's file, so an event is applied exactly once however
