@@ -18,13 +18,20 @@
 //!   and [`wait_for`](projections::ProjectionEngine::wait_for) lets a writer read its
 //!   own writes.
 //! - [`workload`]: the standard cart workload's data, shared by tests and benchmarks.
+//! - [`harness`]: given/when/then tests for guest modules, run through the same
+//!   [`Runtime`](runtime::Runtime): [`DeciderSpec`](harness::DeciderSpec) and
+//!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
+//!   for YAML specs (what `refold test` runs).
 //!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
 //! `refold-guest` crate lets a Rust author implement them with plain traits.
 #![deny(unsafe_code)]
 
 pub mod commands;
+pub mod engine;
 mod error;
+pub mod harness;
+pub mod http;
 pub mod projections;
 pub mod runtime;
 pub mod store;

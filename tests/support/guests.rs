@@ -22,6 +22,8 @@ pub const FAULTY: &str = "faulty";
 pub const FAULTY_PROJECTION: &str = "faulty-projection";
 /// A component of another world (`tests/guests/not-refold`).
 pub const NOT_REFOLD: &str = "not-refold";
+/// A decider whose `evolve` keeps hidden global state (`tests/guests/stateful`).
+pub const STATEFUL: &str = "stateful";
 
 /// The workspace's target directory: the test binary lives in `<target>/debug/deps/`.
 pub fn target_dir() -> PathBuf {

@@ -236,7 +236,7 @@ impl ProjectionEngine {
         runtime: Arc<Runtime>,
         config: ProjectionConfig,
     ) -> Result<ProjectionEngine> {
-        let catalog = schema::migrate(store.config())?;
+        let catalog = schema::connect(&store)?;
         Ok(ProjectionEngine {
             inner: Arc::new(Inner {
                 store,
@@ -621,7 +621,7 @@ impl Inner {
         let conn = match idle {
             Some(conn) => conn,
             None => {
-                let conn = schema::connect(self.store.config())?;
+                let conn = schema::connect(&self.store)?;
                 conn.pragma_update(None, "query_only", true)?;
                 conn
             }

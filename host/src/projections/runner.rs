@@ -331,9 +331,8 @@ impl Runner {
     }
 
     fn open(&self) -> Result<Worker> {
-        let config = self.context.store.config();
-        let writer = schema::connect(config)?;
-        let reader = schema::connect(config)?;
+        let writer = schema::connect(&self.context.store)?;
+        let reader = schema::connect(&self.context.store)?;
         reader.pragma_update(None, "query_only", true)?;
         Ok(Worker {
             writer,

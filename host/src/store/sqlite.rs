@@ -176,10 +176,18 @@ impl SqliteStore {
         &self.config.path
     }
 
-    /// The settings the store was opened with; read models in the same file connect
-    /// with them.
-    pub(crate) fn config(&self) -> &StoreConfig {
-        &self.config
+    /// A new connection to the store's file with the store's settings, with the tables
+    /// of `component` brought up to date by its `migrations`: for the parts of the
+    /// engine that keep their own tables beside the events (deployed modules, read
+    /// models).
+    pub(crate) fn connect_component(
+        &self,
+        component: &str,
+        migrations: &[&str],
+    ) -> Result<Connection> {
+        let mut conn = schema::connect(&self.config)?;
+        schema::migrate_component(&mut conn, &self.config.path, component, migrations)?;
+        Ok(conn)
     }
 
     /// The journal mode observed on the write connection (`wal`).
