@@ -25,12 +25,20 @@ pub const NOT_REFOLD: &str = "not-refold";
 /// A decider whose `evolve` keeps hidden global state (`tests/guests/stateful`).
 pub const STATEFUL: &str = "stateful";
 
-/// The workspace's target directory: the test binary lives in `<target>/debug/deps/`.
-pub fn target_dir() -> PathBuf {
+/// `<target>/<profile>`: the test binary lives in `<target>/<profile>/deps/`.
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");
     exe.ancestors()
-        .nth(3)
+        .nth(2)
         .expect("the test binary lives in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The workspace's target directory.
+pub fn target_dir() -> PathBuf {
+    profile_dir()
+        .parent()
+        .expect("the profile directory sits in the target directory")
         .to_path_buf()
 }
 

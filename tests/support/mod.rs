@@ -5,7 +5,7 @@ pub mod guests;
 
 use refold::store::{EventStore, SqliteStore, StoreConfig};
 use std::ops::Deref;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -69,20 +69,13 @@ impl Deref for TempStore {
 /// Build the `refold` package's example `name` into this test binary's target directory
 /// and profile, and give the path of its executable.
 pub fn example_binary(name: &str) -> PathBuf {
-    // This binary is <target>/<profile>/deps/integration-<hash>.
-    let exe = std::env::current_exe().expect("locate the test binary");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in <target>/<profile>/deps");
-    let target_dir = profile_dir
-        .parent()
-        .expect("the profile directory has a parent");
+    let profile_dir = guests::profile_dir();
     let profile = profile_dir
         .file_name()
         .and_then(|p| p.to_str())
-        .expect("a UTF-8 profile name");
-    let cargo_profile = if profile == "debug" { "dev" } else { profile };
+        .expect("a UTF-8 profile name")
+        .to_owned();
+    let cargo_profile = if profile == "debug" { "dev" } else { &profile };
     let status = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -94,7 +87,7 @@ pub fn example_binary(name: &str) -> PathBuf {
             "--profile",
             cargo_profile,
         ])
-        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CARGO_TARGET_DIR", guests::target_dir())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the example '{name}': {e}"));

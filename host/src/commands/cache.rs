@@ -6,6 +6,7 @@
 //! expected version, so a state that fell behind the store is caught by the
 //! conflict and brought up to date from the store, never decided on silently.
 
+use super::DeciderLogic;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -14,6 +15,17 @@ pub(crate) struct StreamKey {
     pub(crate) identity: String,
     pub(crate) partition: String,
     pub(crate) stream: String,
+}
+
+impl StreamKey {
+    /// The key of `stream` in `partition` as folded by `logic`.
+    pub(crate) fn new(logic: &dyn DeciderLogic, partition: &str, stream: &str) -> Self {
+        StreamKey {
+            identity: logic.identity().to_owned(),
+            partition: partition.to_owned(),
+            stream: stream.to_owned(),
+        }
+    }
 }
 
 /// A folded state and the stream version it includes.

@@ -28,37 +28,30 @@ pub trait DeciderLogic: Send + Sync {
     fn decide(&self, state: &[u8], command: &str) -> Result<Result<Vec<NewEvent>, DecideError>>;
 }
 
-impl From<&RecordedEvent> for Event {
-    fn from(event: &RecordedEvent) -> Self {
-        Event {
-            event_type: event.event_type.clone(),
-            data: event.data.clone(),
-            metadata: event.metadata.clone(),
-            stream_id: event.stream.clone(),
-            stream_position: event.stream_position,
-            global_position: event.global_position,
-            event_id: event.id.to_string(),
-            recorded_at: event.recorded_at.clone(),
-            partition: event.partition.clone(),
+/// A stored event as a guest call takes it: the component's `Event` (from the WIT)
+/// and the SDK's `Event` (for native logic) carry the same fields.
+macro_rules! event_from_recorded {
+    ($target:ty) => {
+        impl From<&RecordedEvent> for $target {
+            fn from(event: &RecordedEvent) -> Self {
+                Self {
+                    event_type: event.event_type.clone(),
+                    data: event.data.clone(),
+                    metadata: event.metadata.clone(),
+                    stream_id: event.stream.clone(),
+                    stream_position: event.stream_position,
+                    global_position: event.global_position,
+                    event_id: event.id.to_string(),
+                    recorded_at: event.recorded_at.clone(),
+                    partition: event.partition.clone(),
+                }
+            }
         }
-    }
+    };
 }
 
-impl From<&RecordedEvent> for refold_guest::Event {
-    fn from(event: &RecordedEvent) -> Self {
-        refold_guest::Event {
-            event_type: event.event_type.clone(),
-            data: event.data.clone(),
-            metadata: event.metadata.clone(),
-            stream_id: event.stream.clone(),
-            stream_position: event.stream_position,
-            global_position: event.global_position,
-            event_id: event.id.to_string(),
-            recorded_at: event.recorded_at.clone(),
-            partition: event.partition.clone(),
-        }
-    }
-}
+event_from_recorded!(Event);
+event_from_recorded!(refold_guest::Event);
 
 impl DeciderLogic for Module {
     fn identity(&self) -> &str {

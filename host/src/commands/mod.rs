@@ -138,11 +138,7 @@ impl CommandHandler {
         stream: &str,
         command: &str,
     ) -> Result<CommandOutcome> {
-        let key = StreamKey {
-            identity: logic.identity().to_owned(),
-            partition: partition.to_owned(),
-            stream: stream.to_owned(),
-        };
+        let key = StreamKey::new(logic, partition, stream);
         let mut current = self.cached_or_loaded(logic, &key)?;
         for attempt in 1..=self.config.max_attempts {
             let events = match logic.decide(&current.state, command)? {
@@ -225,11 +221,7 @@ impl CommandHandler {
         partition: &str,
         stream: &str,
     ) -> Result<(Vec<u8>, u64)> {
-        let key = StreamKey {
-            identity: logic.identity().to_owned(),
-            partition: partition.to_owned(),
-            stream: stream.to_owned(),
-        };
+        let key = StreamKey::new(logic, partition, stream);
         let loaded = self.cached_or_loaded(logic, &key)?;
         let loaded = self.catch_up(logic, &key, loaded)?;
         self.cache.put(key, loaded.clone());
@@ -244,11 +236,7 @@ impl CommandHandler {
         partition: &str,
         stream: &str,
     ) -> Result<(Vec<u8>, u64)> {
-        let key = StreamKey {
-            identity: logic.identity().to_owned(),
-            partition: partition.to_owned(),
-            stream: stream.to_owned(),
-        };
+        let key = StreamKey::new(logic, partition, stream);
         let loaded = self.rehydrate(logic, &key)?;
         self.save_snapshot(&key, &loaded)?;
         Ok((loaded.state, loaded.version))

@@ -30,11 +30,16 @@ impl StreamSnapshots {
     pub fn new(decider: Arc<dyn DeciderLogic>, category: impl Into<String>) -> Self {
         let category = category.into();
         StreamSnapshots {
-            name: format!("{}:{category}", decider.name()),
+            name: Self::name_for(decider.name(), &category),
             identity: format!("snapshot:{}:{category}", decider.identity()),
             decider,
             category,
         }
+    }
+
+    /// The name of the snapshot projection of `decider` over `category`.
+    pub fn name_for(decider: &str, category: &str) -> String {
+        format!("{decider}:{category}")
     }
 
     /// The collection the states are kept in: the category's name.
