@@ -10,10 +10,6 @@
 //! - [`runtime`]: one wasmtime engine, modules compiled once (and cached on disk by
 //!   content hash), warm instances, a CPU deadline and a memory cap on every call, and
 //!   a registry where deploying a new version swaps it in atomically.
-//! - [`harness`]: given/when/then tests for guest modules, run through the same
-//!   [`Runtime`](runtime::Runtime): [`DeciderSpec`](harness::DeciderSpec) and
-//!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
-//!   for YAML specs (what `refold test` runs).
 //! - [`commands`]: the [`CommandHandler`](commands::CommandHandler) loads a stream's
 //!   state, asks the decider's `decide`, and appends under the version it decided on.
 //! - [`projections`]: the [`ProjectionEngine`](projections::ProjectionEngine) folds the
@@ -22,6 +18,10 @@
 //!   and [`wait_for`](projections::ProjectionEngine::wait_for) lets a writer read its
 //!   own writes.
 //! - [`workload`]: the standard cart workload's data, shared by tests and benchmarks.
+//! - [`harness`]: given/when/then tests for guest modules, run through the same
+//!   [`Runtime`](runtime::Runtime): [`DeciderSpec`](harness::DeciderSpec) and
+//!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
+//!   for YAML specs (what `refold test` runs).
 //!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
 //! `refold-guest` crate lets a Rust author implement them with plain traits.

@@ -2,14 +2,19 @@
 //! own write, every time.
 
 use super::{PATIENCE, Setup};
+use crate::support::TempStore;
 use crate::support::guests::{CART, CART_SUMMARY};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::FailurePolicy;
+use refold::store::{StoreConfig, Synchronous};
 use refold::workload;
 
 #[test]
 fn a_query_after_wait_for_sees_the_commands_effect_every_time() {
-    let setup = Setup::new();
+    // Durability is not under test here: NORMAL keeps 2,000 commits off the disk's clock.
+    let setup = Setup::over(TempStore::with(|path| {
+        StoreConfig::new(path).with_synchronous(Synchronous::Normal)
+    }));
     setup.module("cart", CART);
     let summary = setup.module("cart-summary", CART_SUMMARY);
     setup.engine.deploy(summary, FailurePolicy::Stop).unwrap();

@@ -1,9 +1,12 @@
-//! A restarted engine resumes every projection from its checkpoint: nothing applied
-//! before is applied again.
+//! A restarted engine resumes every projection, and every rebuild, from its
+//! checkpoint: nothing applied before is applied again.
 
-use super::Setup;
-use crate::support::guests::FAULTY_PROJECTION;
+use super::{PATIENCE, Setup};
+use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
 use refold::projections::{FailurePolicy, ProjectionState};
+use refold::store::EventStore;
+use refold::workload;
+use std::time::{Duration, Instant};
 
 #[test]
 fn redeploying_after_a_restart_resumes_from_the_checkpoint() {
@@ -53,4 +56,67 @@ fn redeploying_after_a_restart_resumes_from_the_checkpoint() {
             50
         );
     }
+}
+
+#[test]
+fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint() {
+    let setup = Setup::new();
+    workload::append_carts(&*setup.store, 2_000, 16).unwrap();
+    let v1 = setup.module("summary", CART_SUMMARY);
+    setup.engine.deploy(v1, FailurePolicy::Stop).unwrap();
+    setup.wait_for_head("summary");
+    let v2 = setup.module("summary", FAULTY_PROJECTION);
+    setup.engine.deploy(v2, FailurePolicy::Stop).unwrap();
+    // Stop the process once the rebuild has committed its first batch.
+    let deadline = Instant::now() + PATIENCE;
+    while setup
+        .engine
+        .status_of("summary")
+        .unwrap()
+        .rebuild
+        .unwrap()
+        .checkpoint
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the rebuild never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+
+    let Setup { engine, store, .. } = setup;
+    drop(engine);
+    let store = store.reopen();
+    let rebuilt_to: u64 = rusqlite::Connection::open(store.path())
+        .unwrap()
+        .query_row(
+            "SELECT checkpoint FROM projection_generations WHERE projection = 'summary' AND generation = 2",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(
+        rebuilt_to > 0 && rebuilt_to < store.head(),
+        "the restart did not interrupt the rebuild (it stopped at {rebuilt_to})"
+    );
+    let setup = Setup::over(store);
+    // Only the new version is deployed in this process: the old model stays readable
+    // (stopped) while the rebuild goes on from where it was.
+    let v2 = setup.module("summary", FAULTY_PROJECTION);
+    setup.engine.deploy(v2, FailurePolicy::Stop).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while setup.engine.status_of("summary").unwrap().rebuild.is_some() {
+        assert!(Instant::now() < deadline, "the rebuild never took over");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = setup.engine.status_of("summary").unwrap();
+    assert_eq!(status.active.generation, 2);
+    assert_eq!(status.active.checkpoint, setup.store.head());
+    assert_eq!(
+        status.active.events_applied,
+        setup.store.head() - rebuilt_to,
+        "the rebuild resumed at {rebuilt_to}"
+    );
+    assert_eq!(
+        setup.document("summary", "cart_summary", "cart-7").unwrap()["events"],
+        10
+    );
 }

@@ -1,6 +1,7 @@
 //! Projections: the read side, from the global log to queryable documents.
 //!
-//! [`ProjectionEngine`] runs every deployed projection on its own thread: it reads the log after the projection's checkpoint in batches, only the
+//! [`ProjectionEngine`] runs every deployed projection on its own thread (see
+//! `runner`): it reads the log after the projection's checkpoint in batches, only the
 //! event types the projection declares, applies them through the projection's logic,
 //! and commits the documents it wrote together with the new checkpoint in one SQLite
 //! transaction in the event store's file, so an event is applied exactly once however
@@ -237,7 +238,7 @@ impl ProjectionEngine {
         runtime: Arc<Runtime>,
         config: ProjectionConfig,
     ) -> Result<ProjectionEngine> {
-        let catalog = schema::migrate(store.config())?;
+        let catalog = schema::connect(&store)?;
         Ok(ProjectionEngine {
             inner: Arc::new(Inner {
                 store,
@@ -495,12 +496,27 @@ impl Inner {
                 slot.published.send_modify(|p| p.fault = None);
                 std::mem::replace(&mut slot.active, runner).stop(finished);
             }
-            if active.identity == identity && building.is_some() {
-                // A rebuild of another version was under way: this deploy overrides it.
-                catalog::drop_rebuild(&mut catalog, &name)?;
-                if let Some(runner) = slot.building.take() {
-                    runner.stop(finished);
+            match building {
+                Some(rebuild) if active.identity == identity && rebuild.identity != identity => {
+                    // A rebuild of another version was under way: this deploy overrides it.
+                    catalog::drop_rebuild(&mut catalog, &name)?;
+                    if let Some(runner) = slot.building.take() {
+                        runner.stop(finished);
+                    }
                 }
+                Some(rebuild)
+                    if rebuild.identity == identity
+                        && slot.building.as_ref().and_then(Runner::running_identity)
+                            != Some(identity) =>
+                {
+                    // An explicit rebuild of this version, interrupted by a restart.
+                    let runner =
+                        self.start(&name, &rebuild, logic, policy, false, &slot.published)?;
+                    if let Some(old) = slot.building.replace(runner) {
+                        old.stop(finished);
+                    }
+                }
+                _ => {}
             }
             return Ok(());
         }
@@ -607,7 +623,7 @@ impl Inner {
         let conn = match idle {
             Some(conn) => conn,
             None => {
-                let conn = schema::connect(self.store.config())?;
+                let conn = schema::connect(&self.store)?;
                 conn.pragma_update(None, "query_only", true)?;
                 conn
             }

@@ -27,6 +27,7 @@ use crate::store::{EventStore, LogFilter, RecordedEvent, SqliteStore};
 use crate::{Error, Result};
 use refold_guest::Documents;
 use rusqlite::Connection;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -184,7 +185,8 @@ impl RunnerShared {
         }
     }
 
-    /// Record a commit up to `checkpoint` that applied `applied` events.
+    /// Record a commit up to `checkpoint` that applied `applied` events; `caught_up`
+    /// when it reached the head seen before the read.
     fn advance(&self, checkpoint: u64, applied: u64, skipped: bool, caught_up: bool) {
         let mut tracked = self.tracked();
         tracked.checkpoint = checkpoint;
@@ -253,6 +255,7 @@ pub(super) fn spawn(
                 shared,
                 logic,
                 context,
+                head_seen: Cell::new(0),
             }
             .run();
         })
@@ -281,6 +284,8 @@ struct Runner {
     shared: Arc<RunnerShared>,
     logic: Arc<dyn ProjectionLogic>,
     context: RunnerContext,
+    /// The log's head when the current step began.
+    head_seen: Cell<u64>,
 }
 
 impl Runner {
@@ -326,9 +331,8 @@ impl Runner {
     }
 
     fn open(&self) -> Result<Worker> {
-        let config = self.context.store.config();
-        let writer = schema::connect(config)?;
-        let reader = schema::connect(config)?;
+        let writer = schema::connect(&self.context.store)?;
+        let reader = schema::connect(&self.context.store)?;
         reader.pragma_update(None, "query_only", true)?;
         Ok(Worker {
             writer,
@@ -339,6 +343,7 @@ impl Runner {
     /// Read and apply the next batch, or find there is none.
     fn step(&self, worker: &mut Worker, head: &mut watch::Receiver<u64>) -> Result<Step> {
         let head = *head.borrow_and_update();
+        self.head_seen.set(head);
         let checkpoint = self.shared.checkpoint();
         if checkpoint >= head {
             if !self.shared.active.load(Ordering::SeqCst) {
@@ -470,8 +475,9 @@ impl Runner {
         if committed == Committed::Superseded {
             return Ok(Step::Finished);
         }
+        let live = checkpoint >= self.head_seen.get();
         self.shared
-            .advance(checkpoint, applied as u64, was_skip, caught_up);
+            .advance(checkpoint, applied as u64, was_skip, live);
         Ok(match committed {
             Committed::Promoted => Step::Promoted,
             _ => Step::Progressed,

@@ -15,10 +15,7 @@
 //!   collection and id; listing a collection walks the primary key in id order.
 
 use crate::Result;
-use crate::store::StoreConfig;
-use crate::store::schema::migrate_component;
-
-pub(super) use crate::store::schema::connect;
+use crate::store::SqliteStore;
 use rusqlite::Connection;
 
 /// The projections' row in `refold_schema`.
@@ -64,10 +61,8 @@ CREATE TABLE projection_documents (
 ) WITHOUT ROWID;
 "];
 
-/// A connection to the store's file with the projections' tables brought to the
-/// newest version.
-pub(super) fn migrate(config: &StoreConfig) -> Result<Connection> {
-    let mut conn = connect(config)?;
-    migrate_component(&mut conn, &config.path, COMPONENT, MIGRATIONS)?;
-    Ok(conn)
+/// A connection to the store's file with the store's settings (WAL, `synchronous`,
+/// busy timeout) and the projections' tables brought to the newest version.
+pub(super) fn connect(store: &SqliteStore) -> Result<Connection> {
+    store.connect_component(COMPONENT, MIGRATIONS)
 }
