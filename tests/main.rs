@@ -2,5 +2,6 @@
 //! one module per part of the engine. Guest components are built from source on
 //! first use; see `support::guests`.
 
+mod polyglot;
 mod runtime;
 mod support;
