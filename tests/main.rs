@@ -1,7 +1,10 @@
 //! Refold's end-to-end tests: one test binary (each extra one would re-link wasmtime),
-//! one module per part of the engine. Guest components are built from source on
-//! first use; see `support::guests`.
+//! one module per part of the engine, each running the real thing: real SQLite files,
+//! real components built from source on first use, real child processes.
 
+mod commands;
+mod engine;
 mod polyglot;
 mod runtime;
+mod store;
 mod support;

@@ -66,6 +66,12 @@ pub enum Error {
         /// The newest schema version this build knows.
         supported: i64,
     },
+    /// The transaction holding this write failed as a whole (e.g. the disk is full or
+    /// failing); SQLite rolled it back, so none of its writes was stored.
+    #[error(
+        "the event store could not commit this write; nothing of it was stored: check the disk and retry"
+    )]
+    CommitFailed(#[source] std::sync::Arc<rusqlite::Error>),
     /// The store's writer is gone (the store was closed or its thread failed).
     #[error("the event store is closed")]
     StoreClosed,
@@ -150,6 +156,11 @@ pub enum Error {
         /// What went wrong.
         fault: GuestFault,
     },
+    /// A module name that cannot be used.
+    #[error(
+        "'{0}' cannot name a module: use 1 to 64 lowercase letters, digits, '-', '_' or '.', not starting with '.'"
+    )]
+    InvalidModuleName(String),
     /// No module of that name is deployed.
     #[error("no module named '{0}' is deployed: deploy it first (refold deploy {0} <file.wasm>)")]
     UnknownModule(String),

@@ -16,6 +16,7 @@
 #![deny(unsafe_code)]
 
 pub mod commands;
+pub mod engine;
 mod error;
 pub mod runtime;
 pub mod store;

@@ -1,8 +1,104 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by every part's integration tests: temporary stores, guest
+//! components, and the cargo examples some tests run as child processes.
 
 pub mod guests;
 
 use refold::runtime::Event;
+use refold::store::{EventStore, SqliteStore, StoreConfig};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use tempfile::TempDir;
+
+/// A store on a fresh file in its own temporary directory, removed when dropped.
+pub struct TempStore {
+    // Declared first so the store closes before its directory is removed.
+    store: Arc<SqliteStore>,
+    dir: TempDir,
+}
+
+impl TempStore {
+    /// A fresh, empty store with the default settings.
+    pub fn new() -> TempStore {
+        TempStore::with(StoreConfig::new)
+    }
+
+    /// A fresh, empty store with the settings `config` makes from its file's path.
+    pub fn with(config: impl FnOnce(PathBuf) -> StoreConfig) -> TempStore {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let store =
+            SqliteStore::open(config(dir.path().join("events.db"))).expect("open a fresh store");
+        TempStore {
+            store: Arc::new(store),
+            dir,
+        }
+    }
+
+    /// A handle to the store for the engine's parts, which share it.
+    pub fn shared(&self) -> Arc<dyn EventStore> {
+        self.store.clone()
+    }
+
+    /// Close the store and open its file again.
+    pub fn reopen(self) -> TempStore {
+        let TempStore { store, dir } = self;
+        let config = StoreConfig::new(store.path());
+        drop(Arc::into_inner(store).expect("no other handle to the store is alive"));
+        let store = SqliteStore::open(config).expect("reopen the store");
+        TempStore {
+            store: Arc::new(store),
+            dir,
+        }
+    }
+}
+
+impl Deref for TempStore {
+    type Target = SqliteStore;
+
+    fn deref(&self) -> &SqliteStore {
+        &self.store
+    }
+}
+
+/// Build the `refold` package's example `name` into this test binary's target directory
+/// and profile, and give the path of its executable.
+pub fn example_binary(name: &str) -> PathBuf {
+    // This binary is <target>/<profile>/deps/integration-<hash>.
+    let exe = std::env::current_exe().expect("locate the test binary");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let target_dir = profile_dir
+        .parent()
+        .expect("the profile directory has a parent");
+    let profile = profile_dir
+        .file_name()
+        .and_then(|p| p.to_str())
+        .expect("a UTF-8 profile name");
+    let cargo_profile = if profile == "debug" { "dev" } else { profile };
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "refold",
+            "--example",
+            name,
+            "--profile",
+            cargo_profile,
+        ])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the example '{name}': {e}"));
+    assert!(
+        status.success(),
+        "building the example '{name}' failed ({status}); run `cargo build -p refold --example {name}` to see why"
+    );
+    profile_dir.join("examples").join(name)
+}
 
 /// An event as the store would hand it to a guest.
 pub fn event(stream: &str, position: u64, event_type: &str, data: &str) -> Event {

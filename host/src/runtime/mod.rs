@@ -196,12 +196,22 @@ impl Runtime {
 
     /// Make `module` the current version of its name: the next one after the version
     /// deployed now, or 1. Calls in flight on the old version finish on it.
-    pub fn deploy(&self, mut module: Module) -> Arc<Module> {
+    pub fn deploy(&self, module: Module) -> Arc<Module> {
+        self.deploy_with(module, |previous| previous + 1)
+    }
+
+    /// Make `module` the current version of its name under the given version number,
+    /// as recorded when it was first deployed (restoring deployments after a restart).
+    pub fn deploy_version(&self, module: Module, version: u64) -> Arc<Module> {
+        self.deploy_with(module, |_| version)
+    }
+
+    fn deploy_with(&self, mut module: Module, version: impl FnOnce(u64) -> u64) -> Arc<Module> {
         let mut deployed = self.deployed.write().expect("module registry poisoned");
         let previous = deployed
             .get(&module.info.name)
             .map_or(0, |m| m.info.version);
-        module.info.version = previous + 1;
+        module.info.version = version(previous);
         let module = Arc::new(module);
         deployed.insert(module.info.name.clone(), module.clone());
         tracing::info!(module = %module.info.name, version = module.info.version, hash = %module.info.hash, world = module.info.world.name(), "module deployed");

@@ -6,11 +6,17 @@
 //! [`SqliteStore`] implements it on one SQLite file in WAL mode, with a single writer
 //! thread that commits the appends waiting at each moment together (group commit).
 
+mod reads;
+mod schema;
+mod sqlite;
 mod types;
+mod validate;
+mod writer;
 
+pub use sqlite::{SqliteStore, StoreConfig, Synchronous};
 pub use types::{
     AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,
-    LogFilter, RecordedEvent, Snapshot, StoreMetrics,
+    LogFilter, RecordedEvent, Snapshot, StoreMetrics, category,
 };
 
 use crate::Result;

@@ -6,6 +6,14 @@ use uuid::Uuid;
 /// The partition streams belong to when none is named.
 pub const DEFAULT_PARTITION: &str = "default";
 
+/// The category of a stream: its id up to the first `-` (`cart` for `cart-42`), or the
+/// whole id when it has no `-`.
+pub fn category(stream: &str) -> &str {
+    stream
+        .split_once('-')
+        .map_or(stream, |(category, _)| category)
+}
+
 /// The append guard: what the stream's version must be for an append to go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -3,6 +3,10 @@
 //! hot swap take effect.
 #![allow(missing_docs)]
 
+/// The cart's own source: version 2 is version 1 plus a rule, not a copy of it.
+#[path = "../../../../examples/cart/src/domain.rs"]
+mod cart;
+
 use cart::{Cart, CartCommand, CartEvent, CartState};
 use refold_guest::{Decider, Rejection};
 

@@ -1,0 +1,143 @@
+//! The store's queries, run on read connections.
+//!
+//! Reads never go through the writer: in WAL mode a reader sees the last committed state
+//! and neither blocks nor waits for the writer. Each read is one `SELECT`, so it sees one
+//! consistent moment of the log. The queries are shaped for the indexes made in
+//! [`schema`](super::schema).
+
+use super::{Direction, LogFilter, RecordedEvent, Snapshot};
+use crate::Result;
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+/// The columns [`event`] maps, in its order.
+const EVENT_COLUMNS: &str = "global_position, partition, stream, stream_position, event_id, \
+                             event_type, data, metadata, recorded_at";
+
+/// An SQL integer for a position or limit; values past `i64::MAX` mean "no bound".
+fn bound<T: TryInto<i64>>(value: T) -> i64 {
+    value.try_into().unwrap_or(i64::MAX)
+}
+
+fn event(row: &Row<'_>) -> rusqlite::Result<RecordedEvent> {
+    let id: [u8; 16] = row.get(4)?;
+    Ok(RecordedEvent {
+        global_position: row.get(0)?,
+        partition: row.get(1)?,
+        stream: row.get(2)?,
+        stream_position: row.get(3)?,
+        id: Uuid::from_bytes(id),
+        event_type: row.get(5)?,
+        data: row.get(6)?,
+        metadata: row.get(7)?,
+        recorded_at: row.get(8)?,
+    })
+}
+
+/// Events of one stream from stream position `from` (inclusive), at most `limit`.
+pub(super) fn read_stream(
+    conn: &Connection,
+    partition: &str,
+    stream: &str,
+    from: u64,
+    direction: Direction,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>> {
+    let sql = match direction {
+        Direction::Forward => format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE partition = ?1 AND stream = ?2 AND stream_position >= ?3
+             ORDER BY stream_position LIMIT ?4"
+        ),
+        Direction::Backward => format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE partition = ?1 AND stream = ?2 AND stream_position <= ?3
+             ORDER BY stream_position DESC LIMIT ?4"
+        ),
+    };
+    let mut statement = conn.prepare_cached(&sql)?;
+    let events = statement
+        .query_map(params![partition, stream, bound(from), bound(limit)], event)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(events)
+}
+
+/// Events of the global log after position `after` that pass `filter`, at most `limit`.
+pub(super) fn read_log(
+    conn: &Connection,
+    after: u64,
+    filter: &LogFilter,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>> {
+    let after = bound(after);
+    let limit = bound(limit);
+    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ?");
+    let mut args: Vec<&dyn ToSql> = vec![&after];
+    if let Some(partition) = &filter.partition {
+        sql.push_str(" AND partition = ?");
+        args.push(partition);
+    }
+    if let Some(category) = &filter.category {
+        sql.push_str(" AND category = ?");
+        args.push(category);
+    }
+    match filter.event_types.as_slice() {
+        [] => {}
+        [one] => {
+            // The (event_type, global_position) index serves one type in log order.
+            sql.push_str(" AND event_type = ?");
+            args.push(one);
+        }
+        many => {
+            // With several types the type index would need a sort of every match after
+            // `after`; walking the log in order and filtering stops at `limit` instead.
+            sql.push_str(" AND +event_type IN (?");
+            sql.push_str(&", ?".repeat(many.len() - 1));
+            sql.push(')');
+            args.extend(many.iter().map(|t| t as &dyn ToSql));
+        }
+    }
+    sql.push_str(" ORDER BY global_position LIMIT ?");
+    args.push(&limit);
+    let mut statement = conn.prepare_cached(&sql)?;
+    let events = statement
+        .query_map(args.as_slice(), event)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(events)
+}
+
+/// The stream's version, or `None` if it has no events.
+pub(super) fn stream_version(
+    conn: &Connection,
+    partition: &str,
+    stream: &str,
+) -> Result<Option<u64>> {
+    Ok(conn
+        .prepare_cached("SELECT version FROM streams WHERE partition = ?1 AND stream = ?2")?
+        .query_row(params![partition, stream], |row| row.get(0))
+        .optional()?)
+}
+
+/// The stored snapshot of a stream made by `module`.
+pub(super) fn load_snapshot(
+    conn: &Connection,
+    partition: &str,
+    stream: &str,
+    module: &str,
+) -> Result<Option<Snapshot>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT version, state FROM snapshots WHERE partition = ?1 AND stream = ?2 AND module = ?3",
+        )?
+        .query_row(params![partition, stream, module], |row| {
+            Ok(Snapshot {
+                partition: partition.to_owned(),
+                stream: stream.to_owned(),
+                module: module.to_owned(),
+                version: row.get(0)?,
+                state: row.get(1)?,
+            })
+        })
+        .optional()?)
+}

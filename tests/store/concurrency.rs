@@ -1,0 +1,192 @@
+//! Concurrent appenders: exact versions under contention, group commit, and a failing
+//! append inside a group failing alone.
+
+use super::{counted, whole_log};
+use crate::support::TempStore;
+use refold::Error;
+use refold::store::{AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::Duration;
+
+#[test]
+fn eight_threads_append_to_one_stream_without_gaps_or_duplicates() {
+    const APPENDS: u64 = 1_000;
+    let store = TempStore::new();
+    let tickets = AtomicU64::new(0);
+    let acknowledged = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                while tickets.fetch_add(1, Ordering::Relaxed) < APPENDS {
+                    // Each ticket is one append that must succeed: retry it on conflict.
+                    loop {
+                        let version = store
+                            .stream_version("default", "shared")
+                            .unwrap()
+                            .unwrap_or(0);
+                        let event = counted(version + 1);
+                        let id = event.id;
+                        let request = AppendRequest::new(
+                            "shared",
+                            ExpectedVersion::Exact(version),
+                            vec![event],
+                        );
+                        match store.append(request) {
+                            Ok(outcome) => {
+                                assert_eq!(outcome.stream_version, version + 1);
+                                acknowledged.lock().unwrap().push((outcome, id));
+                                break;
+                            }
+                            Err(Error::Conflict { actual, .. }) => assert!(actual > version),
+                            Err(e) => panic!("append failed: {e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let events = store
+        .read_stream("default", "shared", 1, Direction::Forward, usize::MAX)
+        .unwrap();
+    let versions: Vec<u64> = events.iter().map(|e| e.stream_position).collect();
+    assert_eq!(versions, (1..=APPENDS).collect::<Vec<_>>());
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert_eq!(acknowledged.len() as u64, APPENDS);
+    for (outcome, id) in acknowledged {
+        let event = &events[(outcome.stream_version - 1) as usize];
+        assert_eq!(
+            (event.id, event.global_position),
+            (id, outcome.first_position)
+        );
+    }
+    assert_eq!(
+        store.stream_version("default", "shared").unwrap(),
+        Some(APPENDS)
+    );
+    assert_eq!(store.metrics().appends, APPENDS);
+}
+
+#[test]
+fn concurrent_appends_are_committed_in_groups() {
+    const THREADS: u64 = 32;
+    const EACH: u64 = 40;
+    let store = TempStore::new();
+    let start = Barrier::new(THREADS as usize);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (store, start) = (&store, &start);
+            s.spawn(move || {
+                start.wait();
+                for n in 0..EACH {
+                    let request = AppendRequest::new(
+                        format!("s-{t}"),
+                        ExpectedVersion::Exact(n),
+                        vec![counted(n)],
+                    );
+                    store.append(request).unwrap();
+                }
+            });
+        }
+    });
+    let m = store.metrics();
+    assert_eq!(
+        (m.appends, m.events_appended),
+        (THREADS * EACH, THREADS * EACH)
+    );
+    assert!(
+        m.commits < m.appends,
+        "{} commits for {} appends: nothing was grouped",
+        m.commits,
+        m.appends
+    );
+    assert_eq!(whole_log(&*store).len() as u64, THREADS * EACH);
+}
+
+#[test]
+fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
+    const THREADS: u64 = 12;
+    let store = TempStore::new();
+    let prepared = store
+        .append(AppendRequest::new(
+            "contested",
+            ExpectedVersion::NoStream,
+            vec![counted(0)],
+        ))
+        .unwrap();
+    // Hold SQLite's write lock from another connection so that the appends below queue
+    // up behind the writer and are all committed by one transaction once it is released.
+    let blocker = rusqlite::Connection::open(store.path()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let commits_before = store.metrics().commits;
+    let sending = AtomicU64::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        // The writer takes this one alone and waits for the lock with it.
+        let first = s.spawn(|| {
+            store.append(AppendRequest::new(
+                "first",
+                ExpectedVersion::NoStream,
+                vec![counted(0)],
+            ))
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        for t in 0..THREADS {
+            let (store, sending, results) = (&store, &sending, &results);
+            s.spawn(move || {
+                // Even threads create their own stream; odd ones try to create
+                // `contested`, which exists already.
+                let stream = if t % 2 == 0 {
+                    format!("own-{t}")
+                } else {
+                    "contested".to_owned()
+                };
+                sending.fetch_add(1, Ordering::SeqCst);
+                let request =
+                    AppendRequest::new(stream.clone(), ExpectedVersion::NoStream, vec![counted(t)]);
+                let result = store.append(request);
+                results.lock().unwrap().push((t, stream, result));
+            });
+        }
+        while sending.load(Ordering::SeqCst) < THREADS {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        blocker.execute_batch("COMMIT").unwrap();
+        first
+            .join()
+            .unwrap()
+            .expect("the first append commits once the lock is free");
+    });
+    let results = results.into_inner().unwrap();
+    let mut committed: Vec<AppendOutcome> = Vec::new();
+    for (t, stream, result) in results {
+        match (t % 2, result) {
+            (0, Ok(outcome)) => {
+                assert_eq!(outcome.stream_version, 1);
+                assert_eq!(store.stream_version("default", &stream).unwrap(), Some(1));
+                committed.push(outcome);
+            }
+            (1, Err(Error::Conflict { actual, .. })) => assert_eq!(actual, prepared.stream_version),
+            (_, other) => panic!("thread {t} on '{stream}': unexpected {other:?}"),
+        }
+    }
+    assert_eq!(committed.len() as u64, THREADS / 2);
+    assert_eq!(
+        store.metrics().commits - commits_before,
+        2,
+        "the first append, then one group holding all the others"
+    );
+    assert_eq!(
+        store.stream_version("default", "contested").unwrap(),
+        Some(1)
+    );
+    assert_eq!(store.head(), 2 + THREADS / 2);
+    let mut positions: Vec<u64> = committed.iter().map(|o| o.first_position).collect();
+    positions.sort_unstable();
+    assert_eq!(
+        positions,
+        (3..=2 + THREADS / 2).collect::<Vec<_>>(),
+        "no gap where the conflicts were"
+    );
+}

@@ -1,0 +1,209 @@
+//! Durability: a real child process appends from several threads and is killed with
+//! SIGKILL at random moments, again and again, on the same file. Every acknowledged
+//! append must survive whole, at its acknowledged position, and nothing may be torn.
+
+use super::whole_log;
+use crate::support::example_binary;
+use refold::store::{EventStore, RecordedEvent, SqliteStore, StoreConfig};
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use uuid::Uuid;
+
+const ROUNDS: usize = 24;
+const THREADS: &str = "6";
+
+/// A small deterministic generator (SplitMix64), so a failing run can be replayed from
+/// its printed seed (`REFOLD_CRASH_SEED`).
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// One acknowledged append, as the child printed it.
+#[derive(Debug)]
+struct Ack {
+    stream: String,
+    stream_version: u64,
+    first_position: u64,
+    last_position: u64,
+    ids: Vec<Uuid>,
+}
+
+fn parse_ack(line: &str) -> Ack {
+    let fields: Vec<&str> = line.split(' ').collect();
+    let ["ack", stream, version, first, last, ids] = fields.as_slice() else {
+        panic!("the child printed a malformed line: {line:?}");
+    };
+    let number = |text: &str| {
+        text.parse::<u64>()
+            .unwrap_or_else(|e| panic!("{text:?} in {line:?}: {e}"))
+    };
+    Ack {
+        stream: stream.to_string(),
+        stream_version: number(version),
+        first_position: number(first),
+        last_position: number(last),
+        ids: ids
+            .split(',')
+            .map(|id| id.parse().expect("an event id"))
+            .collect(),
+    }
+}
+
+/// Run the child on `database` for `delay`, kill it, and give the appends it acknowledged.
+fn run_and_kill(binary: &std::path::Path, database: &std::path::Path, delay: Duration) -> Vec<Ack> {
+    let mut child = Command::new(binary)
+        .arg(database)
+        .arg(THREADS)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the append-loop child");
+    let mut stdout = child.stdout.take().expect("the child's stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout
+            .read_to_string(&mut out)
+            .expect("read the child's stdout");
+        out
+    });
+    std::thread::sleep(delay);
+    // `kill` sends SIGKILL on Unix: no destructor, no flush, no clean shutdown.
+    child.kill().expect("kill the child");
+    let status = child.wait().expect("reap the child");
+    let out = reader.join().expect("the stdout reader");
+    assert!(
+        status.code().is_none(),
+        "the child exited by itself ({status}) before it was killed"
+    );
+    // A line cut by the kill was never complete, so never an acknowledgement.
+    let complete = out.rfind('\n').map_or("", |end| &out[..end]);
+    complete.lines().map(parse_ack).collect()
+}
+
+#[test]
+fn acknowledged_appends_survive_sigkill_whole() {
+    let seed = std::env::var("REFOLD_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("crash test seed: {seed} (rerun with REFOLD_CRASH_SEED={seed})");
+    let mut random = SplitMix(seed);
+    let binary = example_binary("append-loop");
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let database = dir.path().join("events.db");
+    let mut acks = Vec::new();
+    for _ in 0..ROUNDS {
+        let delay = Duration::from_millis(20 + random.next() % 281);
+        acks.extend(run_and_kill(&binary, &database, delay));
+    }
+    assert!(
+        !acks.is_empty(),
+        "the child never acknowledged an append: the test tested nothing"
+    );
+    let store =
+        SqliteStore::open(StoreConfig::new(&database)).expect("reopen the store after the kills");
+    let log = whole_log(&store);
+    let positions: Vec<u64> = log.iter().map(|e| e.global_position).collect();
+    assert_eq!(
+        positions,
+        (1..=log.len() as u64).collect::<Vec<_>>(),
+        "global positions are 1..head"
+    );
+    assert_eq!(store.head(), log.len() as u64);
+    for ack in &acks {
+        let events = &log[ack.first_position as usize - 1..ack.last_position as usize];
+        let first_version = ack.stream_version + 1 - ack.ids.len() as u64;
+        for ((event, id), version) in events.iter().zip(&ack.ids).zip(first_version..) {
+            assert_eq!(
+                (&event.stream, event.stream_position, event.id),
+                (&ack.stream, version, *id),
+                "acknowledged {ack:?}, stored {event:?}"
+            );
+        }
+        assert_eq!(events.len(), ack.ids.len(), "acknowledged {ack:?}");
+    }
+    check_appends_whole(&log);
+    check_streams(&store, &log);
+    eprintln!(
+        "{} acknowledged appends over {ROUNDS} kills, {} events stored",
+        acks.len(),
+        log.len()
+    );
+}
+
+/// Every append's events are all stored, together, or none is.
+fn check_appends_whole(log: &[RecordedEvent]) {
+    let mut appends: HashMap<String, Vec<&RecordedEvent>> = HashMap::new();
+    for event in log {
+        let data: serde_json::Value =
+            serde_json::from_str(&event.data).expect("the child's JSON data");
+        appends
+            .entry(
+                data["append"]
+                    .as_str()
+                    .expect("an append marker")
+                    .to_owned(),
+            )
+            .or_default()
+            .push(event);
+    }
+    for (marker, events) in appends {
+        let size = serde_json::from_str::<serde_json::Value>(&events[0].data).unwrap()["size"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            events.len() as u64,
+            size,
+            "append {marker} is torn: {events:?}"
+        );
+        for (index, pair) in events.windows(2).enumerate() {
+            assert_eq!(
+                pair[1].global_position,
+                pair[0].global_position + 1,
+                "append {marker}, event {index}"
+            );
+            assert_eq!(
+                pair[1].stream_position,
+                pair[0].stream_position + 1,
+                "append {marker}, event {index}"
+            );
+        }
+    }
+}
+
+/// Every stream's positions run 1..version, and its recorded version agrees.
+fn check_streams(store: &impl EventStore, log: &[RecordedEvent]) {
+    let mut streams: HashMap<&str, Vec<u64>> = HashMap::new();
+    for event in log {
+        streams
+            .entry(&event.stream)
+            .or_default()
+            .push(event.stream_position);
+    }
+    for (stream, positions) in streams {
+        assert_eq!(
+            positions,
+            (1..=positions.len() as u64).collect::<Vec<_>>(),
+            "stream {stream}"
+        );
+        assert_eq!(
+            store.stream_version("default", stream).unwrap(),
+            Some(positions.len() as u64),
+            "stream {stream}"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Appends refused before anything is written: each names what was wrong.
+
+use super::counted;
+use crate::support::TempStore;
+use refold::Error;
+use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion, StoreConfig};
+
+/// Assert that `request` is refused as invalid with a reason containing every one of
+/// `words`, and that nothing was written.
+fn assert_refused(store: &TempStore, request: AppendRequest, words: &[&str]) {
+    let (partition, stream) = (request.partition.clone(), request.stream.clone());
+    match store.append(request) {
+        Err(Error::InvalidAppend { stream: s, reason }) => {
+            assert_eq!(s, stream);
+            for word in words {
+                assert!(
+                    reason.contains(word),
+                    "the reason {reason:?} does not mention {word:?}"
+                );
+            }
+        }
+        other => panic!("expected an invalid append mentioning {words:?}, got {other:?}"),
+    }
+    assert_eq!(store.head(), 0, "nothing was written");
+    assert_eq!(store.stream_version(&partition, &stream).unwrap(), None);
+    assert_eq!(
+        store.metrics().commits,
+        0,
+        "the writer never saw the append"
+    );
+}
+
+/// An append to `s-1` of `events`, the first of which is a valid one.
+fn second_event_is(event: EventData) -> AppendRequest {
+    AppendRequest::new("s-1", ExpectedVersion::Any, vec![counted(1), event])
+}
+
+#[test]
+fn an_empty_batch_is_refused() {
+    let store = TempStore::new();
+    assert_refused(
+        &store,
+        AppendRequest::new("s-1", ExpectedVersion::Any, vec![]),
+        &["no events"],
+    );
+}
+
+#[test]
+fn an_empty_event_type_is_refused() {
+    let store = TempStore::new();
+    let untyped = EventData::new("", "{}");
+    assert_refused(
+        &store,
+        second_event_is(untyped),
+        &["event 1", "empty event type"],
+    );
+}
+
+#[test]
+fn data_that_is_not_a_json_object_is_refused() {
+    let store = TempStore::new();
+    for data in [
+        "[1, 2]",
+        "42",
+        "",
+        "{\"open\": ",
+        "{} {}",
+        "{\"a\": 1} trailing",
+    ] {
+        let event = EventData::new("Counted", data);
+        assert_refused(
+            &store,
+            second_event_is(event),
+            &["event 1", "'Counted'", "data is not a JSON object"],
+        );
+    }
+}
+
+#[test]
+fn metadata_that_is_not_a_json_object_is_refused() {
+    let store = TempStore::new();
+    for metadata in ["null", "\"text\"", "{\"unclosed\": true"] {
+        let event = counted(2).with_metadata(metadata);
+        assert_refused(
+            &store,
+            second_event_is(event),
+            &["event 1", "metadata is not a JSON object"],
+        );
+    }
+}
+
+#[test]
+fn an_event_over_the_size_limit_is_refused() {
+    let store = TempStore::with(|path| {
+        let mut config = StoreConfig::new(path);
+        config.max_event_size = 100;
+        config
+    });
+    // type (7) + data (8 + 83) + metadata "{}" (2) = 100 bytes: exactly the limit.
+    let big = EventData::new("Counted", format!(r#"{{"p":"{}"}}"#, "x".repeat(83)));
+    assert_eq!(
+        big.event_type.len() + big.data.len() + big.metadata.len(),
+        100
+    );
+    store
+        .append(AppendRequest::new("s-ok", ExpectedVersion::Any, vec![big]))
+        .expect("an event of exactly the limit is accepted");
+    let head = store.head();
+    let over = EventData::new("Counted", format!(r#"{{"p":"{}"}}"#, "x".repeat(84)));
+    let request = second_event_is(over);
+    match store.append(request) {
+        Err(Error::InvalidAppend { reason, .. }) => {
+            assert!(
+                reason.contains("event 1")
+                    && reason.contains("101 bytes")
+                    && reason.contains("100-byte limit"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected an oversized event to be refused, got {other:?}"),
+    }
+    assert_eq!(store.head(), head);
+    assert_eq!(store.stream_version("default", "s-1").unwrap(), None);
+}
+
+#[test]
+fn an_empty_stream_id_is_refused() {
+    let store = TempStore::new();
+    assert_refused(
+        &store,
+        AppendRequest::new("", ExpectedVersion::Any, vec![counted(1)]),
+        &["stream id is empty"],
+    );
+}
+
+#[test]
+fn an_empty_partition_is_refused() {
+    let store = TempStore::new();
+    let request =
+        AppendRequest::new("s-1", ExpectedVersion::Any, vec![counted(1)]).in_partition("");
+    assert_refused(&store, request, &["partition is empty"]);
+}
+
+#[test]
+fn an_id_given_twice_in_one_append_is_refused() {
+    let store = TempStore::new();
+    let event = counted(1);
+    let twice = counted(2).with_id(event.id);
+    let request = AppendRequest::new("s-1", ExpectedVersion::Any, vec![event, twice]);
+    assert_refused(&store, request, &["event 1", "repeats the id"]);
+}

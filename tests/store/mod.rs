@@ -1,0 +1,43 @@
+//! The SQLite event store: appends and their guards, reads, concurrency and group
+//! commit, live notification, schema, and durability across killed processes.
+
+mod append;
+mod concurrency;
+mod crash;
+mod invalid;
+mod notify;
+mod reads;
+mod schema;
+mod snapshot;
+
+use refold::store::{
+    AppendOutcome, AppendRequest, EventData, EventStore, ExpectedVersion, RecordedEvent,
+};
+
+/// An event of type `Counted` whose data holds `n`.
+fn counted(n: u64) -> EventData {
+    EventData::new("Counted", format!(r#"{{"n":{n}}}"#))
+}
+
+/// Append `count` `Counted` events to `stream` in the default partition.
+fn append(
+    store: &impl EventStore,
+    stream: &str,
+    expected: ExpectedVersion,
+    count: u64,
+) -> AppendOutcome {
+    store
+        .append(AppendRequest::new(
+            stream,
+            expected,
+            (1..=count).map(counted).collect(),
+        ))
+        .unwrap_or_else(|e| panic!("append {count} events to '{stream}': {e}"))
+}
+
+/// Every event of the global log, in order.
+fn whole_log(store: &impl EventStore) -> Vec<RecordedEvent> {
+    store
+        .read_log(0, &Default::default(), usize::MAX)
+        .expect("read the whole log")
+}
