@@ -2,8 +2,10 @@
 //! one module per part of the engine, each running the real thing: real SQLite files,
 //! real components built from source on first use, real child processes.
 
+mod cli;
 mod commands;
 mod engine;
+mod harness;
 mod polyglot;
 mod runtime;
 mod store;

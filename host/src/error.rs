@@ -177,6 +177,31 @@ pub enum Error {
     /// The runtime could not be set up.
     #[error("cannot set up the wasm runtime")]
     Runtime(#[source] wasmtime::Error),
+
+    // ----- harness -----
+    /// A spec file is malformed: bad YAML, an unknown key, a command that is not JSON,
+    /// a case that expects nothing, or a case for the other world.
+    #[error(
+        "spec file {}{}: {problem}",
+        file.display(),
+        case.as_ref().map(|case| format!(", case '{case}'")).unwrap_or_default()
+    )]
+    Spec {
+        /// The spec file.
+        file: PathBuf,
+        /// The case, when the problem is inside one whose name is known.
+        case: Option<String>,
+        /// What is wrong, with the line and column where the YAML parser gives them.
+        problem: String,
+    },
+    /// An ignore path is not in the harness's dotted path syntax.
+    #[error("ignore path '{path}' is malformed: {problem}")]
+    IgnorePath {
+        /// The path as written.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 /// How a guest call failed. Each leaves the host serving; the instance is discarded.

@@ -10,6 +10,10 @@
 //! - [`runtime`]: one wasmtime engine, modules compiled once (and cached on disk by
 //!   content hash), warm instances, a CPU deadline and a memory cap on every call, and
 //!   a registry where deploying a new version swaps it in atomically.
+//! - [`harness`]: given/when/then tests for guest modules, run through the same
+//!   [`Runtime`](runtime::Runtime): [`DeciderSpec`](harness::DeciderSpec) and
+//!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
+//!   for YAML specs (what `refold test` runs).
 //!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
 //! `refold-guest` crate lets a Rust author implement them with plain traits.
@@ -18,6 +22,8 @@
 pub mod commands;
 pub mod engine;
 mod error;
+pub mod harness;
+pub mod http;
 pub mod runtime;
 pub mod store;
 

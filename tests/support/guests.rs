@@ -23,6 +23,8 @@ pub const CART_V2: &str = "cart-v2";
 pub const FAULTY: &str = "faulty";
 /// A component of another world (`tests/guests/not-refold`).
 pub const NOT_REFOLD: &str = "not-refold";
+/// A decider whose `evolve` keeps hidden global state (`tests/guests/stateful`).
+pub const STATEFUL: &str = "stateful";
 /// The cart decider in Python (`examples/python/cart`).
 pub const CART_PY: &str = "cart-py";
 /// The cart-summary projection in Python (`examples/python/cart-summary`).

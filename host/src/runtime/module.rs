@@ -15,7 +15,7 @@ use crate::{Error, GuestFault, Result};
 use refold_guest::Documents;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::Store;
 
 /// Idle instances kept per module version.
@@ -41,6 +41,8 @@ pub struct Module {
     pub(crate) info: ModuleInfo,
     limits: Limits,
     instances_created: AtomicU64,
+    calls: AtomicU64,
+    call_nanos: AtomicU64,
     kind: Kind,
 }
 
@@ -93,6 +95,8 @@ impl Module {
             info,
             limits,
             instances_created: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            call_nanos: AtomicU64::new(0),
             kind: Kind::Decider(Pool::new(pre)),
         }
     }
@@ -107,6 +111,8 @@ impl Module {
             info,
             limits,
             instances_created: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            call_nanos: AtomicU64::new(0),
             kind: Kind::Projection {
                 pool: Pool::new(pre),
                 event_types: Vec::new(),
@@ -129,6 +135,16 @@ impl Module {
     /// Instances made so far for this module version (a fault or a cold pool makes one).
     pub fn instances_created(&self) -> u64 {
         self.instances_created.load(Ordering::Relaxed)
+    }
+
+    /// Guest calls made on this module version so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Time spent in guest calls on this module version so far.
+    pub fn call_time(&self) -> Duration {
+        Duration::from_nanos(self.call_nanos.load(Ordering::Relaxed))
     }
 
     /// The encoded state of a stream with no events.
@@ -243,7 +259,12 @@ impl Module {
             .store
             .set_epoch_deadline(self.limits.deadline_ticks());
         instance.store.data().clear_stderr();
-        match call(&instance.bindings, &mut instance.store) {
+        let started = Instant::now();
+        let result = call(&instance.bindings, &mut instance.store);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.call_nanos.fetch_add(nanos, Ordering::Relaxed);
+        match result {
             Ok(result) => {
                 let mut idle = pool.idle.lock().expect("instance pool poisoned");
                 if idle.len() < MAX_IDLE_INSTANCES {

@@ -1,0 +1,107 @@
+//! `refold test`: run spec files against a module and report each case.
+//!
+//! This is the harness on the command line, so specs can run in CI against a module
+//! built from any language. The output is one line per case, the differences under
+//! each failed one, and a closing `N passed, M failed` line.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use refold::harness::{ModuleUnderTest, SpecFile};
+use refold::runtime::{Runtime, RuntimeConfig};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Run given/when/then spec files against a module.
+///
+/// Each case prints `ok` or `FAIL` with its file and name; a failed case lists what
+/// differed, field by field. Exits 0 when every case passes, 1 when one fails, 2 when
+/// a spec file or the module cannot be used.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  refold test target/wasm32-wasip2/release/cart.wasm examples/cart/specs
+
+  ok   examples/cart/specs/cart.yaml :: opening a cart
+  FAIL examples/cart/specs/cart.yaml :: confirming uses the state's totals
+    events[0].data.total: expected 3026, got 3025
+  1 passed, 1 failed")]
+pub struct TestArgs {
+    /// The module to test: a WebAssembly component (decider or projection).
+    module: PathBuf,
+    /// Spec files, or directories whose `*.yaml` and `*.yml` files are all run.
+    #[arg(required = true)]
+    specs: Vec<PathBuf>,
+}
+
+/// Run every case of every spec file; exit code 1 if any case failed.
+pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
+    let mut specs = Vec::new();
+    for path in spec_files(&args.specs)? {
+        specs.push(SpecFile::load(&path)?);
+    }
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let name = args.module.file_stem().map_or_else(
+        || "module".to_owned(),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    let module = ModuleUnderTest::load_file(&runtime, &name, &args.module)
+        .with_context(|| format!("cannot load module {}", args.module.display()))?;
+
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for spec in &specs {
+        let file = spec.path().display();
+        for case in spec.run(&module)? {
+            if case.verdict.passed() {
+                passed += 1;
+                println!("ok   {file} :: {}", case.name);
+            } else {
+                failed += 1;
+                println!("FAIL {file} :: {}", case.name);
+                for difference in case.verdict.differences() {
+                    println!("    {difference}");
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The spec files named, with each directory replaced by its YAML files, sorted.
+fn spec_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(yaml_files_in(path)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn yaml_files_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        let is_yaml = path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml");
+        if is_yaml && path.is_file() {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        bail!("{} has no spec files (*.yaml or *.yml)", dir.display());
+    }
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,222 @@
+//! Given/when/then tests for guest modules, from Rust and from spec files.
+//!
+//! A guest's rules are best pinned down as examples: *given* these events, *when* this
+//! command arrives, *then* these events follow (or this rejection); for a projection,
+//! *given* these events, *then* these documents exist. The harness runs such examples
+//! against the real component, through the same [`Runtime`] the engine uses (same
+//! sandbox, same limits), so a spec that passes here describes the module as deployed.
+//! Because the examples are data, the same [`SpecFile`]s test a module built from any
+//! language.
+//!
+//! - [`ModuleUnderTest`] is a loaded component plus what the harness needs to load it
+//!   again (the determinism check folds on a fresh instance).
+//! - [`DeciderSpec`] and [`ProjectionSpec`] are the Rust API; each run returns a
+//!   [`Verdict`]: the field-level differences, none when the case passed.
+//! - [`Rules`] says how strictly expected values are compared ([`matching`]).
+//! - [`SpecFile`] reads the YAML format and runs its cases ([`spec`]).
+//!
+//! ```no_run
+//! use refold::harness::{DeciderSpec, GivenEvent, ModuleUnderTest};
+//! use refold::runtime::{Runtime, RuntimeConfig};
+//! use serde_json::json;
+//!
+//! # fn main() -> refold::Result<()> {
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let cart = ModuleUnderTest::load_file(&runtime, "cart", "cart.wasm".as_ref())?;
+//! DeciderSpec::new(&cart)
+//!     .given([GivenEvent::new("CartOpened", json!({"cartId": "cart-0"}))])
+//!     .when(json!({"type": "ConfirmCart", "data": {"cartId": "cart-0"}}))
+//!     .then_rejection_containing("empty")?
+//!     .assert_passed();
+//! # Ok(())
+//! # }
+//! ```
+
+mod decider;
+pub mod matching;
+mod projection;
+pub mod spec;
+
+pub use decider::{DeciderCase, DeciderExpectation, DeciderSpec, ExpectedEvent};
+pub use matching::{IgnorePath, Mode, Rules};
+pub use projection::{ExpectedDocuments, ProjectionSpec};
+pub use spec::{CaseReport, SpecFile};
+
+use crate::runtime::{Event, Module, Runtime};
+use crate::store::DEFAULT_PARTITION;
+use crate::{Error, Result};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The stream of a given event that names none.
+pub const SPEC_STREAM: &str = "spec-stream";
+
+/// When the first given event was recorded (2024-01-01T00:00:00Z); each next one a
+/// second later.
+const FIRST_RECORDED_AT: Duration = Duration::from_secs(1_704_067_200);
+
+/// A component loaded for testing, with the bytes to load it again.
+pub struct ModuleUnderTest<'r> {
+    runtime: &'r Runtime,
+    name: String,
+    bytes: Vec<u8>,
+    module: Module,
+}
+
+impl<'r> ModuleUnderTest<'r> {
+    /// Load the component in `bytes` as `name` through `runtime`.
+    pub fn load(runtime: &'r Runtime, name: &str, bytes: Vec<u8>) -> Result<Self> {
+        let module = runtime.load(name, &bytes)?;
+        Ok(ModuleUnderTest {
+            runtime,
+            name: name.to_owned(),
+            bytes,
+            module,
+        })
+    }
+
+    /// [`load`](Self::load) from a file.
+    pub fn load_file(runtime: &'r Runtime, name: &str, path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::load(runtime, name, bytes)
+    }
+
+    /// The loaded module, warm after the cases that ran on it.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// The same component loaded again: a new module with no warm instance.
+    fn fresh(&self) -> Result<Module> {
+        self.runtime.load(&self.name, &self.bytes)
+    }
+}
+
+/// An event of a case's history, as a spec writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenEvent {
+    event_type: String,
+    data: Value,
+    metadata: Value,
+    stream: String,
+    partition: String,
+}
+
+impl GivenEvent {
+    /// An event of `event_type` with `data` (a JSON object), in [`SPEC_STREAM`] of the
+    /// default partition, with no metadata.
+    pub fn new(event_type: &str, data: Value) -> GivenEvent {
+        GivenEvent {
+            event_type: event_type.to_owned(),
+            data,
+            metadata: Value::Object(Default::default()),
+            stream: SPEC_STREAM.to_owned(),
+            partition: DEFAULT_PARTITION.to_owned(),
+        }
+    }
+
+    /// The same event in another stream.
+    pub fn in_stream(mut self, stream: &str) -> GivenEvent {
+        self.stream = stream.to_owned();
+        self
+    }
+
+    /// The same event with `metadata` (a JSON object).
+    pub fn with_metadata(mut self, metadata: Value) -> GivenEvent {
+        self.metadata = metadata;
+        self
+    }
+
+    /// The same event in another partition.
+    pub fn in_partition(mut self, partition: &str) -> GivenEvent {
+        self.partition = partition.to_owned();
+        self
+    }
+}
+
+/// The given events as the store would have recorded them, in order: global
+/// positions 1..n, stream positions counted per stream, ids and times made from the
+/// global position, so every run sees the same events.
+fn recorded(given: &[GivenEvent]) -> Vec<Event> {
+    let mut versions: HashMap<(&str, &str), u64> = HashMap::new();
+    (1u64..)
+        .zip(given)
+        .map(|(position, event)| {
+            let version = versions
+                .entry((&event.partition, &event.stream))
+                .or_default();
+            *version += 1;
+            Event {
+                event_type: event.event_type.clone(),
+                data: event.data.to_string(),
+                metadata: event.metadata.to_string(),
+                stream_id: event.stream.clone(),
+                stream_position: *version,
+                global_position: position,
+                event_id: uuid::Uuid::from_u128(u128::from(position)).to_string(),
+                recorded_at: humantime::format_rfc3339_millis(
+                    UNIX_EPOCH + FIRST_RECORDED_AT + Duration::from_secs(position - 1),
+                )
+                .to_string(),
+                partition: event.partition.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The outcome of one case: what differed from the expectation, nothing when it passed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[must_use = "a verdict says whether the case passed"]
+pub struct Verdict {
+    differences: Vec<String>,
+}
+
+impl Verdict {
+    /// Whether the module did what the case expects.
+    pub fn passed(&self) -> bool {
+        self.differences.is_empty()
+    }
+
+    /// One line per difference, naming the field: `events[0].data.total: expected
+    /// 3026, got 3025`.
+    pub fn differences(&self) -> &[String] {
+        &self.differences
+    }
+
+    /// Panic with the differences unless the case passed: for Rust tests.
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        assert!(
+            self.passed(),
+            "the case failed:\n  {}",
+            self.differences.join("\n  ")
+        );
+    }
+
+    fn push(&mut self, difference: String) {
+        self.differences.push(difference);
+    }
+}
+
+/// A guest fault becomes a difference (`what: <error>`); any other error stops the run.
+fn fault_or_error<T>(result: Result<T>, what: &str, verdict: &mut Verdict) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error @ Error::Guest { .. }) => {
+            verdict.push(format!("{what}: {error}"));
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// JSON text a module returned, as a value; text that is not JSON stays a string so
+/// the difference shows it.
+fn parse_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}

@@ -1,0 +1,192 @@
+//! Given events → then documents, for projection modules.
+//!
+//! A case runs the way the projection runner does: only the events whose type the
+//! module declares reach it, each partition's events are applied in one batch to that
+//! partition's documents, and the documents are compared with the expected ones.
+
+use super::{
+    GivenEvent, Mode, ModuleUnderTest, Rules, Verdict, fault_or_error, parse_json, recorded,
+};
+use crate::Result;
+use crate::runtime::Event;
+use crate::store::DEFAULT_PARTITION;
+use refold_guest::Documents;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+/// Where a document lives: partition, collection, id.
+type Key = (String, String, String);
+
+/// A projection case being written: the history and the rules.
+pub struct ProjectionSpec<'m, 'r> {
+    module: &'m ModuleUnderTest<'r>,
+    given: Vec<GivenEvent>,
+    rules: Rules,
+}
+
+/// The documents a projection case expects, by partition, collection and id.
+///
+/// A document expected as `None` must not exist. With [`Mode::Exact`] the expected
+/// documents are the whole read model: any other document is a difference. With
+/// [`Mode::Partial`] only the documents named are checked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExpectedDocuments {
+    documents: BTreeMap<Key, Option<Value>>,
+}
+
+impl ExpectedDocuments {
+    /// No documents: with [`Mode::Exact`], an empty read model.
+    pub fn new() -> ExpectedDocuments {
+        ExpectedDocuments::default()
+    }
+
+    /// Also expect `document` as `id` of `collection`, in the default partition.
+    pub fn document(self, collection: &str, id: &str, document: Value) -> ExpectedDocuments {
+        self.in_partition(DEFAULT_PARTITION, collection, id, Some(document))
+    }
+
+    /// Also expect that `id` of `collection` does not exist, in the default partition.
+    pub fn absent(self, collection: &str, id: &str) -> ExpectedDocuments {
+        self.in_partition(DEFAULT_PARTITION, collection, id, None)
+    }
+
+    /// Also expect `document` (or, for `None`, no document) as `id` of `collection`
+    /// in `partition`.
+    pub fn in_partition(
+        mut self,
+        partition: &str,
+        collection: &str,
+        id: &str,
+        document: Option<Value>,
+    ) -> ExpectedDocuments {
+        self.documents.insert(
+            (partition.to_owned(), collection.to_owned(), id.to_owned()),
+            document,
+        );
+        self
+    }
+}
+
+impl<'m, 'r> ProjectionSpec<'m, 'r> {
+    /// A case for `module` with no history, compared exactly.
+    pub fn new(module: &'m ModuleUnderTest<'r>) -> Self {
+        ProjectionSpec {
+            module,
+            given: Vec::new(),
+            rules: Rules::default(),
+        }
+    }
+
+    /// Add events to the history, in order.
+    pub fn given(mut self, events: impl IntoIterator<Item = GivenEvent>) -> Self {
+        self.given.extend(events);
+        self
+    }
+
+    /// Compare with `rules` instead of exactly.
+    pub fn matching(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Run the case against `expected`. Differences, guest faults included, are in
+    /// the verdict; an error means the case could not run (e.g. the module is not a
+    /// projection).
+    pub fn then_documents(self, expected: &ExpectedDocuments) -> Result<Verdict> {
+        let module = self.module.module();
+        let wanted = module.event_types()?;
+        let mut by_partition: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+        for event in recorded(&self.given) {
+            if wanted.is_empty() || wanted.contains(&event.event_type) {
+                by_partition
+                    .entry(event.partition.clone())
+                    .or_default()
+                    .push(event);
+            }
+        }
+        let mut verdict = Verdict::default();
+        let mut actual = BTreeMap::new();
+        for (partition, events) in by_partition {
+            let written = SharedDocuments::default();
+            let mut documents: Box<dyn Documents + Send> = Box::new(written.clone());
+            let applied = module.apply(&events, &mut documents);
+            if fault_or_error(applied, "given", &mut verdict)?.is_none() {
+                return Ok(verdict);
+            }
+            for ((collection, id), text) in written.take() {
+                actual.insert((partition.clone(), collection, id), parse_json(&text));
+            }
+        }
+        compare(expected, &actual, &self.rules, &mut verdict);
+        Ok(verdict)
+    }
+}
+
+fn compare(
+    expected: &ExpectedDocuments,
+    actual: &BTreeMap<Key, Value>,
+    rules: &Rules,
+    verdict: &mut Verdict,
+) {
+    let mut keys: BTreeSet<&Key> = expected.documents.keys().collect();
+    if rules.mode() == Mode::Exact {
+        keys.extend(actual.keys());
+    }
+    for key in keys {
+        let label = label(key);
+        match (expected.documents.get(key), actual.get(key)) {
+            (Some(Some(expected)), Some(actual)) => {
+                for difference in rules.diff(&label, expected, actual) {
+                    verdict.push(difference);
+                }
+            }
+            (Some(Some(_)), None) => {
+                verdict.push(format!("{label}: expected a document, got none"))
+            }
+            (Some(None) | None, Some(actual)) => verdict.push(format!(
+                "{label}: expected no document, got {}",
+                super::matching::show(actual)
+            )),
+            (Some(None) | None, None) => {}
+        }
+    }
+}
+
+/// `documents.<collection>.<id>` in the default partition, else
+/// `partitions.<partition>.<collection>.<id>`.
+fn label((partition, collection, id): &Key) -> String {
+    if partition == DEFAULT_PARTITION {
+        format!("documents.{collection}.{id}")
+    } else {
+        format!("partitions.{partition}.{collection}.{id}")
+    }
+}
+
+/// In-memory documents the harness keeps a handle on while the module writes them.
+#[derive(Clone, Default)]
+struct SharedDocuments(Arc<Mutex<BTreeMap<(String, String), String>>>);
+
+impl SharedDocuments {
+    fn take(&self) -> BTreeMap<(String, String), String> {
+        self.with(std::mem::take)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<(String, String), String>) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Documents for SharedDocuments {
+    fn get(&mut self, collection: &str, id: &str) -> Option<String> {
+        self.with(|documents| Documents::get(documents, collection, id))
+    }
+
+    fn put(&mut self, collection: &str, id: &str, document: String) {
+        self.with(|documents| Documents::put(documents, collection, id, document));
+    }
+
+    fn delete(&mut self, collection: &str, id: &str) {
+        self.with(|documents| Documents::delete(documents, collection, id));
+    }
+}

@@ -1,0 +1,413 @@
+//! The spec file format: named given/when/then cases for one module, in YAML.
+//!
+//! Spec files make a module's rules data, so the same examples test a module written
+//! in any language, and `refold test` runs them without writing Rust. Every key is
+//! checked: an unknown one is an error, not a silently skipped expectation.
+//!
+//! ```yaml
+//! match: exact              # the file's default: exact (default) or partial
+//! ignore: [metadata]        # paths every case skips (see IgnorePath)
+//! cases:
+//!   - name: confirming uses the state's totals
+//!     given:
+//!       - type: CartOpened
+//!         data: {cartId: cart-0}
+//!         stream: cart-0    # optional; default spec-stream
+//!         metadata: {}      # optional
+//!         partition: default # optional
+//!     when: {type: ConfirmCart, data: {cartId: cart-0}}   # or a string of JSON text
+//!     match: partial        # optional: this case's mode
+//!     ignore: [data.confirmedAt]  # optional: added to the file's
+//!     then:
+//!       events:             # or `rejection: true` / `rejection: "text it contains"`
+//!         - type: CartConfirmed
+//!           data: {itemCount: 2}
+//!   - name: a projection case has no `when`
+//!     given: [...]
+//!     then:
+//!       documents:          # collection -> id -> document (null: must not exist)
+//!         cart_summary:
+//!           cart-0: {itemCount: 2}
+//!       partitions:         # optional: documents of other partitions, same shape
+//!         tenant-b: {cart_summary: {cart-0: null}}
+//! ```
+
+use super::decider::{DeciderExpectation, DeciderSpec, ExpectedEvent};
+use super::projection::{ExpectedDocuments, ProjectionSpec};
+use super::{GivenEvent, IgnorePath, Mode, ModuleUnderTest, Rules, Verdict};
+use crate::runtime::World;
+use crate::store::DEFAULT_PARTITION;
+use crate::{Error, Result};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// A parsed, checked spec file.
+#[derive(Debug, Clone)]
+pub struct SpecFile {
+    path: PathBuf,
+    cases: Vec<Case>,
+}
+
+/// The outcome of one case of a spec file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseReport {
+    /// The case's name.
+    pub name: String,
+    /// What differed, if anything.
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    name: String,
+    given: Vec<GivenEvent>,
+    rules: Rules,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Decider {
+        command: Value,
+        expected: DeciderExpectation,
+    },
+    Projection(ExpectedDocuments),
+}
+
+impl Kind {
+    fn world(&self) -> World {
+        match self {
+            Kind::Decider { .. } => World::Decider,
+            Kind::Projection(_) => World::Projection,
+        }
+    }
+}
+
+impl SpecFile {
+    /// Read and check the spec file at `path`.
+    pub fn load(path: &Path) -> Result<SpecFile> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        SpecFile::parse(path, &text)
+    }
+
+    /// Check the spec in `text`; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<SpecFile> {
+        let error = |case: Option<&str>, problem: String| Error::Spec {
+            file: path.to_owned(),
+            case: case.map(str::to_owned),
+            problem,
+        };
+        let raw: RawFile =
+            serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text))
+                .map_err(|e| error(case_name(text, e.path()).as_deref(), e.inner().to_string()))?;
+        if raw.cases.is_empty() {
+            return Err(error(
+                None,
+                "there are no cases: add some under `cases`".to_owned(),
+            ));
+        }
+        let file_rules =
+            rules(Rules::default(), raw.mode, &raw.ignore).map_err(|p| error(None, p))?;
+        let mut names = BTreeSet::new();
+        let mut cases = Vec::with_capacity(raw.cases.len());
+        for raw_case in raw.cases {
+            if !names.insert(raw_case.name.clone()) {
+                return Err(error(
+                    Some(&raw_case.name),
+                    "another case has the same name: names must be unique".to_owned(),
+                ));
+            }
+            let name = raw_case.name.clone();
+            cases.push(case(raw_case, &file_rules).map_err(|p| error(Some(&name), p))?);
+        }
+        Ok(SpecFile {
+            path: path.to_owned(),
+            cases,
+        })
+    }
+
+    /// The file the spec was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run every case against `module`, in file order. A case for the other world
+    /// (a decider case for a projection module, or the reverse) is an error.
+    pub fn run(&self, module: &ModuleUnderTest<'_>) -> Result<Vec<CaseReport>> {
+        let info = module.module().info();
+        if let Some(case) = self.cases.iter().find(|c| c.kind.world() != info.world) {
+            return Err(Error::Spec {
+                file: self.path.clone(),
+                case: Some(case.name.clone()),
+                problem: format!(
+                    "this is a {} case, but module '{}' is a {} module: {}",
+                    case.kind.world().name(),
+                    info.name,
+                    info.world.name(),
+                    match case.kind {
+                        Kind::Decider { .. } =>
+                            "a projection case has no `when` and expects `documents`",
+                        Kind::Projection(_) =>
+                            "a decider case needs a `when` and expects `events` or a `rejection`",
+                    }
+                ),
+            });
+        }
+        self.cases
+            .iter()
+            .map(|case| {
+                Ok(CaseReport {
+                    name: case.name.clone(),
+                    verdict: case.run(module)?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Case {
+    fn run(&self, module: &ModuleUnderTest<'_>) -> Result<Verdict> {
+        match &self.kind {
+            Kind::Decider { command, expected } => DeciderSpec::new(module)
+                .given(self.given.iter().cloned())
+                .matching(self.rules.clone())
+                .when(command.clone())
+                .then(expected),
+            Kind::Projection(expected) => ProjectionSpec::new(module)
+                .given(self.given.iter().cloned())
+                .matching(self.rules.clone())
+                .then_documents(expected),
+        }
+    }
+}
+
+/// The name of the case an error's path points into, if the YAML says it.
+fn case_name(text: &str, path: &serde_path_to_error::Path) -> Option<String> {
+    let mut segments = path.iter();
+    let index = match (segments.next(), segments.next()) {
+        (
+            Some(serde_path_to_error::Segment::Map { key }),
+            Some(serde_path_to_error::Segment::Seq { index }),
+        ) if key == "cases" => *index,
+        _ => return None,
+    };
+    let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
+    document["cases"][index]["name"].as_str().map(str::to_owned)
+}
+
+/// `base` with `mode` (when given) and `ignore` added.
+fn rules(base: Rules, mode: Option<Mode>, ignore: &[String]) -> std::result::Result<Rules, String> {
+    let rules = match mode {
+        Some(mode) => base.with_mode(mode),
+        None => base,
+    };
+    ignore.iter().try_fold(rules, |rules, path| {
+        IgnorePath::parse(path)
+            .map(|path| rules.ignoring_path(path))
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// A checked case, or what is wrong with it.
+fn case(raw: RawCase, file_rules: &Rules) -> std::result::Result<Case, String> {
+    let rules = rules(file_rules.clone(), raw.mode, &raw.ignore)?;
+    let given = raw
+        .given
+        .into_iter()
+        .enumerate()
+        .map(|(index, event)| given_event(event).map_err(|p| format!("given[{index}]: {p}")))
+        .collect::<std::result::Result<_, _>>()?;
+    let then = raw.then;
+    let kind = match (raw.when, then.events, then.rejection) {
+        (_, Some(_), Some(_)) => {
+            return Err(
+                "`then` has both `events` and `rejection`: a command gives one or the other"
+                    .to_owned(),
+            );
+        }
+        (None, Some(_), _) | (None, _, Some(_)) => {
+            return Err("`then` expects events or a rejection, but there is no `when`: a decider case needs a command".to_owned());
+        }
+        (Some(_), None, None) if then.documents.is_some() || then.partitions.is_some() => {
+            return Err("`then` expects documents, but there is a `when`: a projection case has only `given` and `then.documents`".to_owned());
+        }
+        (Some(when), events, rejection) => Kind::Decider {
+            command: command(when)?,
+            expected: decider_expectation(events, rejection)?,
+        },
+        (None, None, None) => {
+            Kind::Projection(expected_documents(then.documents, then.partitions)?)
+        }
+    };
+    Ok(Case {
+        name: raw.name,
+        given,
+        rules,
+        kind,
+    })
+}
+
+fn given_event(raw: RawEvent) -> std::result::Result<GivenEvent, String> {
+    require_object("data", &raw.data)?;
+    let mut event = GivenEvent::new(&raw.event_type, raw.data);
+    if let Some(metadata) = raw.metadata {
+        require_object("metadata", &metadata)?;
+        event = event.with_metadata(metadata);
+    }
+    if let Some(stream) = raw.stream {
+        event = event.in_stream(&stream);
+    }
+    if let Some(partition) = raw.partition {
+        event = event.in_partition(&partition);
+    }
+    Ok(event)
+}
+
+fn require_object(what: &str, value: &Value) -> std::result::Result<(), String> {
+    match value {
+        Value::Object(_) => Ok(()),
+        other => Err(format!(
+            "`{what}` must be a mapping (a JSON object), not {}",
+            kind_of(other)
+        )),
+    }
+}
+
+/// The command of `when`: a mapping, or a string holding a JSON object.
+fn command(when: Value) -> std::result::Result<Value, String> {
+    let command = match when {
+        Value::String(text) => serde_json::from_str(&text).map_err(|e| {
+            format!("`when` is a string but not JSON text ({e}): write the command as a YAML mapping or as JSON")
+        })?,
+        other => other,
+    };
+    require_object("when", &command)?;
+    Ok(command)
+}
+
+fn decider_expectation(
+    events: Option<Vec<RawExpectedEvent>>,
+    rejection: Option<Value>,
+) -> std::result::Result<DeciderExpectation, String> {
+    match (events, rejection) {
+        (Some(events), _) => Ok(DeciderExpectation::Events(
+            events
+                .into_iter()
+                .map(|raw| {
+                    let event = match raw.data {
+                        Some(data) => ExpectedEvent::new(&raw.event_type, data),
+                        None => ExpectedEvent::of_type(&raw.event_type),
+                    };
+                    match raw.metadata {
+                        Some(metadata) => event.with_metadata(metadata),
+                        None => event,
+                    }
+                })
+                .collect(),
+        )),
+        (None, Some(Value::Bool(true))) => Ok(DeciderExpectation::Rejection(None)),
+        (None, Some(Value::String(text))) => Ok(DeciderExpectation::Rejection(Some(text))),
+        (None, Some(other)) => Err(format!(
+            "`then.rejection` must be `true` or the text the rejection contains, not {}",
+            kind_of(&other)
+        )),
+        (None, None) => Err(
+            "`then` expects neither events nor a rejection: give `events` (`[]` for none) or `rejection`"
+                .to_owned(),
+        ),
+    }
+}
+
+fn expected_documents(
+    documents: Option<Collections>,
+    partitions: Option<BTreeMap<String, Collections>>,
+) -> std::result::Result<ExpectedDocuments, String> {
+    if documents.is_none() && partitions.is_none() {
+        return Err("`then` expects nothing: give `events` or `rejection` (with a `when`) for a decider case, `documents` for a projection case".to_owned());
+    }
+    let default = documents.map(|d| (DEFAULT_PARTITION.to_owned(), d));
+    let mut expected = ExpectedDocuments::new();
+    for (partition, collections) in default.into_iter().chain(partitions.unwrap_or_default()) {
+        for (collection, ids) in collections {
+            for (id, document) in ids {
+                if let Some(document) = &document {
+                    require_object(&format!("{collection}.{id}"), document)?;
+                }
+                expected = expected.in_partition(&partition, &collection, &id, document);
+            }
+        }
+    }
+    Ok(expected)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// Documents by collection, then id; `None` (YAML `null`): must not exist.
+type Collections = BTreeMap<String, BTreeMap<String, Option<Value>>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(rename = "match")]
+    mode: Option<Mode>,
+    #[serde(default)]
+    ignore: Vec<String>,
+    cases: Vec<RawCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    name: String,
+    #[serde(default)]
+    given: Vec<RawEvent>,
+    when: Option<Value>,
+    #[serde(rename = "match")]
+    mode: Option<Mode>,
+    #[serde(default)]
+    ignore: Vec<String>,
+    then: RawThen,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    #[serde(rename = "type")]
+    event_type: String,
+    data: Value,
+    stream: Option<String>,
+    metadata: Option<Value>,
+    partition: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThen {
+    events: Option<Vec<RawExpectedEvent>>,
+    rejection: Option<Value>,
+    documents: Option<Collections>,
+    partitions: Option<BTreeMap<String, Collections>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectedEvent {
+    #[serde(rename = "type")]
+    event_type: String,
+    data: Option<Value>,
+    metadata: Option<Value>,
+}

@@ -1,0 +1,170 @@
+//! The HTTP API: the engine over JSON, with live events as server-sent events.
+//!
+//! Every route calls the same [`Engine`] the command line uses; blocking engine
+//! calls run on tokio's blocking pool. Errors are JSON bodies with a status per kind
+//! (a rejection is 422, a conflict 409, a guest fault 500 naming the module). When a
+//! token is configured, every request that changes something must carry it as
+//! `Authorization: Bearer <token>`. [`serve`] stops on its shutdown signal after the
+//! requests in flight have finished; live feeds end at once.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `POST /commands/{decider}/{stream}` | handle a command (body: command JSON) |
+//! | `POST /streams/{stream}` | append events under an expected version |
+//! | `GET /streams/{stream}` | read a stream (`from`, `direction`, `limit`) |
+//! | `GET /log` | read the global log (`after`, `limit`, `types`, `category`, `partition`) |
+//! | `GET /log/live` | the log as server-sent events, resumable with `Last-Event-ID` |
+//! | `PUT /modules/{name}` | deploy a module (body: the component) |
+//! | `GET /modules` | the deployed modules |
+//! | `GET /health`, `GET /metrics` | liveness, Prometheus counters |
+//!
+//! Routes on a stream take `?partition=` (default `default`).
+
+mod error;
+mod ops;
+mod reads;
+mod views;
+mod writes;
+
+use crate::engine::Engine;
+use crate::{Error, Result};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use error::ApiError;
+use serde::Deserialize;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Settings of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// When set, requests that change something must carry `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Largest request body accepted, in bytes, except deploys.
+    pub body_limit: usize,
+    /// Largest module accepted by a deploy, in bytes.
+    pub module_limit: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            token: None,
+            body_limit: 4 << 20,
+            module_limit: 128 << 20,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    engine: Arc<Engine>,
+    shutdown: watch::Receiver<bool>,
+    token: Option<Arc<str>>,
+}
+
+/// `?partition=` on routes about one stream.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PartitionQuery {
+    partition: Option<String>,
+}
+
+/// Serve the API on `listener` until `shutdown` completes, then finish the requests
+/// in flight and return.
+pub async fn serve(
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    config: HttpConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let (stopping, stop_feeds) = watch::channel(false);
+    let app = router(engine, config, stop_feeds);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stopping.send(true);
+        })
+        .await
+        .map_err(|source| Error::Io {
+            path: "http listener".into(),
+            source,
+        })
+}
+
+fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<bool>) -> Router {
+    let state = AppState {
+        engine,
+        shutdown,
+        token: config.token.map(Into::into),
+    };
+    let modules = Router::new()
+        .route("/modules/{name}", put(writes::deploy))
+        .layer(DefaultBodyLimit::max(config.module_limit));
+    Router::new()
+        .route("/commands/{decider}/{stream}", post(writes::command))
+        .route("/streams/{stream}", post(writes::append).get(reads::stream))
+        .route("/log", get(reads::log))
+        .route("/log/live", get(reads::live))
+        .route("/modules", get(reads::modules))
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .merge(modules)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .with_state(state)
+}
+
+/// Refuse a request that changes something without the configured token.
+async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let changes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if let (true, Some(token)) = (changes, &state.token) {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if presented != Some(token) {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this request changes the engine: send the server's token as 'Authorization: Bearer <token>'",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("no route for {} {}", request.method(), request.uri().path()),
+    )
+}
+
+/// Run a blocking engine call on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(call).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(panic) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the request's task failed: {panic}"),
+        )),
+    }
+}

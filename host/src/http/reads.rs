@@ -1,0 +1,210 @@
+//! Routes that read: streams, the log, the live feed (server-sent events), modules.
+
+use super::error::ApiError;
+use super::views::EventView;
+use super::{AppState, PartitionQuery, blocking};
+use crate::store::{DEFAULT_PARTITION, Direction, EventStore, LogFilter, RecordedEvent};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::json;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Most events one read returns.
+const MAX_READ: usize = 1000;
+
+/// Query of `GET /streams/{stream}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StreamQuery {
+    partition: Option<String>,
+    /// First stream position to return (default: 1 forward, the end backward).
+    from: Option<u64>,
+    /// `forward` (default) or `backward`.
+    direction: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /streams/{stream}`.
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    Query(query): Query<StreamQuery>,
+) -> Result<Response, ApiError> {
+    let direction = match query.direction.as_deref() {
+        None | Some("forward") => Direction::Forward,
+        Some("backward") => Direction::Backward,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "direction '{other}' is not forward or backward"
+            )));
+        }
+    };
+    let from = query.from.unwrap_or(match direction {
+        Direction::Forward => 1,
+        Direction::Backward => u64::MAX,
+    });
+    let limit = query.limit.unwrap_or(100).min(MAX_READ);
+    let partition = query
+        .partition
+        .unwrap_or_else(|| DEFAULT_PARTITION.to_owned());
+    let engine = state.engine.clone();
+    let (events, version) = blocking(move || {
+        let store = engine.store();
+        let events = store.read_stream(&partition, &stream, from, direction, limit)?;
+        let version = store.stream_version(&partition, &stream)?;
+        Ok((events, version))
+    })
+    .await?;
+    let events: Vec<EventView<'_>> = events.iter().map(EventView::of).collect();
+    Ok(Json(json!({ "version": version, "events": events })).into_response())
+}
+
+/// Query of `GET /log` and `GET /log/live`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogQuery {
+    /// Return events after this global position (default 0: from the start).
+    after: Option<u64>,
+    limit: Option<usize>,
+    partition: Option<String>,
+    /// Comma-separated event types.
+    types: Option<String>,
+    category: Option<String>,
+}
+
+impl LogQuery {
+    fn filter(&self) -> LogFilter {
+        LogFilter {
+            partition: self.partition.clone(),
+            event_types: self
+                .types
+                .as_deref()
+                .map(|t| {
+                    t.split(',')
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            category: self.category.clone(),
+        }
+    }
+}
+
+/// `GET /log`: the global log after a position, filtered.
+pub(crate) async fn log(
+    State(state): State<AppState>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, ApiError> {
+    let filter = query.filter();
+    let after = query.after.unwrap_or(0);
+    let limit = query.limit.unwrap_or(100).min(MAX_READ);
+    let engine = state.engine.clone();
+    let (events, head) = blocking(move || {
+        let store = engine.store();
+        Ok((store.read_log(after, &filter, limit)?, store.head()))
+    })
+    .await?;
+    let views: Vec<EventView<'_>> = events.iter().map(EventView::of).collect();
+    Ok(Json(json!({ "head": head, "events": views })).into_response())
+}
+
+/// `GET /log/live`: every event after a position as a server-sent event whose id is
+/// its global position, then new events as they are committed. A client that
+/// reconnects with `Last-Event-ID` resumes right after the last event it received.
+pub(crate) async fn live(
+    State(state): State<AppState>,
+    Query(query): Query<LogQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let resume = headers
+        .get("last-event-id")
+        .map(|id| {
+            id.to_str()
+                .ok()
+                .and_then(|id| id.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("Last-Event-ID is not a global position"))
+        })
+        .transpose()?;
+    let after = resume.or(query.after).unwrap_or(0);
+    let feed = Feed {
+        shutdown: state.shutdown.clone(),
+        state,
+        filter: query.filter(),
+        after,
+        pending: Vec::new().into_iter(),
+    };
+    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+        let event = feed.next().await?;
+        Some((Ok(event), feed))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// The state of one live feed: what it has sent and what is read but not yet sent.
+struct Feed {
+    state: AppState,
+    shutdown: watch::Receiver<bool>,
+    filter: LogFilter,
+    after: u64,
+    pending: std::vec::IntoIter<RecordedEvent>,
+}
+
+impl Feed {
+    /// The next event to send, waiting for the log to grow when all are sent; `None`
+    /// when the server shuts down or the store fails.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.next() {
+                self.after = event.global_position;
+                let data = serde_json::to_string(&EventView::of(&event)).ok()?;
+                return Some(
+                    Event::default()
+                        .id(event.global_position.to_string())
+                        .data(data),
+                );
+            }
+            let mut head = self.state.engine.store().subscribe();
+            // Every event up to `seen` is committed before the read below starts.
+            let seen = *head.borrow_and_update();
+            let engine = self.state.engine.clone();
+            let (after, filter) = (self.after, self.filter.clone());
+            match blocking(move || engine.store().read_log(after, &filter, 500)).await {
+                Ok(events) if !events.is_empty() => self.pending = events.into_iter(),
+                Ok(_) => {
+                    // No event after `after` passes the filter, up to `seen` at least.
+                    self.after = self.after.max(seen);
+                    tokio::select! {
+                        changed = head.changed() => changed.ok()?,
+                        _ = self.shutdown.wait_for(|stopping| *stopping) => return None,
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error.message(), "live feed stopped");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// `GET /modules`: the current version of every deployed module.
+pub(crate) async fn modules(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "modules": state.engine.modules() }))
+}
+
+impl PartitionQuery {
+    /// The partition asked for, or the default one.
+    pub(crate) fn partition(&self) -> String {
+        self.partition
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PARTITION.to_owned())
+    }
+}

@@ -1,0 +1,91 @@
+//! The JSON shapes the API speaks: events with their data inline as JSON (not as
+//! strings), exactly as stored, and the bodies clients send.
+
+use crate::commands::CommandOutcome;
+use crate::store::RecordedEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// A stored event as the API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventView<'a> {
+    global_position: u64,
+    partition: &'a str,
+    stream: &'a str,
+    stream_position: u64,
+    id: String,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    data: &'a RawValue,
+    metadata: &'a RawValue,
+    recorded_at: &'a str,
+}
+
+impl<'a> EventView<'a> {
+    pub(crate) fn of(event: &'a RecordedEvent) -> Self {
+        EventView {
+            global_position: event.global_position,
+            partition: &event.partition,
+            stream: &event.stream,
+            stream_position: event.stream_position,
+            id: event.id.to_string(),
+            event_type: &event.event_type,
+            data: raw(&event.data),
+            metadata: raw(&event.metadata),
+            recorded_at: &event.recorded_at,
+        }
+    }
+}
+
+/// Stored data and metadata were checked to be JSON objects on the way in.
+fn raw(json: &str) -> &RawValue {
+    serde_json::from_str(json).unwrap_or_else(|_| serde_json::from_str("{}").expect("{} is JSON"))
+}
+
+/// What a handled command returns.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OutcomeView<'a> {
+    events: Vec<EventView<'a>>,
+    stream_version: u64,
+    position: Option<u64>,
+    module: &'a str,
+    module_version: u64,
+    attempts: u32,
+}
+
+impl<'a> OutcomeView<'a> {
+    pub(crate) fn of(outcome: &'a CommandOutcome) -> Self {
+        OutcomeView {
+            events: outcome.events.iter().map(EventView::of).collect(),
+            stream_version: outcome.stream_version,
+            position: outcome.position,
+            module: &outcome.module,
+            module_version: outcome.module_version,
+            attempts: outcome.attempts,
+        }
+    }
+}
+
+/// The body of an append.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct AppendBody {
+    /// `"any"`, `"no-stream"`, `"exists"` or a version number; the
+    /// `Expected-Version` header may give it instead.
+    pub(crate) expected_version: Option<serde_json::Value>,
+    pub(crate) events: Vec<NewEventBody>,
+}
+
+/// One event of an append.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewEventBody {
+    #[serde(rename = "type")]
+    pub(crate) event_type: String,
+    pub(crate) data: Box<RawValue>,
+    pub(crate) metadata: Option<Box<RawValue>>,
+    /// Optional id; resending an append with the same ids is idempotent.
+    pub(crate) id: Option<uuid::Uuid>,
+}

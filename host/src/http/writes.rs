@@ -1,0 +1,111 @@
+//! Routes that change things: commands, appends, deploys.
+
+use super::error::ApiError;
+use super::views::{AppendBody, OutcomeView};
+use super::{AppState, PartitionQuery, blocking};
+use crate::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+/// `POST /commands/{decider}/{stream}`: the body is the command (JSON).
+pub(crate) async fn command(
+    State(state): State<AppState>,
+    Path((decider, stream)): Path<(String, String)>,
+    Query(query): Query<PartitionQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let command = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the command is not UTF-8 text"))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(command)
+        .map_err(|e| ApiError::bad_request(format!("the command is not valid JSON: {e}")))?;
+    let command = command.to_owned();
+    let partition = query.partition();
+    let engine = state.engine.clone();
+    let outcome = blocking(move || {
+        engine
+            .commands()
+            .handle(&decider, &partition, &stream, &command)
+    })
+    .await?;
+    Ok(Json(OutcomeView::of(&outcome)).into_response())
+}
+
+/// `POST /streams/{stream}`: append events under an expected version.
+pub(crate) async fn append(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    Query(query): Query<PartitionQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: AppendBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the append body is not valid: {e}")))?;
+    let header = headers
+        .get("expected-version")
+        .map(|v| {
+            v.to_str()
+                .map(|s| serde_json::Value::String(s.to_owned()))
+                .map_err(|_| ApiError::bad_request("the Expected-Version header is not text"))
+        })
+        .transpose()?;
+    let expected = parse_expected(header.or(body.expected_version))?;
+    let events = body
+        .events
+        .into_iter()
+        .map(|e| {
+            let mut event = EventData::new(e.event_type, e.data.get());
+            if let Some(id) = e.id {
+                event = event.with_id(id);
+            }
+            match e.metadata {
+                Some(metadata) => event.with_metadata(metadata.get()),
+                None => event,
+            }
+        })
+        .collect();
+    let request = AppendRequest::new(stream, expected, events).in_partition(query.partition());
+    let engine = state.engine.clone();
+    let outcome = blocking(move || engine.store().append(request)).await?;
+    Ok(Json(outcome).into_response())
+}
+
+/// `"any"`, `"no-stream"`, `"exists"`, or a version (number or numeric text); absent
+/// means `any`.
+fn parse_expected(value: Option<serde_json::Value>) -> Result<ExpectedVersion, ApiError> {
+    let refuse = |v: &dyn std::fmt::Display| {
+        ApiError::bad_request(format!(
+            "expected version {v} is not \"any\", \"no-stream\", \"exists\" or a version number"
+        ))
+    };
+    match value {
+        None => Ok(ExpectedVersion::Any),
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .map(ExpectedVersion::Exact)
+            .ok_or_else(|| refuse(&n)),
+        Some(serde_json::Value::String(s)) => match s.as_str() {
+            "any" => Ok(ExpectedVersion::Any),
+            "no-stream" => Ok(ExpectedVersion::NoStream),
+            "exists" => Ok(ExpectedVersion::Exists),
+            number => number
+                .parse()
+                .map(ExpectedVersion::Exact)
+                .map_err(|_| refuse(&s)),
+        },
+        Some(other) => Err(refuse(&other)),
+    }
+}
+
+/// `PUT /modules/{name}`: the body is the component; it goes live at once.
+pub(crate) async fn deploy(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let engine = state.engine.clone();
+    let info = blocking(move || engine.deploy(&name, &body)).await?;
+    Ok(Json(info).into_response())
+}

@@ -1,0 +1,167 @@
+//! The Rust API: what a case reports when the module answers something else.
+
+use super::{added, confirm, load, open_cart_with_one_item, opened, runtime};
+use crate::support::guests::{CART, CART_SUMMARY};
+use refold::Error;
+use refold::harness::{DeciderSpec, ExpectedDocuments, ExpectedEvent, GivenEvent, ProjectionSpec};
+use serde_json::json;
+
+#[test]
+fn a_rejection_is_checked_by_the_text_it_contains() {
+    let runtime = runtime();
+    let cart = load(&runtime, CART);
+    let confirm_empty = || {
+        DeciderSpec::new(&cart)
+            .given([GivenEvent::new("CartOpened", opened())])
+            .when(confirm())
+    };
+    confirm_empty().then_rejection().unwrap().assert_passed();
+    confirm_empty()
+        .then_rejection_containing("is empty")
+        .unwrap()
+        .assert_passed();
+    assert_eq!(
+        confirm_empty()
+            .then_rejection_containing("is closed")
+            .unwrap()
+            .differences(),
+        [r#"rejection: expected a rejection containing "is closed", got "cart cart-0 is empty""#]
+    );
+}
+
+#[test]
+fn events_and_rejections_in_the_wrong_place_are_named() {
+    let runtime = runtime();
+    let cart = load(&runtime, CART);
+    let confirm_full = || {
+        DeciderSpec::new(&cart)
+            .given(open_cart_with_one_item())
+            .when(confirm())
+    };
+    assert_eq!(
+        confirm_full()
+            .then_rejection_containing("empty")
+            .unwrap()
+            .differences(),
+        [r#"rejection: expected a rejection containing "empty", got events [CartConfirmed]"#]
+    );
+    assert_eq!(
+        confirm_full()
+            .then_events([
+                ExpectedEvent::of_type("CartConfirmed"),
+                ExpectedEvent::of_type("ReceiptSent"),
+            ])
+            .unwrap()
+            .differences(),
+        ["events: expected 2 events [CartConfirmed, ReceiptSent], got 1 [CartConfirmed]"]
+    );
+    assert_eq!(
+        DeciderSpec::new(&cart)
+            .when(confirm())
+            .then_events([])
+            .unwrap()
+            .differences(),
+        [
+            r#"events: expected 0 events, got a rejection: "cannot confirm cart cart-0: it is not open""#
+        ]
+    );
+    let verdict = DeciderSpec::new(&cart)
+        .when(json!({"type": "Fly", "data": {}}))
+        .then_rejection()
+        .unwrap();
+    let [difference] = verdict.differences() else {
+        panic!("expected one difference: {verdict:?}");
+    };
+    assert!(
+        difference.starts_with(
+            r#"rejection: expected a rejection, got an invalid command: "the command is not a known command"#
+        ) && difference.contains("unknown variant `Fly`"),
+        "{difference}"
+    );
+}
+
+#[test]
+fn a_guest_fault_is_a_difference_not_an_error() {
+    let runtime = runtime();
+    let cart = load(&runtime, CART);
+    let verdict = DeciderSpec::new(&cart)
+        .given([GivenEvent::new("ItemAdded", json!({"cartId": "cart-0"}))])
+        .when(confirm())
+        .then_rejection()
+        .unwrap();
+    let differences = verdict.differences();
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        differences[0].starts_with("given: module 'cart' failed in evolve: reported an error: event 1 (ItemAdded at 1 of spec-stream) cannot be read"),
+        "{}",
+        differences[0]
+    );
+}
+
+#[test]
+fn a_module_of_the_other_world_is_an_error() {
+    let runtime = runtime();
+    let summary = load(&runtime, CART_SUMMARY);
+    let error = DeciderSpec::new(&summary)
+        .when(confirm())
+        .then_rejection()
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::NotA {
+                wanted: "decider",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn each_partition_has_its_own_documents() {
+    let runtime = runtime();
+    let summary = load(&runtime, CART_SUMMARY);
+    ProjectionSpec::new(&summary)
+        .given([
+            GivenEvent::new("CartOpened", opened()).in_stream("cart-0"),
+            GivenEvent::new("CartOpened", opened())
+                .in_stream("cart-0")
+                .in_partition("tenant-b"),
+            GivenEvent::new("ItemAdded", added())
+                .in_stream("cart-0")
+                .in_partition("tenant-b"),
+        ])
+        .then_documents(
+            &ExpectedDocuments::new()
+                .document(
+                    "cart_summary",
+                    "cart-0",
+                    json!({"cartId": "cart-0", "itemCount": 0, "total": 0, "status": "open"}),
+                )
+                .in_partition(
+                    "tenant-b",
+                    "cart_summary",
+                    "cart-0",
+                    Some(
+                        json!({"cartId": "cart-0", "itemCount": 2, "total": 234, "status": "open"}),
+                    ),
+                ),
+        )
+        .unwrap()
+        .assert_passed();
+}
+
+#[test]
+#[should_panic(expected = "the case failed:\n  events[0].data.total: expected 1, got 234")]
+fn assert_passed_panics_with_the_differences() {
+    let runtime = runtime();
+    let cart = load(&runtime, CART);
+    DeciderSpec::new(&cart)
+        .given(open_cart_with_one_item())
+        .when(confirm())
+        .matching(refold::harness::Rules::partial())
+        .then_events([ExpectedEvent::new("CartConfirmed", json!({"total": 1}))])
+        .unwrap()
+        .assert_passed();
+}
