@@ -7,6 +7,7 @@
 
 mod behaviour;
 mod engine;
+mod specs;
 
 use crate::support::guests::{
     self, CART, CART_JS, CART_PY, CART_SUMMARY, CART_SUMMARY_JS, CART_SUMMARY_PY,
