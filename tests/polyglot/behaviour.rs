@@ -249,7 +249,10 @@ fn every_cart_reports_an_event_it_cannot_read_with_the_same_words() {
         let cart = language.decider();
         let empty = cart.initial_state().unwrap();
         for bad in &unreadable {
-            let message = cart.evolve(&empty, &[bad.clone()]).unwrap_err().to_string();
+            let message = cart
+                .evolve(&empty, std::slice::from_ref(bad))
+                .unwrap_err()
+                .to_string();
             assert!(message.starts_with(&prefix(bad)), "{language:?}: {message}");
         }
     }
@@ -393,7 +396,8 @@ fn every_summary_reports_what_it_cannot_apply_with_the_same_words() {
     for language in [Language::Rust, Language::Python, Language::JavaScript] {
         let projection = language.projection();
         for (documents, bad, start, detailed) in &cases {
-            let message = project(&projection, documents.clone(), &[&[bad.clone()]]).unwrap_err();
+            let message =
+                project(&projection, documents.clone(), &[std::slice::from_ref(bad)]).unwrap_err();
             let wanted = format!("{FAILED}{start}");
             if *detailed {
                 assert!(message.starts_with(&wanted), "{language:?}: {message}");
