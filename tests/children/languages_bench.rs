@@ -11,7 +11,8 @@
 //!
 //! Run it in release: `cargo run --release -p refold --example languages-bench`. It
 //! builds the components first (cargo for Rust, `examples/build-polyglot.sh` for the
-//! others) and prints a Markdown table.
+//! others) and prints a Markdown table. Words after `--` pick rows by label (e.g.
+//! `-- python quickjs`); the Rust row always runs, as the reference.
 
 use refold::runtime::{Event, Module, NewEvent, Runtime, RuntimeConfig};
 use std::path::{Path, PathBuf};
@@ -42,7 +43,15 @@ struct Row {
 
 fn main() {
     let target = target_dir();
-    let subjects = build(&target);
+    // Words on the command line pick rows (e.g. `quickjs`); the Rust row always runs.
+    let picked: Vec<String> = std::env::args().skip(1).map(|a| a.to_lowercase()).collect();
+    let subjects: Vec<Subject> = build(&target)
+        .into_iter()
+        .filter(|s| {
+            let label = s.label.to_lowercase();
+            s.label == "Rust" || picked.is_empty() || picked.iter().any(|p| label.contains(p))
+        })
+        .collect();
     let cache = target.join("languages-bench-cache");
     let (opened, items, add) = workload();
 

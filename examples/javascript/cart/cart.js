@@ -79,7 +79,8 @@ function readFields(value, fields) {
     throw new Unreadable(`expected a JSON object, found ${JSON.stringify(value)}`);
   }
   const read = {};
-  for (const [name, kind] of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const [name, kind] = fields[i];
     if (!Object.hasOwn(value, name)) {
       throw new Unreadable(`missing field \`${name}\``);
     }
@@ -148,54 +149,56 @@ function byCodePoint(a, b) {
   return a.length - b.length;
 }
 
+// Keys with surrogate pairs are the only ones whose UTF-16 order (the engine's own
+// sort) differs from code point order.
+const SURROGATE = /[\ud800-\udfff]/;
+
 function encodeState(state) {
-  const lines = [...state.lines.keys()]
-    .sort(byCodePoint)
-    .map((sku) => `${JSON.stringify(sku)}:${JSON.stringify(state.lines.get(sku))}`);
-  const head = JSON.stringify({ status: state.status, itemCount: state.itemCount, total: state.total });
-  return encodeUtf8(`${head.slice(0, -1)},"lines":{${lines.join(",")}}}`);
+  const skus = [...state.lines.keys()];
+  skus.sort(skus.some((sku) => SURROGATE.test(sku)) ? byCodePoint : undefined);
+  let lines = "";
+  for (let i = 0; i < skus.length; i++) {
+    const line = state.lines.get(skus[i]);
+    lines += `${i === 0 ? "" : ","}${JSON.stringify(skus[i])}:{"quantity":${line.quantity},"unitPrice":${line.unitPrice}}`;
+  }
+  return encodeUtf8(
+    `{"status":"${state.status}","itemCount":${state.itemCount},"total":${state.total},"lines":{${lines}}}`,
+  );
 }
 
+// SpiderMonkey has TextEncoder and TextDecoder; QuickJS has neither, so there the
+// engine's URI escapes do the UTF-8 work and a loop copies the bytes.
+const encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
+const decoder = typeof TextDecoder === "function" ? new TextDecoder("utf-8", { fatal: true }) : null;
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** The UTF-8 bytes of `text`. */
 function encodeUtf8(text) {
-  const bytes = [];
-  for (const char of text) {
-    const c = char.codePointAt(0);
-    if (c < 0x80) {
-      bytes.push(c);
-    } else if (c < 0x800) {
-      bytes.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f));
-    } else if (c < 0x10000) {
-      bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
-    } else {
-      bytes.push(
-        0xf0 | (c >> 18),
-        0x80 | ((c >> 12) & 0x3f),
-        0x80 | ((c >> 6) & 0x3f),
-        0x80 | (c & 0x3f),
-      );
-    }
+  if (encoder !== null) {
+    return encoder.encode(text);
   }
-  return new Uint8Array(bytes);
+  const binary = ASCII.test(text) ? text : unescape(encodeURIComponent(text));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) {
+    bytes[i] = binary.charCodeAt(i);
+  }
+  return bytes;
 }
 
+/** The text of the UTF-8 `bytes`; Unreadable if they are not UTF-8. */
 function decodeUtf8(bytes) {
-  let text = "";
-  const codePoints = [];
-  for (let i = 0; i < bytes.length; ) {
-    if (codePoints.length === 4096) {
-      text += String.fromCodePoint(...codePoints);
-      codePoints.length = 0;
+  try {
+    if (decoder !== null) {
+      return decoder.decode(bytes);
     }
-    const lead = bytes[i];
-    const length = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-    let c = length === 1 ? lead : lead & (0x7f >> length);
-    for (let k = 1; k < length; k++) {
-      c = (c << 6) | (bytes[i + k] & 0x3f);
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 8192) {
+      binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
     }
-    codePoints.push(c);
-    i += length;
+    return ASCII.test(binary) ? binary : decodeURIComponent(escape(binary));
+  } catch {
+    throw new Unreadable("the bytes are not UTF-8");
   }
-  return text + String.fromCodePoint(...codePoints);
 }
 
 function readEvent(event) {
