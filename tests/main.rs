@@ -7,6 +7,7 @@ mod commands;
 mod engine;
 mod harness;
 mod polyglot;
+mod projections;
 mod runtime;
 mod store;
 mod support;

@@ -202,6 +202,63 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+
+    // ----- projections -----
+    /// No projection of that name is deployed (or stored in the database).
+    #[error("no projection named '{0}' is deployed: deploy its module first")]
+    UnknownProjection(String),
+    /// A projection stopped at an event it could not apply (policy `stop`).
+    #[error(
+        "projection '{projection}' is stopped at the event at global position {position}: {error}; deploy a fixed module to resume there, or use the `skip` policy"
+    )]
+    ProjectionFaulted {
+        /// The projection.
+        projection: String,
+        /// Global position of the event that failed.
+        position: u64,
+        /// Why it failed.
+        error: String,
+    },
+    /// A projection did not reach a position in time.
+    #[error(
+        "projection '{projection}' reached global position {checkpoint} ({state}), not {position}, within {timeout:?}: it is behind; wait longer or check its status"
+    )]
+    ProjectionTimeout {
+        /// The projection.
+        projection: String,
+        /// The position waited for.
+        position: u64,
+        /// How far it got.
+        checkpoint: u64,
+        /// What it was doing (`catching-up`, `live`, ...).
+        state: String,
+        /// How long the caller waited.
+        timeout: Duration,
+    },
+    /// A read-model query that cannot be served.
+    #[error("invalid read-model query: {0}")]
+    InvalidQuery(String),
+    /// A decider's state is not UTF-8 JSON, so it cannot be a read-model document.
+    #[error(
+        "module '{module}' encodes the state of stream '{stream}' as something other than UTF-8 JSON ({reason}): a snapshot projection needs JSON states, the Rust SDK's default"
+    )]
+    StateNotJson {
+        /// The decider module.
+        module: String,
+        /// The stream whose state it is.
+        stream: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The engine could not start a projection's thread.
+    #[error("cannot start a thread for projection '{projection}'")]
+    ProjectionThread {
+        /// The projection.
+        projection: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// How a guest call failed. Each leaves the host serving; the instance is discarded.

@@ -14,6 +14,14 @@
 //!   [`Runtime`](runtime::Runtime): [`DeciderSpec`](harness::DeciderSpec) and
 //!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
 //!   for YAML specs (what `refold test` runs).
+//! - [`commands`]: the [`CommandHandler`](commands::CommandHandler) loads a stream's
+//!   state, asks the decider's `decide`, and appends under the version it decided on.
+//! - [`projections`]: the [`ProjectionEngine`](projections::ProjectionEngine) folds the
+//!   global log into read-model documents in the store's file, each projection on its
+//!   own thread, its documents and checkpoint committed together; queries read them,
+//!   and [`wait_for`](projections::ProjectionEngine::wait_for) lets a writer read its
+//!   own writes.
+//! - [`workload`]: the standard cart workload's data, shared by tests and benchmarks.
 //!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
 //! `refold-guest` crate lets a Rust author implement them with plain traits.
@@ -24,7 +32,9 @@ pub mod engine;
 mod error;
 pub mod harness;
 pub mod http;
+pub mod projections;
 pub mod runtime;
 pub mod store;
+pub mod workload;
 
 pub use error::{Error, GuestFault, Result};

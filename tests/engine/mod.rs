@@ -3,6 +3,7 @@
 use crate::support::guests::{self, CART, CART_SUMMARY, CART_V2};
 use refold::Error;
 use refold::engine::{Engine, EngineConfig};
+use refold::projections::FailurePolicy;
 use refold::runtime::World;
 use refold::store::DEFAULT_PARTITION;
 
@@ -19,18 +20,25 @@ fn a_restart_comes_back_with_the_same_modules_and_versions() {
     {
         let engine = Engine::open(EngineConfig::new(&db)).unwrap();
         assert_eq!(
-            engine.deploy("cart", &guests::wasm(CART)).unwrap().version,
+            engine
+                .deploy("cart", &guests::wasm(CART), FailurePolicy::Stop)
+                .unwrap()
+                .version,
             1
         );
         assert_eq!(
             engine
-                .deploy("cart", &guests::wasm(CART_V2))
+                .deploy("cart", &guests::wasm(CART_V2), FailurePolicy::Stop)
                 .unwrap()
                 .version,
             2
         );
         let summary = engine
-            .deploy("cart-summary", &guests::wasm(CART_SUMMARY))
+            .deploy(
+                "cart-summary",
+                &guests::wasm(CART_SUMMARY),
+                FailurePolicy::Stop,
+            )
             .unwrap();
         assert_eq!((summary.version, summary.world), (1, World::Projection));
         engine
@@ -75,7 +83,10 @@ fn a_restart_comes_back_with_the_same_modules_and_versions() {
         .collect();
     assert_eq!(history, [1, 2]);
     assert_eq!(
-        engine.deploy("cart", &guests::wasm(CART)).unwrap().version,
+        engine
+            .deploy("cart", &guests::wasm(CART), FailurePolicy::Stop)
+            .unwrap()
+            .version,
         3
     );
 }
@@ -84,10 +95,14 @@ fn a_restart_comes_back_with_the_same_modules_and_versions() {
 fn a_refused_deploy_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(EngineConfig::new(dir.path().join("refold.db"))).unwrap();
-    let error = engine.deploy("cart", b"not a component").unwrap_err();
+    let error = engine
+        .deploy("cart", b"not a component", FailurePolicy::Stop)
+        .unwrap_err();
     assert!(matches!(error, Error::InvalidModule { .. }), "{error:?}");
     for bad in ["", "Cart", "a/b", ".hidden", &"x".repeat(65)] {
-        let error = engine.deploy(bad, &guests::wasm(CART)).unwrap_err();
+        let error = engine
+            .deploy(bad, &guests::wasm(CART), FailurePolicy::Stop)
+            .unwrap_err();
         assert!(
             matches!(error, Error::InvalidModuleName(_)),
             "{bad}: {error:?}"
@@ -96,7 +111,10 @@ fn a_refused_deploy_records_nothing() {
     assert!(engine.modules().is_empty());
     assert!(engine.history("cart").unwrap().is_empty());
     assert_eq!(
-        engine.deploy("cart", &guests::wasm(CART)).unwrap().version,
+        engine
+            .deploy("cart", &guests::wasm(CART), FailurePolicy::Stop)
+            .unwrap()
+            .version,
         1
     );
 }

@@ -103,6 +103,15 @@ fn concurrent_appends_are_committed_in_groups() {
     assert_eq!(whole_log(&*store).len() as u64, THREADS * EACH);
 }
 
+/// Wait until `count` threads are about to send their append, then `settle` more, for
+/// the appends to reach the writer's inbox.
+fn settle_after(sending: &AtomicU64, count: u64, settle: Duration) {
+    while sending.load(Ordering::SeqCst) < count {
+        std::thread::yield_now();
+    }
+    std::thread::sleep(settle);
+}
+
 #[test]
 fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
     const THREADS: u64 = 12;
@@ -124,13 +133,14 @@ fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
     std::thread::scope(|s| {
         // The writer takes this one alone and waits for the lock with it.
         let first = s.spawn(|| {
+            sending.fetch_add(1, Ordering::SeqCst);
             store.append(AppendRequest::new(
                 "first",
                 ExpectedVersion::NoStream,
                 vec![counted(0)],
             ))
         });
-        std::thread::sleep(Duration::from_millis(100));
+        settle_after(&sending, 1, Duration::from_millis(100));
         for t in 0..THREADS {
             let (store, sending, results) = (&store, &sending, &results);
             s.spawn(move || {
@@ -148,10 +158,7 @@ fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
                 results.lock().unwrap().push((t, stream, result));
             });
         }
-        while sending.load(Ordering::SeqCst) < THREADS {
-            std::thread::yield_now();
-        }
-        std::thread::sleep(Duration::from_millis(300));
+        settle_after(&sending, 1 + THREADS, Duration::from_millis(500));
         blocker.execute_batch("COMMIT").unwrap();
         first
             .join()

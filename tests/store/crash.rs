@@ -125,7 +125,13 @@ fn acknowledged_appends_survive_sigkill_whole() {
     );
     assert_eq!(store.head(), log.len() as u64);
     for ack in &acks {
+        assert!(
+            ack.last_position <= store.head(),
+            "acknowledged {ack:?}, but the log ends at {}",
+            store.head()
+        );
         let events = &log[ack.first_position as usize - 1..ack.last_position as usize];
+        assert_eq!(events.len(), ack.ids.len(), "acknowledged {ack:?}");
         let first_version = ack.stream_version + 1 - ack.ids.len() as u64;
         for ((event, id), version) in events.iter().zip(&ack.ids).zip(first_version..) {
             assert_eq!(
@@ -134,7 +140,6 @@ fn acknowledged_appends_survive_sigkill_whole() {
                 "acknowledged {ack:?}, stored {event:?}"
             );
         }
-        assert_eq!(events.len(), ack.ids.len(), "acknowledged {ack:?}");
     }
     check_appends_whole(&log);
     check_streams(&store, &log);

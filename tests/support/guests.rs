@@ -21,6 +21,9 @@ pub const CART_SUMMARY: &str = "cart-summary";
 pub const CART_V2: &str = "cart-v2";
 /// The misbehaving decider (`tests/guests/faulty`).
 pub const FAULTY: &str = "faulty";
+/// A projection that counts events per stream and fails on `Poison` and `Trap` events
+/// (`tests/guests/faulty-projection`).
+pub const FAULTY_PROJECTION: &str = "faulty-projection";
 /// A component of another world (`tests/guests/not-refold`).
 pub const NOT_REFOLD: &str = "not-refold";
 /// A decider whose `evolve` keeps hidden global state (`tests/guests/stateful`).

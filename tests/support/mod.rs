@@ -40,6 +40,12 @@ impl TempStore {
         self.store.clone()
     }
 
+    /// A handle to the store as the SQLite store it is, for the parts that keep their
+    /// own tables in its file (projections).
+    pub fn sqlite(&self) -> Arc<SqliteStore> {
+        self.store.clone()
+    }
+
     /// Close the store and open its file again.
     pub fn reopen(self) -> TempStore {
         let TempStore { store, dir } = self;

@@ -1,23 +1,43 @@
 //! The subcommands of `refold` and the options they share.
 //!
 //! Each subcommand lives in its own module with its arguments and a `run` function;
-//! this module declares the global options and dispatches. Errors are `anyhow` here,
-//! at the edge, wrapping the library's typed [`refold::Error`].
+//! this module declares the global options, opens the engine for the subcommands that
+//! need it, and dispatches. Errors are `anyhow` here, at the edge, wrapping the
+//! library's typed [`refold::Error`].
 
+mod append;
+mod command;
+mod deploy;
+mod modules;
+mod projections;
+mod read;
+mod remote;
+mod serve;
 mod test;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use refold::engine::{Engine, EngineConfig};
+use refold::store::Synchronous;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// An event-sourcing engine on SQLite whose domain logic runs as sandboxed
 /// WebAssembly components.
 #[derive(Debug, Parser)]
-#[command(name = "refold", version)]
+#[command(
+    name = "refold",
+    version,
+    after_help = "\
+Examples:
+  refold serve --deploy cart=cart.wasm --deploy cart-summary=cart_summary.wasm
+  refold command cart cart-1 '{\"type\":\"OpenCart\",\"data\":{...}}'
+  refold read cart-1
+  refold test cart.wasm examples/cart/specs"
+)]
 pub struct Cli {
     /// The database file of the event store.
     #[arg(long, global = true, env = "REFOLD_DB", default_value = "refold.db")]
-    // Global so every subcommand takes it, though `test` opens no store.
     db: PathBuf,
     /// Which logs to print to stderr: a level (error, warn, info, debug, trace) or
     /// filter directives such as `refold=debug`.
@@ -27,7 +47,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
     #[command(subcommand)]
-    command: Command,
+    action: Action,
 }
 
 /// How logs are written to stderr.
@@ -40,15 +60,68 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum Action {
+    Serve(serve::ServeArgs),
+    Deploy(deploy::DeployArgs),
+    Modules(modules::ModulesArgs),
+    Append(append::AppendArgs),
+    Read(read::ReadArgs),
+    Command(command::CommandArgs),
+    Projections(projections::ProjectionsArgs),
+    Rebuild(projections::RebuildArgs),
+    Query(projections::QueryArgs),
     Test(test::TestArgs),
 }
 
 /// Run the parsed command; `Ok` carries its exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Test(args) => test::run(&args),
+    let db = cli.db.as_path();
+    match cli.action {
+        Action::Serve(args) => serve::run(db, args),
+        Action::Deploy(args) => deploy::run(db, &args),
+        Action::Modules(args) => modules::run(db, &args),
+        Action::Append(args) => append::run(db, &args),
+        Action::Read(args) => read::run(db, &args),
+        Action::Command(args) => command::run(db, &args),
+        Action::Projections(args) => projections::status(db, &args),
+        Action::Rebuild(args) => projections::rebuild(db, &args),
+        Action::Query(args) => projections::query(db, &args),
+        Action::Test(args) => test::run(&args),
     }
+}
+
+/// How durable a commit is, on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Durability {
+    /// An acknowledged write survives power loss.
+    Full,
+    /// An acknowledged write survives a process crash.
+    Normal,
+}
+
+impl From<Durability> for Synchronous {
+    fn from(durability: Durability) -> Self {
+        match durability {
+            Durability::Full => Synchronous::Full,
+            Durability::Normal => Synchronous::Normal,
+        }
+    }
+}
+
+/// Open the engine on `db`. Only `serve` and offline rebuilds run projections; other
+/// commands leave them to the server that may be running on the same file.
+fn open_engine(db: &Path, run_projections: bool) -> anyhow::Result<Engine> {
+    let config = EngineConfig {
+        run_projections,
+        ..EngineConfig::new(db)
+    };
+    Engine::open(config).with_context(|| format!("cannot open the database {}", db.display()))
+}
+
+/// Print one value as a line of JSON.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
 }
 
 /// Accept `text` only if it is a valid log filter.

@@ -44,6 +44,22 @@ impl From<&RecordedEvent> for Event {
     }
 }
 
+impl From<&RecordedEvent> for refold_guest::Event {
+    fn from(event: &RecordedEvent) -> Self {
+        refold_guest::Event {
+            event_type: event.event_type.clone(),
+            data: event.data.clone(),
+            metadata: event.metadata.clone(),
+            stream_id: event.stream.clone(),
+            stream_position: event.stream_position,
+            global_position: event.global_position,
+            event_id: event.id.to_string(),
+            recorded_at: event.recorded_at.clone(),
+            partition: event.partition.clone(),
+        }
+    }
+}
+
 impl DeciderLogic for Module {
     fn identity(&self) -> &str {
         &self.info().hash
@@ -109,20 +125,7 @@ impl<D: refold_guest::Decider> DeciderLogic for NativeDecider<D> {
     }
 
     fn evolve(&self, state: &[u8], events: &[RecordedEvent]) -> Result<Vec<u8>> {
-        let events: Vec<refold_guest::Event> = events
-            .iter()
-            .map(|e| refold_guest::Event {
-                event_type: e.event_type.clone(),
-                data: e.data.clone(),
-                metadata: e.metadata.clone(),
-                stream_id: e.stream.clone(),
-                stream_position: e.stream_position,
-                global_position: e.global_position,
-                event_id: e.id.to_string(),
-                recorded_at: e.recorded_at.clone(),
-                partition: e.partition.clone(),
-            })
-            .collect();
+        let events: Vec<refold_guest::Event> = events.iter().map(Into::into).collect();
         refold_guest::wire::evolve::<D>(state, &events).map_err(|message| Error::Guest {
             module: self.name.clone(),
             function: "evolve",

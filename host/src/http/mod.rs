@@ -14,14 +14,21 @@
 //! | `GET /streams/{stream}` | read a stream (`from`, `direction`, `limit`) |
 //! | `GET /log` | read the global log (`after`, `limit`, `types`, `category`, `partition`) |
 //! | `GET /log/live` | the log as server-sent events, resumable with `Last-Event-ID` |
-//! | `PUT /modules/{name}` | deploy a module (body: the component) |
+//! | `PUT /modules/{name}` | deploy a module (body: the component; `?policy=skip` for a projection) |
 //! | `GET /modules` | the deployed modules |
+//! | `GET /projections`, `GET /projections/{name}` | projection status |
+//! | `POST /projections/{name}/rebuild` | rebuild a read model beside the current one |
+//! | `GET /projections/{name}/{collection}` | list documents (`limit`, `after`, `field`+`value`) |
+//! | `GET /projections/{name}/{collection}/{id}` | one document |
 //! | `GET /health`, `GET /metrics` | liveness, Prometheus counters |
 //!
-//! Routes on a stream take `?partition=` (default `default`).
+//! Routes on a stream or a read model take `?partition=` (default `default`).
+//! Read-model routes take `?wait_for=<position>` (and `timeout_ms`) to read only once
+//! the projection has applied the log up to that position: read your own writes.
 
 mod error;
 mod ops;
+mod read_models;
 mod reads;
 mod views;
 mod writes;
@@ -40,6 +47,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+pub use views::{EventView, OutcomeView};
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -114,6 +122,14 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .route("/log", get(reads::log))
         .route("/log/live", get(reads::live))
         .route("/modules", get(reads::modules))
+        .route("/projections", get(read_models::statuses))
+        .route("/projections/{name}", get(read_models::status))
+        .route("/projections/{name}/rebuild", post(read_models::rebuild))
+        .route("/projections/{name}/{collection}", get(read_models::list))
+        .route(
+            "/projections/{name}/{collection}/{id}",
+            get(read_models::get),
+        )
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(config.body_limit))

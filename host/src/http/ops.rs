@@ -93,5 +93,16 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             );
         }
     }
+    let _ = writeln!(
+        text,
+        "# HELP refold_projection_lag Events of the log a projection has not passed yet.\n# TYPE refold_projection_lag gauge"
+    );
+    for status in engine.projections().status() {
+        let _ = writeln!(
+            text,
+            "refold_projection_lag{{projection=\"{}\"}} {}",
+            status.name, status.active.lag
+        );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -6,10 +6,11 @@ use crate::store::RecordedEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// A stored event as the API shows it.
+/// A stored event as the API (and the command line) shows it: its data and metadata
+/// inline as JSON, exactly as stored.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct EventView<'a> {
+pub struct EventView<'a> {
     global_position: u64,
     partition: &'a str,
     stream: &'a str,
@@ -23,7 +24,8 @@ pub(crate) struct EventView<'a> {
 }
 
 impl<'a> EventView<'a> {
-    pub(crate) fn of(event: &'a RecordedEvent) -> Self {
+    /// The view of `event`.
+    pub fn of(event: &'a RecordedEvent) -> Self {
         EventView {
             global_position: event.global_position,
             partition: &event.partition,
@@ -43,10 +45,10 @@ fn raw(json: &str) -> &RawValue {
     serde_json::from_str(json).unwrap_or_else(|_| serde_json::from_str("{}").expect("{} is JSON"))
 }
 
-/// What a handled command returns.
+/// What a handled command returns, with its events as [`EventView`]s.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct OutcomeView<'a> {
+pub struct OutcomeView<'a> {
     events: Vec<EventView<'a>>,
     stream_version: u64,
     position: Option<u64>,
@@ -56,7 +58,8 @@ pub(crate) struct OutcomeView<'a> {
 }
 
 impl<'a> OutcomeView<'a> {
-    pub(crate) fn of(outcome: &'a CommandOutcome) -> Self {
+    /// The view of `outcome`.
+    pub fn of(outcome: &'a CommandOutcome) -> Self {
         OutcomeView {
             events: outcome.events.iter().map(EventView::of).collect(),
             stream_version: outcome.stream_version,

@@ -3,6 +3,7 @@
 use super::error::ApiError;
 use super::views::{AppendBody, OutcomeView};
 use super::{AppState, PartitionQuery, blocking};
+use crate::projections::FailurePolicy;
 use crate::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
 use axum::Json;
 use axum::body::Bytes;
@@ -99,13 +100,23 @@ fn parse_expected(value: Option<serde_json::Value>) -> Result<ExpectedVersion, A
     }
 }
 
+/// Query of `PUT /modules/{name}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeployQuery {
+    /// For a projection: `stop` (default) or `skip` an event it cannot apply.
+    policy: Option<FailurePolicy>,
+}
+
 /// `PUT /modules/{name}`: the body is the component; it goes live at once.
 pub(crate) async fn deploy(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<DeployQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let engine = state.engine.clone();
-    let info = blocking(move || engine.deploy(&name, &body)).await?;
+    let policy = query.policy.unwrap_or_default();
+    let info = blocking(move || engine.deploy(&name, &body, policy)).await?;
     Ok(Json(info).into_response())
 }

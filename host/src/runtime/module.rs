@@ -22,7 +22,7 @@ use wasmtime::Store;
 const MAX_IDLE_INSTANCES: usize = 16;
 
 /// What identifies a module version.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleInfo {
     /// The name it is deployed under, e.g. `cart`.
     pub name: String,

@@ -7,7 +7,7 @@
 //! thread that commits the appends waiting at each moment together (group commit).
 
 mod reads;
-mod schema;
+pub(crate) mod schema;
 mod sqlite;
 mod types;
 mod validate;

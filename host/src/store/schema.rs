@@ -59,7 +59,7 @@ CREATE TABLE snapshots (
 
 /// Open a connection to the store's file with the store's settings: WAL journal, the
 /// configured `synchronous` level and busy timeout.
-pub(super) fn connect(config: &StoreConfig) -> Result<Connection> {
+pub(crate) fn connect(config: &StoreConfig) -> Result<Connection> {
     let conn = Connection::open(&config.path)?;
     conn.busy_timeout(config.busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -76,9 +76,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     migrate_component(conn, path, COMPONENT, MIGRATIONS)
 }
 
-/// Bring the tables of one `component` of the engine to the newest of its
-/// `migrations` (entry 0 makes version 1), or refuse a file whose version of them is
-/// newer than this build knows.
+/// Bring the tables of one part of the engine (`component`, its row in `refold_schema`)
+/// to the newest version of `migrations` (entry 0 makes version 1), in one transaction,
+/// or refuse a file that is newer. Read models in the same file version their tables
+/// with this too.
 pub(crate) fn migrate_component(
     conn: &mut Connection,
     path: &Path,

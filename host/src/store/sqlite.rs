@@ -190,6 +190,12 @@ impl SqliteStore {
         Ok(conn)
     }
 
+    /// The settings the store was opened with; read models in the same file connect
+    /// with them.
+    pub(crate) fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
     /// The journal mode observed on the write connection (`wal`).
     pub fn journal_mode(&self) -> &str {
         &self.observed.journal_mode

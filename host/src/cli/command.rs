@@ -1,0 +1,48 @@
+//! `refold command`: send one command to a decider.
+
+use super::{open_engine, print_json};
+use anyhow::Context;
+use clap::Args;
+use refold::Error;
+use refold::http::OutcomeView;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Handle a command with a deployed decider and print what it appended.
+///
+/// Exits 1 when the decider rejects the command (the reason goes to stderr).
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  refold command cart cart-1 '{\"type\":\"OpenCart\",\"data\":{\"cartId\":\"cart-1\",\"customerId\":\"c-1\",\"currency\":\"EUR\",\"channel\":\"web\",\"openedAt\":\"2024-01-01T00:00:00.000Z\"}}'")]
+pub struct CommandArgs {
+    /// The decider module.
+    decider: String,
+    /// The stream the command is for.
+    stream: String,
+    /// The command, as JSON.
+    command: String,
+    /// The stream's partition.
+    #[arg(long, default_value = refold::store::DEFAULT_PARTITION)]
+    partition: String,
+}
+
+pub fn run(db: &Path, args: &CommandArgs) -> anyhow::Result<ExitCode> {
+    serde_json::from_str::<serde::de::IgnoredAny>(&args.command)
+        .context("the command is not valid JSON")?;
+    let engine = open_engine(db, false)?;
+    match engine
+        .commands()
+        .handle(&args.decider, &args.partition, &args.stream, &args.command)
+    {
+        Ok(outcome) => {
+            print_json(&OutcomeView::of(&outcome))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(Error::Rejected { module, message }) => {
+            eprintln!("rejected by {module}: {message}");
+            Ok(ExitCode::from(1))
+        }
+        Err(error) => Err(error.into()),
+    }
+}

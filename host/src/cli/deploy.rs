@@ -1,0 +1,73 @@
+//! `refold deploy`: put a module live, in a running server or in a database file.
+
+use super::open_engine;
+use super::remote::Server;
+use anyhow::Context;
+use clap::Args;
+use refold::projections::FailurePolicy;
+use refold::runtime::ModuleInfo;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Deploy a WebAssembly component as the next version of a module.
+///
+/// With `--server`, the running server swaps it in at once (hot swap). Without, it is
+/// recorded in the database file and goes live when a server next starts on it.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  refold deploy cart target/wasm32-wasip2/release/cart.wasm
+  refold deploy cart-summary cart_summary.wasm --policy skip --server http://127.0.0.1:4400")]
+pub struct DeployArgs {
+    /// The module's name (lowercase letters, digits, '-', '_', '.').
+    name: String,
+    /// The component file.
+    file: PathBuf,
+    /// For a projection: what to do with an event it cannot apply.
+    #[arg(long, value_enum, default_value = "stop")]
+    policy: Policy,
+    #[command(flatten)]
+    server: Server,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Policy {
+    /// Stop at the event, keeping its position and error.
+    Stop,
+    /// Record the event as skipped and go on.
+    Skip,
+}
+
+impl From<Policy> for FailurePolicy {
+    fn from(policy: Policy) -> Self {
+        match policy {
+            Policy::Stop => FailurePolicy::Stop,
+            Policy::Skip => FailurePolicy::Skip,
+        }
+    }
+}
+
+pub fn run(db: &Path, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read module file {}", args.file.display()))?;
+    let policy = FailurePolicy::from(args.policy);
+    let info: ModuleInfo = match &args.server.server {
+        Some(base) => {
+            let path = format!("/modules/{}?policy={}", args.name, policy.as_str());
+            let answer = args.server.call(base, "PUT", &path, Some(&bytes))?;
+            serde_json::from_value(answer).context("the server's answer is not a module")?
+        }
+        None => open_engine(db, false)?
+            .deploy(&args.name, &bytes, policy)
+            .with_context(|| format!("cannot deploy {} as '{}'", args.file.display(), args.name))?,
+    };
+    println!(
+        "deployed {} version {} ({} module, {} bytes, sha256 {})",
+        info.name,
+        info.version,
+        info.world.name(),
+        info.size,
+        &info.hash[..12]
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,196 @@
+//! `refold projections`, `refold rebuild` and `refold query`: the read side.
+
+use super::remote::Server;
+use super::{open_engine, print_json};
+use anyhow::{Context, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use refold::projections::{ListQuery, ProjectionStatus};
+use refold::store::EventStore;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Show every projection: state, checkpoint, lag, speed and last error.
+///
+/// With `--server`, as the running server sees them (live figures); without, as the
+/// database file records them.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  refold projections\n  refold projections --server http://127.0.0.1:4400"
+)]
+pub struct ProjectionsArgs {
+    #[command(flatten)]
+    server: Server,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn status(db: &Path, args: &ProjectionsArgs) -> anyhow::Result<ExitCode> {
+    let statuses: Vec<serde_json::Value> = match &args.server.server {
+        Some(base) => {
+            let answer = args.server.call(base, "GET", "/projections", None)?;
+            serde_json::from_value(answer["projections"].clone())
+                .context("the server's answer is not a status list")?
+        }
+        None => {
+            let engine = open_engine(db, false)?;
+            let statuses: Vec<ProjectionStatus> = engine.projections().status();
+            statuses
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?
+        }
+    };
+    if args.json {
+        for status in &statuses {
+            print_json(status)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<24} {:<12} {:>7} {:>10} {:>10} {:>8} {:>9}  LAST ERROR",
+        "NAME", "STATE", "VERSION", "CHECKPOINT", "HEAD", "LAG", "EVENTS/S"
+    );
+    for s in &statuses {
+        let active = &s["active"];
+        println!(
+            "{:<24} {:<12} {:>7} {:>10} {:>10} {:>8} {:>9.0}  {}",
+            s["name"].as_str().unwrap_or_default(),
+            active["state"].as_str().unwrap_or_default(),
+            active["version"],
+            active["checkpoint"],
+            active["head"],
+            active["lag"],
+            active["events_per_second"].as_f64().unwrap_or_default(),
+            active["last_error"].as_str().unwrap_or("-"),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rebuild a projection's read model from the start, beside the current one.
+///
+/// With `--server`, the running server rebuilds it (queries keep reading the old model
+/// until the new one has caught up). Without, the rebuild runs here, with a progress
+/// bar, and the command returns once the new read model is live.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  refold rebuild cart-summary\n  refold rebuild cart-summary --server http://127.0.0.1:4400"
+)]
+pub struct RebuildArgs {
+    /// The projection.
+    name: String,
+    #[command(flatten)]
+    server: Server,
+}
+
+pub fn rebuild(db: &Path, args: &RebuildArgs) -> anyhow::Result<ExitCode> {
+    if let Some(base) = &args.server.server {
+        args.server.call(
+            base,
+            "POST",
+            &format!("/projections/{}/rebuild", args.name),
+            None,
+        )?;
+        println!(
+            "rebuilding {} on the server: refold projections --server {base}",
+            args.name
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = open_engine(db, true)?;
+    let projections = engine.projections();
+    projections.rebuild(&args.name)?;
+    let bar = ProgressBar::new(engine.store().head()).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
+            .expect("a valid template"),
+    );
+    loop {
+        let status = projections.status_of(&args.name)?;
+        match &status.rebuild {
+            Some(building) => {
+                if let Some(error) = &building.last_error
+                    && building.faulted_at.is_some()
+                {
+                    bar.abandon();
+                    bail!("the rebuild of {} stopped: {error}", args.name);
+                }
+                bar.set_length(building.head);
+                bar.set_position(building.checkpoint);
+            }
+            None => break,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
+    let status = projections.status_of(&args.name)?;
+    println!(
+        "rebuilt {}: generation {} at position {}",
+        args.name, status.active.generation, status.active.checkpoint
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read documents of a projection's read model: one by id, or a page of a collection.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  refold query cart-summary cart_summary cart-1
+  refold query cart-summary cart_summary --field status --value confirmed --limit 10")]
+pub struct QueryArgs {
+    /// The projection.
+    projection: String,
+    /// The collection.
+    collection: String,
+    /// A document id (omit to list the collection).
+    id: Option<String>,
+    /// The partition.
+    #[arg(long, default_value = refold::store::DEFAULT_PARTITION)]
+    partition: String,
+    /// List: page size.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// List: start after this id.
+    #[arg(long)]
+    after: Option<String>,
+    /// List: only documents whose top-level FIELD...
+    #[arg(long, requires = "value")]
+    field: Option<String>,
+    /// ...equals VALUE (JSON, or else a string).
+    #[arg(long, requires = "field")]
+    value: Option<String>,
+}
+
+pub fn query(db: &Path, args: &QueryArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine(db, false)?;
+    let projections = engine.projections();
+    if let Some(id) = &args.id {
+        return match projections.get(&args.projection, &args.partition, &args.collection, id)? {
+            Some(document) => {
+                println!("{document}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!(
+                    "{}/{} has no document '{id}'",
+                    args.projection, args.collection
+                );
+                Ok(ExitCode::from(1))
+            }
+        };
+    }
+    let mut list = ListQuery::first(args.limit);
+    if let Some(after) = &args.after {
+        list = list.after(after.clone());
+    }
+    if let (Some(field), Some(value)) = (&args.field, &args.value) {
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.clone()));
+        list = list.with_filter(field.clone(), value);
+    }
+    let page = projections.list(&args.projection, &args.partition, &args.collection, &list)?;
+    print_json(&page)?;
+    Ok(ExitCode::SUCCESS)
+}

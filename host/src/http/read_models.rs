@@ -1,0 +1,150 @@
+//! Routes of the read side: projection status, rebuilds, and read-model queries that
+//! can wait for a projection to reach a position first (read your writes).
+
+use super::error::ApiError;
+use super::{AppState, blocking};
+use crate::projections::ListQuery;
+use crate::store::DEFAULT_PARTITION;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+/// How long a query waits for its projection by default, when asked to wait.
+const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+
+/// `GET /projections`: the state of every projection.
+pub(crate) async fn statuses(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "projections": state.engine.projections().status() }))
+}
+
+/// `GET /projections/{name}`: the state of one projection.
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let status = state.engine.projections().status_of(&name)?;
+    Ok(Json(status).into_response())
+}
+
+/// `POST /projections/{name}/rebuild`: build the read model again beside the current one.
+pub(crate) async fn rebuild(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let engine = state.engine.clone();
+    let status = blocking(move || {
+        engine.projections().rebuild(&name)?;
+        engine.projections().status_of(&name)
+    })
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+}
+
+/// Query of the read-model routes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReadQuery {
+    partition: Option<String>,
+    /// Wait until the projection has applied the log up to this global position (the
+    /// `position` a command returned) before reading.
+    wait_for: Option<u64>,
+    /// How long to wait, in milliseconds (default 5000).
+    timeout_ms: Option<u64>,
+    /// Page size of a list (default 100, at most 1000).
+    limit: Option<usize>,
+    /// List the documents after this id.
+    after: Option<String>,
+    /// List only documents whose top-level `field`...
+    field: Option<String>,
+    /// ...equals this value (JSON, or else taken as a string).
+    value: Option<String>,
+}
+
+impl ReadQuery {
+    fn partition(&self) -> String {
+        self.partition
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PARTITION.to_owned())
+    }
+
+    fn wait(&self) -> Option<(u64, Duration)> {
+        let timeout = self.timeout_ms.map_or(DEFAULT_WAIT, Duration::from_millis);
+        self.wait_for.map(|position| (position, timeout))
+    }
+
+    fn list_query(&self) -> Result<ListQuery, ApiError> {
+        let mut query = ListQuery::first(self.limit.unwrap_or(100).min(1000));
+        if let Some(after) = &self.after {
+            query = query.after(after.clone());
+        }
+        match (&self.field, &self.value) {
+            (Some(field), Some(value)) => {
+                let value = serde_json::from_str(value)
+                    .unwrap_or_else(|_| serde_json::Value::String(value.clone()));
+                query = query.with_filter(field.clone(), value);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ApiError::bad_request(
+                    "a filter needs both `field` and `value`",
+                ));
+            }
+        }
+        Ok(query)
+    }
+}
+
+/// `GET /projections/{name}/{collection}`: a page of documents, in id order.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path((name, collection)): Path<(String, String)>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Response, ApiError> {
+    let list = query.list_query()?;
+    let (partition, wait) = (query.partition(), query.wait());
+    let engine = state.engine.clone();
+    let page = blocking(move || {
+        let projections = engine.projections();
+        if let Some((position, timeout)) = wait {
+            projections.wait_for(&name, position, timeout)?;
+        }
+        projections.list(&name, &partition, &collection, &list)
+    })
+    .await?;
+    Ok(Json(page).into_response())
+}
+
+/// `GET /projections/{name}/{collection}/{id}`: one document, or 404.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path((name, collection, id)): Path<(String, String, String)>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Response, ApiError> {
+    let (partition, wait) = (query.partition(), query.wait());
+    let engine = state.engine.clone();
+    let lookup = (collection.clone(), id.clone());
+    let document = blocking(move || {
+        let projections = engine.projections();
+        if let Some((position, timeout)) = wait {
+            projections.wait_for(&name, position, timeout)?;
+        }
+        projections.get(&name, &partition, &lookup.0, &lookup.1)
+    })
+    .await?;
+    match document {
+        Some(text) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            text,
+        )
+            .into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-document",
+            format!("collection '{collection}' has no document '{id}'"),
+        )),
+    }
+}

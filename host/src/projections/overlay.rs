@@ -1,0 +1,132 @@
+//! The documents a projection sees while a batch is applied: committed documents with
+//! the batch's pending changes laid over them.
+//!
+//! The guest's `put` and `delete` land in memory and are visible to its later `get`s
+//! in the same batch at once; a `get` of anything not changed reads the committed
+//! document through the overlay's own read connection. The runner then commits the
+//! pending changes with the checkpoint in one transaction, or, when the batch failed,
+//! discards them, so a failed batch leaves no trace. Documents are partition-scoped:
+//! the runner sets the partition of the events being applied before each call.
+//!
+//! An [`Overlay`] is a cheap handle to shared state, so one handle can be boxed into
+//! the guest's store for a call (it must be owned and `Send + 'static`) while the
+//! runner keeps another to collect the result.
+
+use crate::Result;
+use refold_guest::Documents;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A document's key within one generation: partition, collection, id.
+pub(super) type DocumentKey = (String, String, String);
+
+/// Changes not committed yet: a new document text, or `None` for a delete.
+pub(super) type Pending = HashMap<DocumentKey, Option<String>>;
+
+/// Documents of one projection generation with a batch's changes laid over them.
+#[derive(Clone)]
+pub(super) struct Overlay(Arc<Mutex<State>>);
+
+struct State {
+    reader: Connection,
+    projection: String,
+    generation: u64,
+    partition: String,
+    pending: Pending,
+    /// The first read that failed in this batch; the batch is then retried whole.
+    error: Option<rusqlite::Error>,
+}
+
+impl Overlay {
+    /// An overlay over the committed documents of `projection`'s `generation`.
+    pub(super) fn new(reader: Connection, projection: &str, generation: u64) -> Self {
+        Overlay(Arc::new(Mutex::new(State {
+            reader,
+            projection: projection.to_owned(),
+            generation,
+            partition: String::new(),
+            pending: Pending::new(),
+            error: None,
+        })))
+    }
+
+    /// Scope the documents to `partition` for the events applied next.
+    pub(super) fn set_partition(&self, partition: &str) {
+        let mut state = self.state();
+        if state.partition != partition {
+            partition.clone_into(&mut state.partition);
+        }
+    }
+
+    /// Take the pending changes, leaving the overlay empty; fails if a read of the
+    /// committed documents failed meanwhile (the changes may rest on a wrong view).
+    pub(super) fn take(&self) -> Result<Pending> {
+        let mut state = self.state();
+        let pending = std::mem::take(&mut state.pending);
+        match state.error.take() {
+            Some(error) => Err(error.into()),
+            None => Ok(pending),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Documents for Overlay {
+    fn get(&mut self, collection: &str, id: &str) -> Option<String> {
+        let mut state = self.state();
+        let key = (
+            state.partition.clone(),
+            collection.to_owned(),
+            id.to_owned(),
+        );
+        if let Some(pending) = state.pending.get(&key) {
+            return pending.clone();
+        }
+        let read = state
+            .reader
+            .prepare_cached(
+                "SELECT document FROM projection_documents
+                 WHERE projection = ?1 AND generation = ?2 AND partition = ?3
+                   AND collection = ?4 AND id = ?5",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(
+                        params![state.projection, state.generation, key.0, key.1, key.2],
+                        |row| row.get(0),
+                    )
+                    .optional()
+            });
+        match read {
+            Ok(document) => document,
+            Err(error) => {
+                state.error.get_or_insert(error);
+                None
+            }
+        }
+    }
+
+    fn put(&mut self, collection: &str, id: &str, document: String) {
+        let mut state = self.state();
+        let key = (
+            state.partition.clone(),
+            collection.to_owned(),
+            id.to_owned(),
+        );
+        state.pending.insert(key, Some(document));
+    }
+
+    fn delete(&mut self, collection: &str, id: &str) {
+        let mut state = self.state();
+        let key = (
+            state.partition.clone(),
+            collection.to_owned(),
+            id.to_owned(),
+        );
+        state.pending.insert(key, None);
+    }
+}

@@ -1,0 +1,492 @@
+//! The projection runner: one thread per projection generation, applying the global
+//! log to its documents exactly once.
+//!
+//! A runner reads the log after its checkpoint in batches, only the events its logic
+//! wants (the store filters them), splits each batch into runs of one partition, and
+//! applies the runs through an [`Overlay`]. The documents changed and the new
+//! checkpoint commit in one transaction, so a crash never applies an event twice or
+//! skips one. The checkpoint advances to the last position *read*, including events
+//! the filter left out, so `wait_for` works for any position.
+//!
+//! When a batch fails, its changes are discarded and its events are applied one at a
+//! time, committing the good ones, to find the failing event: the `stop` policy records
+//! it and ends the runner with the checkpoint just before it; `skip` records it as
+//! skipped and goes on. A guest trap or deadline is a failure like any other. A
+//! database error is not the event's fault: the runner records it, waits, and retries.
+//!
+//! Caught up, the runner parks on the store's head watch until the log grows (or it
+//! is told to stop). A runner building a new generation beside the active one asks,
+//! with every commit that reaches the head, to become the generation queries read.
+
+use super::catalog::{self, Batch, Committed, Generation};
+use super::overlay::{Overlay, Pending};
+use super::schema;
+use super::wake::{block_on, either};
+use super::{FailurePolicy, GenerationStatus, ProjectionLogic, ProjectionState};
+use crate::store::{EventStore, LogFilter, RecordedEvent, SqliteStore};
+use crate::{Error, Result};
+use refold_guest::Documents;
+use rusqlite::Connection;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The span over which the events/s rate is measured.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+/// What a projection has published for `wait_for`: the checkpoint of the generation
+/// queries read, and the event it stopped at, if it did.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Progress {
+    pub(super) checkpoint: u64,
+    pub(super) fault: Option<(u64, String)>,
+}
+
+/// The state of one runner shared between its thread and the engine.
+pub(super) struct RunnerShared {
+    pub(super) projection: String,
+    pub(super) generation: u64,
+    module: String,
+    version: u64,
+    /// Whether this generation is the one queries read (and `wait_for` watches).
+    active: AtomicBool,
+    published: Arc<watch::Sender<Progress>>,
+    tracked: Mutex<Tracked>,
+    stop: watch::Sender<bool>,
+}
+
+struct Tracked {
+    policy: FailurePolicy,
+    checkpoint: u64,
+    caught_up: bool,
+    stopped: bool,
+    fault: Option<(u64, String)>,
+    last_error: Option<String>,
+    skipped: u64,
+    applied: u64,
+    /// (time, events applied by then), oldest first; the first is the rate's baseline.
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl RunnerShared {
+    /// Shared state for a runner of `generation`, publishing to `published` while
+    /// `active`.
+    pub(super) fn new(
+        projection: &str,
+        generation: &Generation,
+        policy: FailurePolicy,
+        active: bool,
+        published: Arc<watch::Sender<Progress>>,
+    ) -> Arc<RunnerShared> {
+        Arc::new(RunnerShared {
+            projection: projection.to_owned(),
+            generation: generation.generation,
+            module: generation.module.clone(),
+            version: generation.version,
+            active: AtomicBool::new(active),
+            published,
+            tracked: Mutex::new(Tracked {
+                policy,
+                checkpoint: generation.checkpoint,
+                caught_up: false,
+                stopped: false,
+                fault: generation.fault.clone(),
+                last_error: generation.fault.as_ref().map(|(_, error)| error.clone()),
+                skipped: generation.skipped,
+                applied: 0,
+                samples: VecDeque::from([(Instant::now(), 0)]),
+            }),
+            stop: watch::channel(false).0,
+        })
+    }
+
+    fn tracked(&self) -> MutexGuard<'_, Tracked> {
+        self.tracked.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The generation's checkpoint as this process knows it.
+    pub(super) fn checkpoint(&self) -> u64 {
+        self.tracked().checkpoint
+    }
+
+    /// Apply `policy` to the next failure.
+    pub(super) fn set_policy(&self, policy: FailurePolicy) {
+        self.tracked().policy = policy;
+    }
+
+    /// Make this generation the one queries read, and publish its progress.
+    pub(super) fn activate(&self) {
+        self.active.store(true, Ordering::SeqCst);
+        let tracked = self.tracked();
+        self.publish(&tracked);
+    }
+
+    /// Ask the runner's thread to finish; a runner without one is marked stopped.
+    pub(super) fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Mark the runner as not running (its thread ended, or it never had one).
+    pub(super) fn mark_stopped(&self) {
+        self.tracked().stopped = true;
+    }
+
+    /// The runner's status, with the log's head for the lag.
+    pub(super) fn status(&self, head: u64) -> GenerationStatus {
+        let tracked = self.tracked();
+        let state = if tracked.fault.is_some() {
+            ProjectionState::Faulted
+        } else if tracked.stopped {
+            ProjectionState::Stopped
+        } else if !self.active.load(Ordering::SeqCst) {
+            ProjectionState::Rebuilding
+        } else if tracked.caught_up {
+            ProjectionState::Live
+        } else {
+            ProjectionState::CatchingUp
+        };
+        let events_per_second = match (tracked.samples.front(), tracked.samples.back()) {
+            (Some(&(since, base)), Some(&(_, latest))) if !tracked.stopped => {
+                let seconds = since.elapsed().as_secs_f64();
+                if seconds > 0.0 {
+                    (latest - base) as f64 / seconds
+                } else {
+                    0.0
+                }
+            }
+            _ => 0.0,
+        };
+        GenerationStatus {
+            generation: self.generation,
+            module: self.module.clone(),
+            version: self.version,
+            checkpoint: tracked.checkpoint,
+            head,
+            lag: head.saturating_sub(tracked.checkpoint),
+            state,
+            events_per_second,
+            events_applied: tracked.applied,
+            last_error: tracked.last_error.clone(),
+            faulted_at: tracked.fault.as_ref().map(|(position, _)| *position),
+            skipped: tracked.skipped,
+        }
+    }
+
+    fn publish(&self, tracked: &Tracked) {
+        if self.active.load(Ordering::SeqCst) {
+            self.published.send_modify(|progress| {
+                progress.checkpoint = progress.checkpoint.max(tracked.checkpoint);
+                progress.fault.clone_from(&tracked.fault);
+            });
+        }
+    }
+
+    /// Record a commit up to `checkpoint` that applied `applied` events.
+    fn advance(&self, checkpoint: u64, applied: u64, skipped: bool, caught_up: bool) {
+        let mut tracked = self.tracked();
+        tracked.checkpoint = checkpoint;
+        tracked.caught_up = caught_up;
+        tracked.applied += applied;
+        tracked.skipped += u64::from(skipped);
+        tracked.last_error = None;
+        let now = Instant::now();
+        let total = tracked.applied;
+        tracked.samples.push_back((now, total));
+        while tracked
+            .samples
+            .get(1)
+            .is_some_and(|&(at, _)| now.duration_since(at) >= RATE_WINDOW)
+        {
+            tracked.samples.pop_front();
+        }
+        self.publish(&tracked);
+    }
+
+    fn mark_caught_up(&self) {
+        self.tracked().caught_up = true;
+    }
+
+    fn record_error(&self, error: &str) {
+        self.tracked().last_error = Some(error.to_owned());
+    }
+
+    fn record_fault(&self, position: u64, error: String) {
+        let mut tracked = self.tracked();
+        tracked.last_error = Some(error.clone());
+        tracked.fault = Some((position, error));
+        self.publish(&tracked);
+    }
+
+    fn policy(&self) -> FailurePolicy {
+        self.tracked().policy
+    }
+}
+
+/// Called by a runner whose generation just became the one queries read.
+pub(super) type OnPromoted = Box<dyn Fn(&Arc<RunnerShared>) + Send>;
+
+/// What a runner thread needs besides its logic.
+pub(super) struct RunnerContext {
+    pub(super) store: Arc<SqliteStore>,
+    pub(super) filter: LogFilter,
+    pub(super) batch_size: usize,
+    pub(super) retry_delay: Duration,
+    /// Called once this runner's generation became the one queries read.
+    pub(super) promoted: OnPromoted,
+}
+
+/// Start the thread that runs `logic` for `shared`'s generation.
+pub(super) fn spawn(
+    shared: Arc<RunnerShared>,
+    logic: Arc<dyn ProjectionLogic>,
+    context: RunnerContext,
+) -> Result<JoinHandle<()>> {
+    let name = format!("refold-projection-{}", shared.projection);
+    let projection = shared.projection.clone();
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            Runner {
+                shared,
+                logic,
+                context,
+            }
+            .run();
+        })
+        .map_err(|source| Error::ProjectionThread { projection, source })
+}
+
+/// What one step of the loop came to.
+enum Step {
+    /// Events were committed; read on.
+    Progressed,
+    /// Nothing new after this checkpoint; wait for the head to pass it.
+    Idle(u64),
+    /// This generation just became the one queries read.
+    Promoted,
+    /// The runner is done: faulted, or its generation was dropped.
+    Finished,
+}
+
+/// The connections a runner works with: one to write, one behind its overlay to read.
+struct Worker {
+    writer: Connection,
+    overlay: Overlay,
+}
+
+struct Runner {
+    shared: Arc<RunnerShared>,
+    logic: Arc<dyn ProjectionLogic>,
+    context: RunnerContext,
+}
+
+impl Runner {
+    fn run(&self) {
+        let mut head = self.context.store.subscribe();
+        let mut stop = self.shared.stop.subscribe();
+        let mut worker = None;
+        while !*stop.borrow_and_update() {
+            let step = match worker.as_mut() {
+                Some(worker) => self.step(worker, &mut head),
+                None => self.open().map(|opened| {
+                    worker = Some(opened);
+                    Step::Progressed
+                }),
+            };
+            match step {
+                Ok(Step::Progressed) => {}
+                Ok(Step::Idle(checkpoint)) => {
+                    self.shared.mark_caught_up();
+                    block_on(
+                        either(
+                            head.wait_for(|head| *head > checkpoint),
+                            stop.wait_for(|stop| *stop),
+                        ),
+                        None,
+                    );
+                }
+                Ok(Step::Promoted) => (self.context.promoted)(&self.shared),
+                Ok(Step::Finished) => break,
+                Err(error) => {
+                    let message = chain(&error);
+                    tracing::warn!(projection = %self.shared.projection, generation = self.shared.generation, error = %message, "projection runner failed; retrying");
+                    self.shared.record_error(&message);
+                    worker = None;
+                    block_on(
+                        stop.wait_for(|stop| *stop),
+                        Some(Instant::now() + self.context.retry_delay),
+                    );
+                }
+            }
+        }
+        self.shared.mark_stopped();
+    }
+
+    fn open(&self) -> Result<Worker> {
+        let config = self.context.store.config();
+        let writer = schema::connect(config)?;
+        let reader = schema::connect(config)?;
+        reader.pragma_update(None, "query_only", true)?;
+        Ok(Worker {
+            writer,
+            overlay: Overlay::new(reader, &self.shared.projection, self.shared.generation),
+        })
+    }
+
+    /// Read and apply the next batch, or find there is none.
+    fn step(&self, worker: &mut Worker, head: &mut watch::Receiver<u64>) -> Result<Step> {
+        let head = *head.borrow_and_update();
+        let checkpoint = self.shared.checkpoint();
+        if checkpoint >= head {
+            if !self.shared.active.load(Ordering::SeqCst) {
+                // A rebuild at the head: take over if the active generation is not ahead.
+                match self.commit(worker, Pending::new(), checkpoint, 0, None, true)? {
+                    Step::Progressed => {}
+                    done => return Ok(done),
+                }
+            }
+            return Ok(Step::Idle(checkpoint));
+        }
+        let batch_size = self.context.batch_size.max(1);
+        let events = self
+            .context
+            .store
+            .read_log(checkpoint, &self.context.filter, batch_size)?;
+        let last_read = events.last().map_or(0, |e| e.global_position);
+        // A short batch holds every wanted event up to the head seen before the read.
+        let caught_up = events.len() < batch_size;
+        let read_to = if caught_up {
+            last_read.max(head)
+        } else {
+            last_read
+        };
+        self.process(worker, &events, read_to, caught_up)
+    }
+
+    /// Apply `events` and commit up to `read_to`, finding the failing event if any.
+    fn process(
+        &self,
+        worker: &mut Worker,
+        events: &[RecordedEvent],
+        read_to: u64,
+        caught_up: bool,
+    ) -> Result<Step> {
+        let failure = match self.apply(worker, events)? {
+            Ok(pending) => {
+                return self.commit(worker, pending, read_to, events.len(), None, caught_up);
+            }
+            Err(error) => error,
+        };
+        if let [event] = events {
+            if let Step::Finished = self.failed(worker, event, &failure)? {
+                return Ok(Step::Finished);
+            }
+        } else {
+            tracing::debug!(projection = %self.shared.projection, error = %chain(&failure), "a batch failed; applying its events one at a time");
+            for event in events {
+                let step = match self.apply(worker, std::slice::from_ref(event))? {
+                    Ok(pending) => {
+                        self.commit(worker, pending, event.global_position, 1, None, false)?
+                    }
+                    Err(error) => self.failed(worker, event, &error)?,
+                };
+                if let Step::Finished = step {
+                    return Ok(Step::Finished);
+                }
+            }
+        }
+        self.commit(worker, Pending::new(), read_to, 0, None, caught_up)
+    }
+
+    /// Apply `events` through the overlay, one call per run of one partition. The
+    /// outer error is the database's; the inner one is the events'.
+    fn apply(&self, worker: &Worker, events: &[RecordedEvent]) -> Result<Result<Pending>> {
+        let mut documents: Box<dyn Documents + Send> = Box::new(worker.overlay.clone());
+        for run in events.chunk_by(|a, b| a.partition == b.partition) {
+            worker.overlay.set_partition(&run[0].partition);
+            if let Err(error) = self.logic.apply(run, &mut documents) {
+                worker.overlay.take()?;
+                return Ok(Err(error));
+            }
+        }
+        Ok(Ok(worker.overlay.take()?))
+    }
+
+    /// Handle `event` failing with `error` under the projection's policy.
+    fn failed(&self, worker: &mut Worker, event: &RecordedEvent, error: &Error) -> Result<Step> {
+        let message = chain(error);
+        let position = event.global_position;
+        match self.shared.policy() {
+            FailurePolicy::Stop => {
+                catalog::record_fault(
+                    &worker.writer,
+                    &self.shared.projection,
+                    self.shared.generation,
+                    position,
+                    &message,
+                )?;
+                tracing::error!(projection = %self.shared.projection, position, error = %message, "projection stopped at an event it cannot apply");
+                self.shared.record_fault(position, message);
+                Ok(Step::Finished)
+            }
+            FailurePolicy::Skip => {
+                tracing::warn!(projection = %self.shared.projection, position, error = %message, "projection skipped an event it cannot apply");
+                self.commit(
+                    worker,
+                    Pending::new(),
+                    position,
+                    0,
+                    Some((position, message)),
+                    false,
+                )
+            }
+        }
+    }
+
+    fn commit(
+        &self,
+        worker: &mut Worker,
+        pending: Pending,
+        checkpoint: u64,
+        applied: usize,
+        skipped: Option<(u64, String)>,
+        caught_up: bool,
+    ) -> Result<Step> {
+        let was_skip = skipped.is_some();
+        let committed = catalog::commit(
+            &mut worker.writer,
+            Batch {
+                projection: &self.shared.projection,
+                generation: self.shared.generation,
+                pending,
+                checkpoint,
+                skipped,
+                caught_up,
+            },
+        )?;
+        if committed == Committed::Superseded {
+            return Ok(Step::Finished);
+        }
+        self.shared
+            .advance(checkpoint, applied as u64, was_skip, caught_up);
+        Ok(match committed {
+            Committed::Promoted => Step::Promoted,
+            _ => Step::Progressed,
+        })
+    }
+}
+
+/// An error with its sources, `: `-separated, as one line.
+fn chain(error: &Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -1,0 +1,93 @@
+//! Snapshot projections: each stream's state as the decider's own `evolve` folds it.
+
+use super::{PATIENCE, Setup};
+use crate::support::guests::{CART, FAULTY};
+use refold::commands::{CommandConfig, CommandHandler};
+use refold::projections::{FailurePolicy, ListQuery, ProjectionState};
+use refold::workload;
+
+#[test]
+fn each_carts_document_is_its_folded_state() {
+    let setup = Setup::new();
+    let cart = setup.module("cart", CART);
+    workload::append_carts(&*setup.store, 40, 4).unwrap();
+    // Carts still open, and a stream of another category the projection never reads.
+    for i in 100..103 {
+        let events = workload::cart_events(i, 3);
+        for (event_type, data) in &events[..3] {
+            setup.append(&format!("cart-{i}"), event_type, data);
+        }
+    }
+    setup.append("order-1", "OrderPlaced", "{}");
+
+    let name = setup
+        .engine
+        .deploy_snapshot("cart", "cart", FailurePolicy::Stop)
+        .unwrap();
+    assert_eq!(name, "cart:cart");
+    setup.wait_for_head(&name);
+
+    let handler = CommandHandler::new(
+        setup.store.shared(),
+        setup.runtime.clone(),
+        CommandConfig::default(),
+    );
+    let page = setup
+        .engine
+        .list(&name, "default", "cart", &ListQuery::first(1000))
+        .unwrap();
+    assert_eq!(page.documents.len(), 43);
+    for document in &page.documents {
+        let (state, _) = handler
+            .load(cart.as_ref(), "default", &document.id)
+            .unwrap();
+        let folded: serde_json::Value = serde_json::from_slice(&state).unwrap();
+        let stored: serde_json::Value = serde_json::from_str(&document.document).unwrap();
+        assert_eq!(stored, folded, "{}", document.id);
+    }
+    let open: serde_json::Value = serde_json::from_str(
+        &setup
+            .engine
+            .get(&name, "default", "cart", "cart-101")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(open["status"], "open");
+    assert_eq!(open["lines"].as_object().unwrap().len(), 2);
+
+    // New events fold into the stored state.
+    let events = workload::cart_events(101, 3);
+    let position = setup.append("cart-101", events[3].0, &events[3].1);
+    setup.engine.wait_for(&name, position, PATIENCE).unwrap();
+    let (state, version) = handler.load(cart.as_ref(), "default", "cart-101").unwrap();
+    assert_eq!(version, 4);
+    let stored = setup
+        .engine
+        .get(&name, "default", "cart", "cart-101")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stored).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(&state).unwrap()
+    );
+}
+
+#[test]
+fn a_state_that_is_not_json_stops_the_projection_with_a_clear_error() {
+    let setup = Setup::new();
+    setup.module("faulty", FAULTY);
+    let position = setup.append("cart-1", "Anything", "{}");
+    let name = setup
+        .engine
+        .deploy_snapshot("faulty", "cart", FailurePolicy::Stop)
+        .unwrap();
+    let waited = setup.engine.wait_for(&name, position, PATIENCE);
+    assert!(
+        matches!(&waited, Err(refold::Error::ProjectionFaulted { position: at, error, .. })
+            if *at == position && error.contains("other than UTF-8 JSON")),
+        "{waited:?}"
+    );
+    let status = setup.engine.status_of(&name).unwrap();
+    assert_eq!(status.active.state, ProjectionState::Faulted);
+}
