@@ -7,6 +7,7 @@
 
 mod behaviour;
 mod engine;
+mod mixed;
 mod specs;
 
 use crate::support::guests::{
