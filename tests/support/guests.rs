@@ -2,8 +2,12 @@
 //!
 //! Each guest package is built with `cargo build --release --target wasm32-wasip2`
 //! into the workspace's own target directory, once per test process. Packages are
-//! built one invocation each, so their cargo features never unify.
+//! built one invocation each, so their cargo features never unify. The Python and
+//! JavaScript guests are built by `examples/build-polyglot.sh`, also once per process;
+//! they compile slowly, so tests load them on a runtime with a compile cache on disk
+//! ([`cached_config`]) that every test process on the machine shares.
 
+use refold::runtime::RuntimeConfig;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +28,17 @@ pub const FAULTY_PROJECTION: &str = "faulty-projection";
 pub const NOT_REFOLD: &str = "not-refold";
 /// A decider whose `evolve` keeps hidden global state (`tests/guests/stateful`).
 pub const STATEFUL: &str = "stateful";
+/// The cart decider in Python (`examples/python/cart`).
+pub const CART_PY: &str = "cart-py";
+/// The cart-summary projection in Python (`examples/python/cart-summary`).
+pub const CART_SUMMARY_PY: &str = "cart-summary-py";
+/// The cart decider in JavaScript (`examples/javascript/cart`), default engine.
+pub const CART_JS: &str = "cart-js";
+/// The cart-summary projection in JavaScript (`examples/javascript/cart-summary`), default engine.
+pub const CART_SUMMARY_JS: &str = "cart-summary-js";
+
+/// The build script of the Python and JavaScript guests, from the workspace root.
+const POLYGLOT_SCRIPT: &str = "examples/build-polyglot.sh";
 
 /// `<target>/<profile>`: the test binary lives in `<target>/<profile>/deps/`.
 pub fn profile_dir() -> PathBuf {
@@ -94,4 +109,51 @@ pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("host/ sits in the workspace root")
+}
+
+/// The bytes of the polyglot component `name` (e.g. [`CART_PY`]), running
+/// `examples/build-polyglot.sh` first if this process has not.
+pub fn polyglot(name: &str) -> Vec<u8> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let folder = BUILT
+        .get_or_init(build_polyglot)
+        .as_ref()
+        .unwrap_or_else(|problem| {
+            panic!("{problem}");
+        });
+    let path = folder.join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "{POLYGLOT_SCRIPT} ran but {} cannot be read: {error}",
+            path.display()
+        )
+    })
+}
+
+/// Run the polyglot build script into this target directory; the folder it fills.
+fn build_polyglot() -> Result<PathBuf, String> {
+    let target = target_dir();
+    let output = Command::new(workspace_root().join(POLYGLOT_SCRIPT))
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|error| format!("cannot run {POLYGLOT_SCRIPT}: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{POLYGLOT_SCRIPT} failed ({}); run it by hand to see why. Its output:\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(target.join("polyglot"))
+}
+
+/// Default limits, and a compile cache in `<target>/test-compile-cache` that every
+/// test process on the machine shares, so each heavy component compiles once.
+pub fn cached_config() -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: Some(target_dir().join("test-compile-cache")),
+        ..RuntimeConfig::default()
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod guests;
 
+use refold::runtime::Event;
 use refold::store::{EventStore, SqliteStore, StoreConfig};
 use std::ops::Deref;
 use std::path::PathBuf;
@@ -96,4 +97,19 @@ pub fn example_binary(name: &str) -> PathBuf {
         "building the example '{name}' failed ({status}); run `cargo build -p refold --example {name}` to see why"
     );
     profile_dir.join("examples").join(name)
+}
+
+/// An event as the store would hand it to a guest.
+pub fn event(stream: &str, position: u64, event_type: &str, data: &str) -> Event {
+    Event {
+        event_type: event_type.to_owned(),
+        data: data.to_owned(),
+        metadata: "{}".to_owned(),
+        stream_id: stream.to_owned(),
+        stream_position: position,
+        global_position: position,
+        event_id: format!("00000000-0000-0000-0000-{position:012}"),
+        recorded_at: "2024-01-01T00:00:00.000Z".to_owned(),
+        partition: "default".to_owned(),
+    }
 }
