@@ -47,7 +47,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-pub use views::{EventView, OutcomeView};
+pub use views::{EventView, OutcomeView, PageView};
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -136,6 +136,7 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .merge(modules)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(middleware::map_response(json_errors))
         .with_state(state)
 }
 
@@ -161,6 +162,56 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         }
     }
     next.run(request).await
+}
+
+/// axum answers some requests itself (a query string or path it cannot parse, a body
+/// over the limit, a method a route does not have) with plain text or nothing: give
+/// those answers the API's JSON error shape too.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let (kind, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too-large",
+            format!("the request body is over this route's size limit ({text})"),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            format!(
+                "this route does not take that method; it takes {}",
+                parts
+                    .headers
+                    .get(header::ALLOW)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("other methods")
+            ),
+        ),
+        StatusCode::NOT_FOUND => ("not-found", text.into_owned()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", text.into_owned()),
+        status if status.is_server_error() => ("internal", text.into_owned()),
+        _ => ("bad-request", text.into_owned()),
+    };
+    let message = if message.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    let mut json = ApiError::new(status, kind, message).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        json.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    json
 }
 
 async fn not_found(request: Request) -> ApiError {

@@ -363,6 +363,14 @@ impl Runner {
         } else {
             last_read
         };
+        let _batch = tracing::info_span!(
+            "projection batch",
+            projection = %self.shared.projection,
+            generation = self.shared.generation,
+            after = checkpoint,
+            events = events.len(),
+        )
+        .entered();
         self.process(worker, &events, read_to, caught_up)
     }
 
