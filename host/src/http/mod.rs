@@ -115,7 +115,10 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
     };
     let modules = Router::new()
         .route("/modules/{name}", put(writes::deploy))
-        .layer(DefaultBodyLimit::max(config.module_limit));
+        .layer(DefaultBodyLimit::max(config.module_limit))
+        .layer(middleware::from_fn(move |request, next| {
+            refuse_oversized(config.module_limit, request, next)
+        }));
     Router::new()
         .route("/commands/{decider}/{stream}", post(writes::command))
         .route("/streams/{stream}", post(writes::append).get(reads::stream))
@@ -133,6 +136,9 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn(move |request, next| {
+            refuse_oversized(config.body_limit, request, next)
+        }))
         .merge(modules)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
@@ -162,6 +168,27 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         }
     }
     next.run(request).await
+}
+
+/// Answer 413 at once when a request declares a body over `limit`, before reading
+/// any of it: a client that waits for `100 Continue` (curl does, for large bodies)
+/// gets the answer without sending the body. Bodies of no declared length are
+/// counted as they are read (`DefaultBodyLimit`).
+async fn refuse_oversized(limit: usize, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("the request body is {length} bytes, over this route's limit of {limit}"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// axum answers some requests itself (a query string or path it cannot parse, a body
