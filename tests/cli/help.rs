@@ -20,8 +20,7 @@ fn every_subcommand_help_has_an_example() {
     ] {
         let (stdout, _) = exited(&refold(&[command, "--help"]), 0);
         assert!(
-            stdout.contains(&format!("Example"))
-                && stdout.contains(&format!("\n  refold {command}")),
+            stdout.contains("Example") && stdout.contains(&format!("\n  refold {command}")),
             "`refold {command} --help` shows an example:\n{stdout}"
         );
         assert!(stdout.contains("Usage: refold"), "{stdout}");
