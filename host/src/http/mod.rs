@@ -75,6 +75,8 @@ pub(crate) struct AppState {
     engine: Arc<Engine>,
     shutdown: watch::Receiver<bool>,
     token: Option<Arc<str>>,
+    /// The most of a refused request's body read (and dropped) before answering.
+    drain_limit: usize,
 }
 
 /// `?partition=` on routes about one stream.
@@ -112,6 +114,7 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         engine,
         shutdown,
         token: config.token.map(Into::into),
+        drain_limit: config.module_limit,
     };
     let modules = Router::new()
         .route("/modules/{name}", put(writes::deploy))
@@ -159,6 +162,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if presented != Some(token) {
+            drain(request, state.drain_limit).await;
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -168,6 +172,24 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         }
     }
     next.run(request).await
+}
+
+/// Read and drop the body of a request refused before its handler ran, so the client,
+/// still sending it, reads the answer instead of a reset connection. A client that
+/// waits for `100 Continue` has sent nothing: its body is left unsent.
+async fn drain(request: Request, limit: usize) {
+    use futures_util::StreamExt;
+    if request.headers().contains_key(header::EXPECT) {
+        return;
+    }
+    let mut body = request.into_body().into_data_stream();
+    let mut drained = 0;
+    while drained <= limit {
+        match body.next().await {
+            Some(Ok(chunk)) => drained += chunk.len(),
+            _ => break,
+        }
+    }
 }
 
 /// Answer 413 at once when a request declares a body over `limit`, before reading
