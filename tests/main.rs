@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod engine;
 mod harness;
+mod http;
 mod polyglot;
 mod projections;
 mod runtime;

@@ -2,6 +2,7 @@
 //! components, and the cargo examples some tests run as child processes.
 
 pub mod guests;
+pub mod server;
 
 use refold::runtime::Event;
 use refold::store::{EventStore, SqliteStore, StoreConfig};

@@ -191,6 +191,6 @@ pub fn query(db: &Path, args: &QueryArgs) -> anyhow::Result<ExitCode> {
         list = list.with_filter(field.clone(), value);
     }
     let page = projections.list(&args.projection, &args.partition, &args.collection, &list)?;
-    print_json(&page)?;
+    print_json(&refold::http::PageView::of(&page))?;
     Ok(ExitCode::SUCCESS)
 }

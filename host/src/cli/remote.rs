@@ -35,6 +35,10 @@ impl Server {
         if let Some(token) = &self.token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
+        if body.is_some() {
+            // Learn of a refusal (no token, too large) before sending a module's bytes.
+            request = request.header("expect", "100-continue");
+        }
         let request = request
             .body(body.unwrap_or_default().to_vec())
             .with_context(|| format!("cannot build a request to {url}"))?;

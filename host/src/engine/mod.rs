@@ -103,13 +103,16 @@ impl Engine {
         for (deployment, bytes) in engine.deployments.current()? {
             let module = engine.runtime.load(&deployment.name, &bytes)?;
             let module = engine.runtime.deploy_version(module, deployment.version);
-            engine.start(module, deployment.policy.unwrap_or_default())?;
+            engine.start(module, deployment.policy.unwrap_or_default(), false)?;
         }
-        if engine.run_projections {
-            for (decider, category, policy) in engine.deployments.snapshots()? {
+        for (decider, category, policy) in engine.deployments.snapshots()? {
+            if engine.run_projections {
                 engine
                     .projections
                     .deploy_snapshot(&decider, &category, policy)?;
+            } else {
+                let name = crate::projections::StreamSnapshots::name_for(&decider, &category);
+                engine.projections.park(&name, policy)?;
             }
         }
         Ok(engine)
@@ -129,7 +132,7 @@ impl Engine {
         let policy = (info.world == World::Projection).then_some(policy);
         self.deployments.record(&info, policy, bytes)?;
         let module = self.runtime.deploy_version(module, version);
-        self.start(module.clone(), policy.unwrap_or_default())?;
+        self.start(module.clone(), policy.unwrap_or_default(), true)?;
         if module.info().world == World::Decider && self.run_projections {
             for (decider, category, policy) in self.deployments.snapshots()? {
                 if decider == name {
@@ -163,11 +166,16 @@ impl Engine {
         }
     }
 
-    /// Run a projection module's projection (deciders need nothing started).
-    fn start(&self, module: Arc<Module>, policy: FailurePolicy) -> Result<()> {
+    /// Run a projection module's projection (deciders need nothing started). When
+    /// this engine runs no projections, the projection is only known here (its status
+    /// and read model answer), and recorded when `deployed_now`, so that it shows
+    /// before any server has run it.
+    fn start(&self, module: Arc<Module>, policy: FailurePolicy, deployed_now: bool) -> Result<()> {
         match module.info().world {
             World::Projection if self.run_projections => self.projections.deploy(module, policy),
-            World::Projection | World::Decider => Ok(()),
+            World::Projection if deployed_now => self.projections.record(module.as_ref(), policy),
+            World::Projection => self.projections.park(&module.info().name, policy),
+            World::Decider => Ok(()),
         }
     }
 

@@ -68,6 +68,16 @@ impl From<Error> for ApiError {
                 (StatusCode::BAD_REQUEST, "invalid-module", Some(module))
             }
             Error::InvalidModuleName(_) => (StatusCode::BAD_REQUEST, "invalid-module-name", None),
+            Error::UnknownProjection(_) => (StatusCode::NOT_FOUND, "unknown-projection", None),
+            Error::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query", None),
+            Error::ProjectionTimeout { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "projection-behind", None)
+            }
+            Error::ProjectionFaulted { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "projection-faulted",
+                None,
+            ),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         };
         if status.is_server_error() {

@@ -47,7 +47,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-pub use views::{EventView, OutcomeView};
+pub use views::{EventView, OutcomeView, PageView};
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -75,6 +75,8 @@ pub(crate) struct AppState {
     engine: Arc<Engine>,
     shutdown: watch::Receiver<bool>,
     token: Option<Arc<str>>,
+    /// The most of a refused request's body read (and dropped) before answering.
+    drain_limit: usize,
 }
 
 /// `?partition=` on routes about one stream.
@@ -112,10 +114,14 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         engine,
         shutdown,
         token: config.token.map(Into::into),
+        drain_limit: config.module_limit,
     };
     let modules = Router::new()
         .route("/modules/{name}", put(writes::deploy))
-        .layer(DefaultBodyLimit::max(config.module_limit));
+        .layer(DefaultBodyLimit::max(config.module_limit))
+        .layer(middleware::from_fn(move |request, next| {
+            refuse_oversized(config.module_limit, request, next)
+        }));
     Router::new()
         .route("/commands/{decider}/{stream}", post(writes::command))
         .route("/streams/{stream}", post(writes::append).get(reads::stream))
@@ -133,9 +139,13 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn(move |request, next| {
+            refuse_oversized(config.body_limit, request, next)
+        }))
         .merge(modules)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(middleware::map_response(json_errors))
         .with_state(state)
 }
 
@@ -152,6 +162,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if presented != Some(token) {
+            drain(request, state.drain_limit).await;
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -161,6 +172,95 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         }
     }
     next.run(request).await
+}
+
+/// Read and drop the body of a request refused before its handler ran, so the client,
+/// still sending it, reads the answer instead of a reset connection. A client that
+/// waits for `100 Continue` has sent nothing: its body is left unsent.
+async fn drain(request: Request, limit: usize) {
+    use futures_util::StreamExt;
+    if request.headers().contains_key(header::EXPECT) {
+        return;
+    }
+    let mut body = request.into_body().into_data_stream();
+    let mut drained = 0;
+    while drained <= limit {
+        match body.next().await {
+            Some(Ok(chunk)) => drained += chunk.len(),
+            _ => break,
+        }
+    }
+}
+
+/// Answer 413 at once when a request declares a body over `limit`, before reading
+/// any of it: a client that waits for `100 Continue` (curl does, for large bodies)
+/// gets the answer without sending the body. Bodies of no declared length are
+/// counted as they are read (`DefaultBodyLimit`).
+async fn refuse_oversized(limit: usize, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("the request body is {length} bytes, over this route's limit of {limit}"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// axum answers some requests itself (a query string or path it cannot parse, a body
+/// over the limit, a method a route does not have) with plain text or nothing: give
+/// those answers the API's JSON error shape too.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let (kind, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too-large",
+            format!("the request body is over this route's size limit ({text})"),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            format!(
+                "this route does not take that method; it takes {}",
+                parts
+                    .headers
+                    .get(header::ALLOW)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("other methods")
+            ),
+        ),
+        StatusCode::NOT_FOUND => ("not-found", text.into_owned()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", text.into_owned()),
+        status if status.is_server_error() => ("internal", text.into_owned()),
+        _ => ("bad-request", text.into_owned()),
+    };
+    let message = if message.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    let mut json = ApiError::new(status, kind, message).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        json.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    json
 }
 
 async fn not_found(request: Request) -> ApiError {

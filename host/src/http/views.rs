@@ -2,7 +2,8 @@
 //! strings), exactly as stored, and the bodies clients send.
 
 use crate::commands::CommandOutcome;
-use crate::store::RecordedEvent;
+use crate::projections::Page;
+use crate::store::{AppendOutcome, RecordedEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -67,6 +68,59 @@ impl<'a> OutcomeView<'a> {
             module: &outcome.module,
             module_version: outcome.module_version,
             attempts: outcome.attempts,
+        }
+    }
+}
+
+/// What an append returns, in the API's camelCase like every other body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppendView<'a> {
+    stream_version: u64,
+    first_position: u64,
+    last_position: u64,
+    recorded_at: &'a str,
+}
+
+impl<'a> AppendView<'a> {
+    /// The view of `outcome`.
+    pub(crate) fn of(outcome: &'a AppendOutcome) -> Self {
+        AppendView {
+            stream_version: outcome.stream_version,
+            first_position: outcome.first_position,
+            last_position: outcome.last_position,
+            recorded_at: &outcome.recorded_at,
+        }
+    }
+}
+
+/// A page of read-model documents as the API (and the command line) shows it: each
+/// document inline as JSON, as a single document is.
+#[derive(Serialize)]
+pub struct PageView<'a> {
+    documents: Vec<DocumentView<'a>>,
+    next: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DocumentView<'a> {
+    id: &'a str,
+    document: &'a RawValue,
+}
+
+impl<'a> PageView<'a> {
+    /// The view of `page`.
+    pub fn of(page: &'a Page) -> Self {
+        PageView {
+            documents: page
+                .documents
+                .iter()
+                .map(|d| DocumentView {
+                    id: &d.id,
+                    document: raw(&d.document),
+                })
+                .collect(),
+            next: page.next.as_deref(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Routes that change things: commands, appends, deploys.
 
 use super::error::ApiError;
-use super::views::{AppendBody, OutcomeView};
+use super::views::{AppendBody, AppendView, OutcomeView};
 use super::{AppState, PartitionQuery, blocking};
 use crate::projections::FailurePolicy;
 use crate::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
@@ -25,10 +25,21 @@ pub(crate) async fn command(
     let command = command.to_owned();
     let partition = query.partition();
     let engine = state.engine.clone();
+    let span = tracing::info_span!("command", %decider, %stream, %partition);
     let outcome = blocking(move || {
-        engine
+        let _in_span = span.entered();
+        let outcome = engine
             .commands()
-            .handle(&decider, &partition, &stream, &command)
+            .handle(&decider, &partition, &stream, &command);
+        match &outcome {
+            Ok(outcome) => tracing::debug!(
+                events = outcome.events.len(),
+                stream_version = outcome.stream_version,
+                "command handled"
+            ),
+            Err(error) => tracing::debug!(%error, "command failed"),
+        }
+        outcome
     })
     .await?;
     Ok(Json(OutcomeView::of(&outcome)).into_response())
@@ -70,7 +81,7 @@ pub(crate) async fn append(
     let request = AppendRequest::new(stream, expected, events).in_partition(query.partition());
     let engine = state.engine.clone();
     let outcome = blocking(move || engine.store().append(request)).await?;
-    Ok(Json(outcome).into_response())
+    Ok(Json(AppendView::of(&outcome)).into_response())
 }
 
 /// `"any"`, `"no-stream"`, `"exists"`, or a version (number or numeric text); absent

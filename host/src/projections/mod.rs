@@ -292,6 +292,31 @@ impl ProjectionEngine {
         deployed
     }
 
+    /// Know the projection `name` as the database records it, without running it: its
+    /// status (stopped, at its recorded checkpoint) and its read model answer. Does
+    /// nothing for a name the database does not record, or one already known here.
+    pub fn park(&self, name: &str, policy: FailurePolicy) -> Result<()> {
+        let catalog = lock(&self.inner.catalog);
+        if let Some(definition) = catalog::load(&catalog, name)? {
+            lock(&self.inner.slots)
+                .entry(name.to_owned())
+                .or_insert_with(|| Slot::parked(name, &definition, policy));
+        }
+        Ok(())
+    }
+
+    /// Record the projection `logic` builds, if the database does not yet, so that it
+    /// builds from position 0 wherever it next runs, and [`park`](Self::park) it here.
+    pub fn record(&self, logic: &dyn ProjectionLogic, policy: FailurePolicy) -> Result<()> {
+        {
+            let mut catalog = lock(&self.inner.catalog);
+            if catalog::load(&catalog, logic.name())?.is_none() {
+                catalog::create(&mut catalog, logic, policy)?;
+            }
+        }
+        self.park(logic.name(), policy)
+    }
+
     /// Build the read model of `name` again from position 0 with its current logic,
     /// beside the current one, and switch to it once caught up.
     pub fn rebuild(&self, name: &str) -> Result<()> {

@@ -368,6 +368,14 @@ impl Runner {
         } else {
             last_read
         };
+        let _batch = tracing::info_span!(
+            "projection batch",
+            projection = %self.shared.projection,
+            generation = self.shared.generation,
+            after = checkpoint,
+            events = events.len(),
+        )
+        .entered();
         self.process(worker, &events, read_to, caught_up)
     }
 
@@ -385,18 +393,26 @@ impl Runner {
             }
             Err(error) => error,
         };
+        // A commit that reaches `read_to` says whether that is the head, so the state
+        // is live by the time the checkpoint is published.
+        let at_end = |event: &RecordedEvent| caught_up && event.global_position == read_to;
         if let [event] = events {
-            if let Step::Finished = self.failed(worker, event, &failure)? {
+            if let Step::Finished = self.failed(worker, event, &failure, at_end(event))? {
                 return Ok(Step::Finished);
             }
         } else {
             tracing::debug!(projection = %self.shared.projection, error = %chain(&failure), "a batch failed; applying its events one at a time");
             for event in events {
                 let step = match self.apply(worker, std::slice::from_ref(event))? {
-                    Ok(pending) => {
-                        self.commit(worker, pending, event.global_position, 1, None, false)?
-                    }
-                    Err(error) => self.failed(worker, event, &error)?,
+                    Ok(pending) => self.commit(
+                        worker,
+                        pending,
+                        event.global_position,
+                        1,
+                        None,
+                        at_end(event),
+                    )?,
+                    Err(error) => self.failed(worker, event, &error, at_end(event))?,
                 };
                 if let Step::Finished = step {
                     return Ok(Step::Finished);
@@ -421,7 +437,13 @@ impl Runner {
     }
 
     /// Handle `event` failing with `error` under the projection's policy.
-    fn failed(&self, worker: &mut Worker, event: &RecordedEvent, error: &Error) -> Result<Step> {
+    fn failed(
+        &self,
+        worker: &mut Worker,
+        event: &RecordedEvent,
+        error: &Error,
+        caught_up: bool,
+    ) -> Result<Step> {
         let message = chain(error);
         let position = event.global_position;
         match self.shared.policy() {
@@ -445,7 +467,7 @@ impl Runner {
                     position,
                     0,
                     Some((position, message)),
-                    false,
+                    caught_up,
                 )
             }
         }

@@ -1,0 +1,8 @@
+//! The HTTP API end to end: the real `refold serve` as a child process on a loopback
+//! port, spoken to by a real HTTP client.
+
+mod errors;
+mod flow;
+mod hot_deploy;
+mod lifecycle;
+mod live;

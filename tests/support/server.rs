@@ -1,0 +1,263 @@
+//! A real `refold serve` as a child process on a loopback port, and a small HTTP client
+//! for it.
+
+use super::guests::{self, CART, CART_SUMMARY};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// A running `refold serve`, killed when dropped unless it was stopped first.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    log: PathBuf,
+}
+
+/// A temporary directory holding a database for servers to start on.
+pub struct Db {
+    dir: TempDir,
+}
+
+impl Db {
+    /// A fresh directory; the database is created by the first server.
+    pub fn new() -> Db {
+        Db {
+            dir: tempfile::tempdir().expect("create a temporary directory"),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("refold.db")
+    }
+
+    /// A server on this database with the cart decider and the cart-summary projection.
+    pub fn serve_cart(&self, extra: &[&str]) -> Server {
+        let cart = format!("cart={}", guests::wasm_path(CART).display());
+        let summary = format!("cart-summary={}", guests::wasm_path(CART_SUMMARY).display());
+        let mut args = vec!["--deploy", &cart, "--deploy", &summary];
+        args.extend_from_slice(extra);
+        self.serve(&args)
+    }
+
+    /// A server on this database with `args` after `serve`.
+    pub fn serve(&self, args: &[&str]) -> Server {
+        Server::start(&self.path(), args)
+    }
+}
+
+impl Server {
+    /// Start `refold serve --db <db> --listen 127.0.0.1:0 <args>` and wait for the line
+    /// that says where it listens.
+    pub fn start(db: &Path, args: &[&str]) -> Server {
+        let log = db.with_extension(format!("serve-{}.log", unique()));
+        let stderr = std::fs::File::create(&log).expect("create the server's log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_refold"))
+            .arg("--db")
+            .arg(db)
+            .args(["--log-level", "info", "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("REFOLD_DB")
+            .env_remove("REFOLD_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("the refold binary starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line);
+        let address = line
+            .strip_prefix("refold listening on http://")
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned);
+        let Some(address) = address else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "refold serve did not say where it listens ({read:?}, {line:?}); its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Server {
+            child,
+            base: format!("http://{address}"),
+            log,
+        }
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Send SIGTERM.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM {} failed", self.pid());
+    }
+
+    /// Wait for the server to exit (after a signal), at most a minute.
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the server") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not exit within a minute; its log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stop the server with SIGTERM and check it exits successfully.
+    pub fn stop(mut self) {
+        self.sigterm();
+        let status = self.wait();
+        assert!(status.success(), "{status}; log:\n{}", self.log());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An HTTP client that returns every status as an answer, not an error.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A status and a JSON body (`Value::Null` when the body is empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The body as text.
+    pub text: String,
+    /// The body as JSON, or `Null`.
+    pub json: Value,
+}
+
+impl Answer {
+    /// The answer of a request.
+    pub fn of(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+        let mut response = response.expect("the server answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .expect("the body is text");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            text,
+            json,
+        }
+    }
+
+    /// Check the status is `status` and the body a JSON error of `kind`; the error.
+    pub fn error(&self, status: u16, kind: &str) -> &Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "an error body is JSON: {self:?}"
+        );
+        let error = &self.json["error"];
+        assert_eq!(error["kind"], kind, "{self:?}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{self:?}"
+        );
+        error
+    }
+
+    /// Check the status is 2xx; the JSON body.
+    pub fn ok(&self) -> &Value {
+        assert!((200..300).contains(&self.status), "{self:?}");
+        &self.json
+    }
+}
+
+/// `GET url`.
+pub fn get(agent: &ureq::Agent, url: &str) -> Answer {
+    Answer::of(agent.get(url).call())
+}
+
+/// `POST url` with `body`, and `Authorization: Bearer token` if given.
+pub fn post(agent: &ureq::Agent, url: &str, body: &str, token: Option<&str>) -> Answer {
+    let mut request = agent.post(url).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    Answer::of(request.send(body))
+}
+
+/// `PUT url` with `body`, and `Authorization: Bearer token` if given.
+pub fn put(agent: &ureq::Agent, url: &str, body: &[u8], token: Option<&str>) -> Answer {
+    let mut request = agent.put(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    Answer::of(request.send(body))
+}
+
+/// The command that opens cart `cart`.
+pub fn open_cart(cart: &str) -> String {
+    format!(
+        r#"{{"type":"OpenCart","data":{{"cartId":"{cart}","customerId":"customer-1","currency":"EUR","channel":"web","openedAt":"2024-01-01T00:00:00.000Z"}}}}"#
+    )
+}
+
+/// The command that adds `quantity` units of `sku` to cart `cart`.
+pub fn add_item(cart: &str, sku: &str, quantity: u64) -> String {
+    format!(
+        r#"{{"type":"AddItem","data":{{"cartId":"{cart}","sku":"{sku}","name":"Product","quantity":{quantity},"unitPrice":1250,"addedAt":"2024-01-01T00:00:05.000Z"}}}}"#
+    )
+}
