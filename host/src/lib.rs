@@ -22,11 +22,14 @@
 //!   and [`wait_for`](projections::ProjectionEngine::wait_for) lets a writer read its
 //!   own writes.
 //! - [`workload`]: the standard cart workload's data, shared by tests and benchmarks.
+//! - [`bench`]: the benchmark suite (`refold bench`): the standard workloads, each
+//!   verified and beside its raw-SQLite and native baselines.
 //!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
 //! `refold-guest` crate lets a Rust author implement them with plain traits.
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod commands;
 pub mod engine;
 mod error;
