@@ -2,6 +2,7 @@
 //! one module per part of the engine, each running the real thing: real SQLite files,
 //! real components built from source on first use, real child processes.
 
+mod bench;
 mod cli;
 mod commands;
 mod engine;

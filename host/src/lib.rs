@@ -17,16 +17,24 @@
 //!   own thread, its documents and checkpoint committed together; queries read them,
 //!   and [`wait_for`](projections::ProjectionEngine::wait_for) lets a writer read its
 //!   own writes.
+//! - [`engine`]: the [`Engine`](engine::Engine) runs all of these over one database
+//!   file; deployed modules are recorded there, so a restart comes back with the same
+//!   modules and versions.
+//! - [`http`]: the HTTP API over an engine ([`serve`](http::serve)), with live events
+//!   as server-sent events.
 //! - [`workload`]: the standard cart workload's data, shared by tests and benchmarks.
 //! - [`harness`]: given/when/then tests for guest modules, run through the same
 //!   [`Runtime`](runtime::Runtime): [`DeciderSpec`](harness::DeciderSpec) and
 //!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
 //!   for YAML specs (what `refold test` runs).
+//! - [`bench`]: the benchmark suite (`refold bench`): the standard workloads, each
+//!   verified and beside its raw-SQLite and native baselines.
 //!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
 //! `refold-guest` crate lets a Rust author implement them with plain traits.
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod commands;
 pub mod engine;
 mod error;

@@ -51,34 +51,64 @@ pub fn cart_events(i: u64, n: u64) -> Vec<(&'static str, String)> {
     events
 }
 
-/// Append the standard carts `0..carts` to `store` in the default partition, one event
-/// per append with an exact expected version, round-robin by round (event r of every
-/// cart before event r + 1 of any).
+/// Σ itemCount and Σ total of the `CartConfirmed` events of the standard carts
+/// `0..carts`, read back from the generated JSON: the check sums a workload over fewer
+/// carts verifies (for all 10,000 they are [`CHECK_ITEM_COUNT`] and [`CHECK_TOTAL`]).
+pub fn check_sums(carts: u64) -> (u64, u64) {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Confirmed {
+        item_count: u64,
+        total: u64,
+    }
+    (0..carts).fold((0, 0), |(items, total), i| {
+        let events = cart_events(i, ITEMS);
+        let (_, data) = events.last().expect("a cart ends with CartConfirmed");
+        let confirmed: Confirmed =
+            serde_json::from_str(data).expect("the generator writes valid CartConfirmed data");
+        (items + confirmed.item_count, total + confirmed.total)
+    })
+}
+
+/// The single-event appends of the standard carts `0..carts`, one list per client, in
+/// round-robin order by round (event r of every cart before event r + 1 of any), each
+/// with an exact expected version.
 ///
 /// With `clients` = 1 that is W1's order exactly. With more, client `c` takes the carts
-/// `i` with `i mod clients = c` and keeps the round-robin order over them (W1-64): the
-/// store's group commit then shares each commit among the clients, which makes filling
-/// a store much faster while every stream's events stay spread over the log.
-pub fn append_carts(store: &dyn EventStore, carts: u64, clients: u64) -> Result<()> {
+/// `i` with `i mod clients = c` and keeps the round-robin order over them (W1-64).
+pub fn round_robin_appends(carts: u64, clients: u64) -> Vec<Vec<AppendRequest>> {
     let clients = clients.clamp(1, carts.max(1));
     let events: Vec<Vec<(&'static str, String)>> =
         (0..carts).map(|i| cart_events(i, ITEMS)).collect();
-    let events = &events;
+    (0..clients)
+        .map(|client| {
+            (0..=ITEMS + 1)
+                .flat_map(|round| {
+                    let events = &events;
+                    (client..carts).step_by(clients as usize).map(move |cart| {
+                        let (event_type, data) = &events[cart as usize][round as usize];
+                        AppendRequest::new(
+                            format!("cart-{cart}"),
+                            ExpectedVersion::Exact(round),
+                            vec![EventData::new(*event_type, data.clone())],
+                        )
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Run each client's appends on its own thread, in order; the first error (a conflict
+/// when an expected version was wrong) ends the run.
+pub fn append_concurrently(store: &dyn EventStore, clients: Vec<Vec<AppendRequest>>) -> Result<()> {
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..clients)
-            .map(|client| {
+        let workers: Vec<_> = clients
+            .into_iter()
+            .map(|requests| {
                 scope.spawn(move || -> Result<()> {
-                    for round in 0..=ITEMS + 1 {
-                        let mut cart = client;
-                        while cart < carts {
-                            let (event_type, data) = &events[cart as usize][round as usize];
-                            store.append(AppendRequest::new(
-                                format!("cart-{cart}"),
-                                ExpectedVersion::Exact(round),
-                                vec![EventData::new(*event_type, data.clone())],
-                            ))?;
-                            cart += clients;
-                        }
+                    for request in requests {
+                        store.append(request)?;
                     }
                     Ok(())
                 })
@@ -88,4 +118,23 @@ pub fn append_carts(store: &dyn EventStore, carts: u64, clients: u64) -> Result<
             .into_iter()
             .try_for_each(|worker| worker.join().expect("an append client panicked"))
     })
+}
+
+/// Append the standard carts `0..carts` to `store` in the default partition, in the
+/// order of [`round_robin_appends`] with `clients` concurrent clients.
+///
+/// More clients make filling a store much faster (the store's group commit shares each
+/// commit among them) while every stream's events stay spread over the log.
+pub fn append_carts(store: &dyn EventStore, carts: u64, clients: u64) -> Result<()> {
+    append_concurrently(store, round_robin_appends(carts, clients))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_sums_of_the_standard_carts() {
+        assert_eq!(check_sums(CARTS), (CHECK_ITEM_COUNT, CHECK_TOTAL));
+    }
 }

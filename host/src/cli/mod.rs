@@ -6,6 +6,7 @@
 //! library's typed [`refold::Error`].
 
 mod append;
+mod bench;
 mod command;
 mod deploy;
 mod modules;
@@ -71,6 +72,7 @@ enum Action {
     Rebuild(projections::RebuildArgs),
     Query(projections::QueryArgs),
     Test(test::TestArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// Run the parsed command; `Ok` carries its exit code.
@@ -87,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Action::Rebuild(args) => projections::rebuild(db, &args),
         Action::Query(args) => projections::query(db, &args),
         Action::Test(args) => test::run(&args),
+        Action::Bench(args) => bench::run(&args),
     }
 }
 
