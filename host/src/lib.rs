@@ -27,7 +27,7 @@
 //!   [`Runtime`](runtime::Runtime): [`DeciderSpec`](harness::DeciderSpec) and
 //!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
 //!   for YAML specs (what `refold test` runs).
-//! - [`bench`]: the benchmark suite (`refold bench`): the standard workloads, each
+//! - [`bench`](mod@bench): the benchmark suite (`refold bench`): the standard workloads, each
 //!   verified and beside its raw-SQLite and native baselines.
 //!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
