@@ -29,7 +29,7 @@ pub struct AppendArgs {
     /// JSON-lines file of events (`-` or absent: stdin).
     file: Option<PathBuf>,
     /// The stream's version the first batch expects: any, no-stream, exists, or a number.
-    #[arg(long, default_value = "any", value_parser = expected_version)]
+    #[arg(long, default_value = "any")]
     expected: ExpectedVersion,
     /// The stream's partition.
     #[arg(long, default_value = refold::store::DEFAULT_PARTITION)]
@@ -37,18 +37,6 @@ pub struct AppendArgs {
     /// Events per append.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     batch: u64,
-}
-
-fn expected_version(text: &str) -> Result<ExpectedVersion, String> {
-    match text {
-        "any" => Ok(ExpectedVersion::Any),
-        "no-stream" => Ok(ExpectedVersion::NoStream),
-        "exists" => Ok(ExpectedVersion::Exists),
-        number => number
-            .parse()
-            .map(ExpectedVersion::Exact)
-            .map_err(|_| format!("'{text}' is not any, no-stream, exists or a version number")),
-    }
 }
 
 #[derive(Deserialize)]

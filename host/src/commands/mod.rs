@@ -139,7 +139,7 @@ impl CommandHandler {
         command: &str,
     ) -> Result<CommandOutcome> {
         let key = StreamKey::new(logic, partition, stream);
-        let mut current = self.cached_or_loaded(logic, &key)?;
+        let mut current = self.cached_or_loaded(logic, &key, false)?;
         for attempt in 1..=self.config.max_attempts {
             let events = match logic.decide(&current.state, command)? {
                 Ok(events) => events,
@@ -222,8 +222,7 @@ impl CommandHandler {
         stream: &str,
     ) -> Result<(Vec<u8>, u64)> {
         let key = StreamKey::new(logic, partition, stream);
-        let loaded = self.cached_or_loaded(logic, &key)?;
-        let loaded = self.catch_up(logic, &key, loaded)?;
+        let loaded = self.cached_or_loaded(logic, &key, true)?;
         self.cache.put(key, loaded.clone());
         Ok((loaded.state, loaded.version))
     }
@@ -259,11 +258,24 @@ impl CommandHandler {
         self.cache.bytes()
     }
 
-    fn cached_or_loaded(&self, logic: &dyn DeciderLogic, key: &StreamKey) -> Result<CachedState> {
+    /// The state of `key` from the cache, else from the newest snapshot and the events
+    /// after it. A cached state is caught up with the store only when `current` is
+    /// asked: the command loop skips that, because its append's expected version
+    /// catches a cached state that fell behind.
+    fn cached_or_loaded(
+        &self,
+        logic: &dyn DeciderLogic,
+        key: &StreamKey,
+        current: bool,
+    ) -> Result<CachedState> {
         match self.cache.get(key) {
             Some(cached) => {
                 self.cache_hits.fetch_add(1, Ordering::Relaxed);
-                Ok(cached)
+                if current {
+                    self.catch_up(logic, key, cached)
+                } else {
+                    Ok(cached)
+                }
             }
             None => self.rehydrate(logic, key),
         }

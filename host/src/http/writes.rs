@@ -98,15 +98,7 @@ fn parse_expected(value: Option<serde_json::Value>) -> Result<ExpectedVersion, A
             .as_u64()
             .map(ExpectedVersion::Exact)
             .ok_or_else(|| refuse(&n)),
-        Some(serde_json::Value::String(s)) => match s.as_str() {
-            "any" => Ok(ExpectedVersion::Any),
-            "no-stream" => Ok(ExpectedVersion::NoStream),
-            "exists" => Ok(ExpectedVersion::Exists),
-            number => number
-                .parse()
-                .map(ExpectedVersion::Exact)
-                .map_err(|_| refuse(&s)),
-        },
+        Some(serde_json::Value::String(s)) => s.parse().map_err(|_| refuse(&s)),
         Some(other) => Err(refuse(&other)),
     }
 }

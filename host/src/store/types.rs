@@ -39,6 +39,24 @@ impl fmt::Display for ExpectedVersion {
     }
 }
 
+impl std::str::FromStr for ExpectedVersion {
+    type Err = String;
+
+    /// `any`, `no-stream`, `exists`, or a version number.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "any" => Ok(ExpectedVersion::Any),
+            "no-stream" => Ok(ExpectedVersion::NoStream),
+            "exists" => Ok(ExpectedVersion::Exists),
+            number => number.parse().map(ExpectedVersion::Exact).map_err(|_| {
+                format!(
+                    "expected version '{text}' is not any, no-stream, exists or a version number"
+                )
+            }),
+        }
+    }
+}
+
 /// An event to append. The store assigns its positions and time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventData {
