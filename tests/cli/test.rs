@@ -95,3 +95,20 @@ fn the_help_shows_an_example() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_spec_for_the_other_world_exits_2_before_any_case_runs() {
+    let output = refold(&[
+        "test",
+        &wasm(CART_SUMMARY),
+        "examples/cart-summary/specs",
+        "examples/cart/specs",
+    ]);
+    let (stdout, stderr) = printed(&output);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.starts_with("error: spec file examples/cart/specs/cart.yaml, case 'opening a cart': this is a decider case, but module 'cart_summary' is a projection module"),
+        "{stderr}"
+    );
+}

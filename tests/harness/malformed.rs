@@ -104,6 +104,14 @@ fn other_mistakes_are_named_too() {
         "{problem}"
     );
 
+    let (_, problem) = parse(&format!(
+        "{decider_case}    then: {{events: [], documents: {{}}}}\n"
+    ));
+    assert!(
+        problem.starts_with("`then` expects documents, but there is a `when`"),
+        "{problem}"
+    );
+
     let (_, problem) = parse("cases:\n  - name: c\n    then: {events: []}\n");
     assert!(
         problem.starts_with("`then` expects events or a rejection, but there is no `when`"),

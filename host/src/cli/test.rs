@@ -22,7 +22,7 @@ Example:
   refold test target/wasm32-wasip2/release/cart.wasm examples/cart/specs
 
   ok   examples/cart/specs/cart.yaml :: opening a cart
-  FAIL examples/cart/specs/cart.yaml :: confirming uses the state's totals
+  FAIL examples/cart/specs/cart.yaml :: confirming takes the item count and total from the state
     events[0].data.total: expected 3026, got 3025
   1 passed, 1 failed")]
 pub struct TestArgs {
@@ -47,10 +47,15 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     let module = ModuleUnderTest::load_file(&runtime, &name, &args.module)
         .with_context(|| format!("cannot load module {}", args.module.display()))?;
 
-    let (mut passed, mut failed) = (0usize, 0usize);
+    // Every case runs before anything is printed: a spec that cannot run (e.g. one
+    // for the other world) stops the command before any output.
+    let mut reports = Vec::with_capacity(specs.len());
     for spec in &specs {
-        let file = spec.path().display();
-        for case in spec.run(&module)? {
+        reports.push((spec.path().display(), spec.run(&module)?));
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for (file, cases) in reports {
+        for case in cases {
             if case.verdict.passed() {
                 passed += 1;
                 println!("ok   {file} :: {}", case.name);

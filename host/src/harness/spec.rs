@@ -233,7 +233,7 @@ fn case(raw: RawCase, file_rules: &Rules) -> std::result::Result<Case, String> {
         (None, Some(_), _) | (None, _, Some(_)) => {
             return Err("`then` expects events or a rejection, but there is no `when`: a decider case needs a command".to_owned());
         }
-        (Some(_), None, None) if then.documents.is_some() || then.partitions.is_some() => {
+        (Some(_), _, _) if then.documents.is_some() || then.partitions.is_some() => {
             return Err("`then` expects documents, but there is a `when`: a projection case has only `given` and `then.documents`".to_owned());
         }
         (Some(when), events, rejection) => Kind::Decider {
