@@ -22,19 +22,17 @@
 //!   modules and versions.
 //! - [`http`]: the HTTP API over an engine ([`serve`](http::serve)), with live events
 //!   as server-sent events.
-//! - [`workload`]: the standard cart workload's data, shared by tests and benchmarks.
+//! - [`views`]: the JSON shapes of events, outcomes and pages, as the API and the
+//!   `refold` command line show them.
 //! - [`harness`]: given/when/then tests for guest modules, run through the same
 //!   [`Runtime`](runtime::Runtime): [`DeciderSpec`](harness::DeciderSpec) and
 //!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
 //!   for YAML specs (what `refold test` runs).
-//! - [`bench`](mod@bench): the benchmark suite (`refold bench`): the standard workloads, each
-//!   verified and beside its raw-SQLite and native baselines.
 //!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
 //! `refold-guest` crate lets a Rust author implement them with plain traits.
 #![deny(unsafe_code)]
 
-pub mod bench;
 pub mod commands;
 pub mod engine;
 mod error;
@@ -43,6 +41,6 @@ pub mod http;
 pub mod projections;
 pub mod runtime;
 pub mod store;
-pub mod workload;
+pub mod views;
 
 pub use error::{Error, GuestFault, Result};

@@ -8,7 +8,7 @@ use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine};
 use refold::runtime::Runtime;
 use refold::store::EventStore;
-use refold::workload;
+use refold_workload as workload;
 use std::sync::Arc;
 use std::time::Duration;
 

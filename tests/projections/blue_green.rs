@@ -5,7 +5,7 @@ use super::{PATIENCE, Setup, confirmed_summary};
 use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
 use refold::projections::{FailurePolicy, ListQuery, ProjectionEngine};
 use refold::store::EventStore;
-use refold::workload;
+use refold_workload as workload;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 

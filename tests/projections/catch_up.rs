@@ -4,7 +4,7 @@ use super::{Setup, append_in, confirmed_summary};
 use crate::support::guests::CART_SUMMARY;
 use refold::Error;
 use refold::projections::{FailurePolicy, ListQuery, ProjectionState};
-use refold::workload;
+use refold_workload as workload;
 use serde_json::json;
 
 const OPENED: &str = r#"{"cartId":"cart-500","customerId":"customer-0500","currency":"EUR","channel":"web","openedAt":"2024-01-01T00:00:00.000Z"}"#;

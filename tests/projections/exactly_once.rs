@@ -9,7 +9,7 @@ use crate::support::guests::{self, CART_SUMMARY};
 use refold::projections::{FailurePolicy, ListQuery, ProjectionConfig, ProjectionEngine};
 use refold::runtime::{Runtime, RuntimeConfig};
 use refold::store::{EventStore, SqliteStore, StoreConfig, Synchronous};
-use refold::workload;
+use refold_workload as workload;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};

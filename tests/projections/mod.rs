@@ -96,7 +96,7 @@ fn append_in(
 
 /// The cart-summary document the standard cart `i` ends with.
 fn confirmed_summary(i: u64) -> serde_json::Value {
-    let events = refold::workload::cart_events(i, refold::workload::ITEMS);
+    let events = refold_workload::cart_events(i, refold_workload::ITEMS);
     let confirmed: serde_json::Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
     serde_json::json!({
         "cartId": format!("cart-{i}"),

@@ -7,7 +7,7 @@ use crate::support::guests::{CART, CART_SUMMARY};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::FailurePolicy;
 use refold::store::{StoreConfig, Synchronous};
-use refold::workload;
+use refold_workload as workload;
 
 #[test]
 fn a_query_after_wait_for_sees_the_commands_effect_every_time() {

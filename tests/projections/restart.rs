@@ -5,7 +5,7 @@ use super::{PATIENCE, Setup};
 use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
 use refold::projections::{FailurePolicy, ProjectionState};
 use refold::store::EventStore;
-use refold::workload;
+use refold_workload as workload;
 use std::time::{Duration, Instant};
 
 #[test]

@@ -4,7 +4,7 @@ use super::{PATIENCE, Setup};
 use crate::support::guests::{CART, FAULTY};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::{FailurePolicy, ListQuery, ProjectionState};
-use refold::workload;
+use refold_workload as workload;
 
 #[test]
 fn each_carts_document_is_its_folded_state() {

@@ -68,7 +68,7 @@ impl Deref for TempStore {
     }
 }
 
-/// Build the `refold` package's example `name` into this test binary's target directory
+/// Build the `refold-cli` package's example `name` into this test binary's target directory
 /// and profile, and give the path of its executable.
 pub fn example_binary(name: &str) -> PathBuf {
     let profile_dir = guests::profile_dir();
@@ -83,7 +83,7 @@ pub fn example_binary(name: &str) -> PathBuf {
             "build",
             "--quiet",
             "-p",
-            "refold",
+            "refold-cli",
             "--example",
             name,
             "--profile",
@@ -95,7 +95,7 @@ pub fn example_binary(name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot run cargo to build the example '{name}': {e}"));
     assert!(
         status.success(),
-        "building the example '{name}' failed ({status}); run `cargo build -p refold --example {name}` to see why"
+        "building the example '{name}' failed ({status}); run `cargo build -p refold-cli --example {name}` to see why"
     );
     profile_dir.join("examples").join(name)
 }

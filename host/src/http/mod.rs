@@ -30,7 +30,7 @@ mod error;
 mod ops;
 mod read_models;
 mod reads;
-mod views;
+
 mod writes;
 
 use crate::engine::Engine;
@@ -47,7 +47,6 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-pub use views::{EventView, OutcomeView, PageView};
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]

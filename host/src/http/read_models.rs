@@ -115,7 +115,7 @@ pub(crate) async fn list(
         projections.list(&name, &partition, &collection, &list)
     })
     .await?;
-    Ok(Json(super::PageView::of(&page)).into_response())
+    Ok(Json(crate::views::PageView::of(&page)).into_response())
 }
 
 /// `GET /projections/{name}/{collection}/{id}`: one document, or 404.

@@ -1,9 +1,9 @@
 //! Routes that read: streams, the log, the live feed (server-sent events), modules.
 
 use super::error::ApiError;
-use super::views::EventView;
 use super::{AppState, PartitionQuery, blocking};
 use crate::store::{DEFAULT_PARTITION, Direction, EventStore, LogFilter, RecordedEvent};
+use crate::views::EventView;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;

@@ -1,10 +1,10 @@
 //! Routes that change things: commands, appends, deploys.
 
 use super::error::ApiError;
-use super::views::{AppendBody, AppendView, OutcomeView};
 use super::{AppState, PartitionQuery, blocking};
 use crate::projections::FailurePolicy;
 use crate::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
+use crate::views::{AppendBody, AppendView, OutcomeView};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

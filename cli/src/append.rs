@@ -1,6 +1,6 @@
 //! `refold append`: append events to a stream, one or many (bulk import from JSON lines).
 
-use super::open_engine;
+use crate::open_engine;
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -112,7 +112,7 @@ pub fn run(db: &Path, args: &AppendArgs) -> anyhow::Result<ExitCode> {
             "no events to append: give JSON lines like {{\"type\": \"CartOpened\", \"data\": {{...}}}}"
         );
     };
-    super::print_json(&serde_json::json!({
+    crate::print_json(&serde_json::json!({
         "appended": appended,
         "streamVersion": outcome.stream_version,
         "lastPosition": outcome.last_position,

@@ -1,10 +1,10 @@
 //! `refold command`: send one command to a decider.
 
-use super::{open_engine, print_json};
+use crate::{open_engine, print_json};
 use anyhow::Context;
 use clap::Args;
 use refold::Error;
-use refold::http::OutcomeView;
+use refold::views::OutcomeView;
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -11,10 +11,10 @@ use super::{
     Job, Metric, Recorder, Result, System, Work, baseline, carts_events, per_second, timed,
     verify_carts,
 };
-use crate::commands::{CommandConfig, CommandHandler, DeciderLogic, NativeDecider};
-use crate::store::DEFAULT_PARTITION;
-use crate::workload;
 use cart::Cart;
+use refold::commands::{CommandConfig, CommandHandler, DeciderLogic, NativeDecider};
+use refold::store::DEFAULT_PARTITION;
+use refold_workload as workload;
 use std::sync::Arc;
 
 /// Clients of W4-16.

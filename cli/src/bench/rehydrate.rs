@@ -11,13 +11,13 @@ use super::{
     Metric, Recorder, Result, Sizes, System, W3_STORE, Work, baseline, check, per_second, timed,
     verify_error,
 };
-use crate::commands::{CommandConfig, CommandHandler, DeciderLogic, NativeDecider};
-use crate::store::{
+use cart::{Cart, CartState, Status};
+use refold::commands::{CommandConfig, CommandHandler, DeciderLogic, NativeDecider};
+use refold::store::{
     AppendRequest, DEFAULT_PARTITION, EventData, EventStore, ExpectedVersion, LogFilter,
     SqliteStore,
 };
-use crate::workload;
-use cart::{Cart, CartState, Status};
+use refold_workload as workload;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -12,11 +12,11 @@
 //! Each is the median of several samples; p99 is the slowest of them.
 
 use super::{Metric, Recorder, Result, System, Work, check, verify_error};
-use crate::engine::{Engine, EngineConfig};
-use crate::projections::FailurePolicy;
-use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::DEFAULT_PARTITION;
-use crate::workload;
+use refold::engine::{Engine, EngineConfig};
+use refold::projections::FailurePolicy;
+use refold::runtime::{Runtime, RuntimeConfig};
+use refold::store::DEFAULT_PARTITION;
+use refold_workload as workload;
 use std::time::{Duration, Instant};
 
 /// W6's four figures.

@@ -1,7 +1,7 @@
 //! `refold deploy`: put a module live, in a running server or in a database file.
 
-use super::open_engine;
-use super::remote::Server;
+use crate::open_engine;
+use crate::remote::Server;
 use anyhow::Context;
 use clap::Args;
 use refold::projections::FailurePolicy;

@@ -1,22 +1,22 @@
-//! `refold bench`: the benchmark suite of `shared/WORKLOADS.md`, run and reported.
+//! `refold bench`: the benchmark suite of `docs/workloads.md`, run and reported.
 //!
 //! The parent process picks the jobs, makes the stores W3 and W5 start from, and
 //! re-runs this binary once per (run, variant, job), interleaved as the workload
 //! definition asks, so every measurement starts in a fresh process on fresh files.
-//! Each child runs one job ([`refold::bench::run_job`]) and prints its report as one
+//! Each child runs one job ([`run_job`](super::run_job)) and prints its report as one
 //! JSON line; the parent prints the tables and writes the JSON lines file.
 
-use super::Durability;
+use super::{Job, JobReport, Modules, Scale, Setup};
+use crate::Durability;
 use anyhow::{Context, bail};
 use clap::Args;
-use refold::bench::{self, Job, JobReport, Modules, Scale, Setup};
 use refold::store::Synchronous;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 /// Run the benchmark suite: W1, W1-64, W2, W3, W4, W4-16, W5 and W6 of
-/// `shared/WORKLOADS.md`, each beside its raw-SQLite and native baselines.
+/// `docs/workloads.md`, each beside its raw-SQLite and native baselines.
 ///
 /// Every (run, variant, workload) runs in a fresh process on fresh temporary
 /// databases; runs are interleaved (run 1 of everything, then run 2). Every workload
@@ -87,7 +87,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             modules: Modules::in_dir(&args.modules),
             shared: shared.clone(),
         };
-        let report = bench::run_job(job, &setup, args.run)?;
+        let report = super::run_job(job, &setup, args.run)?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -105,7 +105,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("QUICK: reduced sizes {:?}", scale.sizes());
     }
     eprintln!("preparing the stores W3 and W5 start from");
-    bench::prepare(&setup, &jobs).context("cannot prepare the W1 store")?;
+    super::prepare(&setup, &jobs).context("cannot prepare the W1 store")?;
 
     let mut reports = Vec::new();
     for run in 1..=args.runs {
@@ -119,7 +119,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
 
     if scale == Scale::Quick {
         println!(
-            "QUICK: reduced sizes, not those of WORKLOADS.md: {:?}",
+            "QUICK: reduced sizes, not those of docs/workloads.md: {:?}",
             scale.sizes()
         );
     }
@@ -138,9 +138,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "medians over {} run(s); ratio = refold / baseline\n",
         args.runs
     );
-    print!("{}", bench::report::tables(&reports));
+    print!("{}", super::report::tables(&reports));
     if let Some(path) = &args.json {
-        let mut text = bench::report::json_lines(&reports).join("\n");
+        let mut text = super::report::json_lines(&reports).join("\n");
         text.push('\n');
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -211,7 +211,7 @@ fn run_child(
     modules: &Path,
     shared: &Path,
 ) -> anyhow::Result<JobReport> {
-    let variant_name = bench::variant_name(variant.into());
+    let variant_name = super::variant_name(variant.into());
     eprint!(
         "run {run}/{} {variant_name:<6} {:<6} ",
         args.runs,

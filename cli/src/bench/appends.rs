@@ -10,8 +10,8 @@ use super::{
     Job, Metric, Recorder, Result, System, Work, baseline, carts_events, per_second, timed,
     verify_carts,
 };
-use crate::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
-use crate::workload;
+use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
+use refold_workload as workload;
 
 /// Clients of W1-64.
 const W1_CLIENTS: u64 = 64;

@@ -1,9 +1,11 @@
-//! The subcommands of `refold` and the options they share.
+//! The `refold` command line.
 //!
-//! Each subcommand lives in its own module with its arguments and a `run` function;
-//! this module declares the global options, opens the engine for the subcommands that
-//! need it, and dispatches. Errors are `anyhow` here, at the edge, wrapping the
-//! library's typed [`refold::Error`].
+//! This file wires the process: it declares the global options, parses the arguments,
+//! sends logs to stderr, opens the engine for the subcommands that need it, runs the
+//! command (one module per subcommand, each with its arguments and a `run` function),
+//! prints an error's whole chain once, and turns the outcome into the exit code: 0
+//! success, 1 a check failed (e.g. a spec case), 2 an error. Errors are `anyhow` here,
+//! at the edge, wrapping the library's typed [`refold::Error`].
 
 mod append;
 mod bench;
@@ -36,24 +38,24 @@ Examples:
   refold read cart-1
   refold test cart.wasm examples/cart/specs"
 )]
-pub struct Cli {
+struct Cli {
     /// The database file of the event store.
     #[arg(long, global = true, env = "REFOLD_DB", default_value = "refold.db")]
     db: PathBuf,
     /// Which logs to print to stderr: a level (error, warn, info, debug, trace) or
     /// filter directives such as `refold=debug`.
     #[arg(long, global = true, env = "RUST_LOG", default_value = "warn", value_parser = log_filter)]
-    pub log_level: String,
+    log_level: String,
     /// How logs are written: `human` text or one `json` object per line.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
-    pub log_format: LogFormat,
+    log_format: LogFormat,
     #[command(subcommand)]
     action: Action,
 }
 
 /// How logs are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+enum LogFormat {
     /// Human-readable lines.
     Human,
     /// One JSON object per line.
@@ -76,7 +78,7 @@ enum Action {
 }
 
 /// Run the parsed command; `Ok` carries its exit code.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = cli.db.as_path();
     match cli.action {
         Action::Serve(args) => serve::run(db, args),
@@ -132,4 +134,28 @@ fn log_filter(text: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::try_new(text)
         .map(|_| text.to_owned())
         .map_err(|e| format!("not a log level or filter: {e}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_level, cli.log_format);
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `level` (validated when parsed), as text or JSON lines.
+fn init_tracing(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::new(level);
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }

@@ -1,5 +1,5 @@
 //! What the suite reports, and how: figures and job reports, medians over runs, the
-//! two tables and the JSON lines of `shared/WORKLOADS.md`'s output format.
+//! two tables and the JSON lines of `docs/workloads.md`'s output format.
 //!
 //! A job reports raw per-run figures; everything that combines runs (medians, spread,
 //! pairing a figure with its baselines) happens here, in the parent process, so the

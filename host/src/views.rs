@@ -1,5 +1,5 @@
-//! The JSON shapes the API speaks: events with their data inline as JSON (not as
-//! strings), exactly as stored, and the bodies clients send.
+//! The JSON shapes Refold speaks over HTTP and prints on the command line: events with
+//! their data inline as JSON (not as strings), exactly as stored, and the bodies clients send.
 
 use crate::commands::CommandOutcome;
 use crate::projections::Page;

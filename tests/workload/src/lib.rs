@@ -1,12 +1,12 @@
-//! The standard cart workload's event data (`shared/WORKLOADS.md`), generated in one place.
+//! The standard cart workload's event data (`docs/workloads.md`), generated in one place.
 //!
 //! The benchmark suite and the tests replay exactly the same, fully deterministic
 //! events, so their check sums hold everywhere: over carts 0..9999 with the standard
 //! 8 items, Σ itemCount = [`CHECK_ITEM_COUNT`] and Σ total = [`CHECK_TOTAL`].
 //! [`append_carts`] fills a store with them in the W1 round-robin order.
 
-use crate::Result;
-use crate::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
+use refold::Result;
+use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
 
 /// Carts of the standard workloads (`cart-0` … `cart-9999`).
 pub const CARTS: u64 = 10_000;

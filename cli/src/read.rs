@@ -1,10 +1,10 @@
 //! `refold read`: print a stream, or the global log, as JSON lines.
 
-use super::{open_engine, print_json};
+use crate::{open_engine, print_json};
 use anyhow::bail;
 use clap::Args;
-use refold::http::EventView;
 use refold::store::{Direction, EventStore, LogFilter};
+use refold::views::EventView;
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -1,4 +1,4 @@
-//! The benchmark suite: the standard workloads of `shared/WORKLOADS.md` run against
+//! The benchmark suite: the standard workloads of `docs/workloads.md` run against
 //! Refold, each beside its baselines, so a figure always comes with what it is
 //! compared to.
 //!
@@ -18,17 +18,19 @@
 
 mod appends;
 mod baseline;
+mod command;
 mod commands;
 mod lifecycle;
 mod projection;
 mod rehydrate;
 pub mod report;
 
+pub use command::{BenchArgs, run};
 pub use report::{Figure, JobReport, Metric, Observed, System};
 
-use crate::runtime::{Module, Runtime, RuntimeConfig};
-use crate::store::{EventData, EventStore, LogFilter, SqliteStore, StoreConfig, Synchronous};
-use crate::workload;
+use refold::runtime::{Module, Runtime, RuntimeConfig};
+use refold::store::{EventData, EventStore, LogFilter, SqliteStore, StoreConfig, Synchronous};
+use refold_workload as workload;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +49,7 @@ pub enum BenchError {
     },
     /// The engine failed.
     #[error(transparent)]
-    Engine(#[from] crate::Error),
+    Engine(#[from] refold::Error),
     /// A raw-SQLite baseline failed.
     #[error("the raw SQLite baseline failed")]
     Sqlite(#[from] rusqlite::Error),
@@ -160,7 +162,7 @@ impl Job {
 /// How big the workloads are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
-    /// The sizes of `shared/WORKLOADS.md`.
+    /// The sizes of `docs/workloads.md`.
     Full,
     /// Reduced sizes for a smoke check: every workload runs and verifies, in seconds.
     Quick,

@@ -1,6 +1,6 @@
 //! `refold modules`: what is deployed.
 
-use super::open_engine;
+use crate::open_engine;
 use clap::Args;
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,7 +19,7 @@ pub fn run(db: &Path, args: &ModulesArgs) -> anyhow::Result<ExitCode> {
     let modules = engine.modules();
     if args.json {
         for module in &modules {
-            super::print_json(module)?;
+            crate::print_json(module)?;
         }
         return Ok(ExitCode::SUCCESS);
     }

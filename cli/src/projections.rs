@@ -1,7 +1,7 @@
 //! `refold projections`, `refold rebuild` and `refold query`: the read side.
 
-use super::remote::Server;
-use super::{open_engine, print_json};
+use crate::remote::Server;
+use crate::{open_engine, print_json};
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -191,6 +191,6 @@ pub fn query(db: &Path, args: &QueryArgs) -> anyhow::Result<ExitCode> {
         list = list.with_filter(field.clone(), value);
     }
     let page = projections.list(&args.projection, &args.partition, &args.collection, &list)?;
-    print_json(&refold::http::PageView::of(&page))?;
+    print_json(&refold::views::PageView::of(&page))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@
 //! it. These are what "how much does Refold add over SQLite" is measured against.
 
 use super::{Result, Setup, check, verify_error};
-use crate::store::{EventData, SqliteStore, StoreConfig, Synchronous};
+use refold::store::{EventData, SqliteStore, StoreConfig, Synchronous};
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::path::Path;
 
@@ -163,7 +163,7 @@ pub(super) fn read_all(conn: &Connection) -> Result<u64> {
     read_rows(statement.query([])?)
 }
 
-/// W5 by hand: the `cart_summary` table of `shared/WORKLOADS.md`, maintained from the
+/// W5 by hand: the `cart_summary` table of `docs/workloads.md`, maintained from the
 /// log 500 events per transaction, each transaction also moving the checkpoint.
 pub(super) fn project_cart_summary(conn: &mut Connection, events: u64) -> Result<()> {
     #[derive(serde::Deserialize)]

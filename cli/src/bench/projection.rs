@@ -11,13 +11,13 @@
 use super::{
     Metric, Recorder, Result, Setup, System, W1_STORE, Work, baseline, check, per_second, timed,
 };
-use crate::projections::{
+use cart_summary::{CartSummary, CartSummaryProjection};
+use refold::projections::{
     FailurePolicy, ListQuery, NativeProjection, ProjectionConfig, ProjectionEngine, ProjectionLogic,
 };
-use crate::runtime::Runtime;
-use crate::store::{EventStore, SqliteStore};
-use crate::workload;
-use cart_summary::{CartSummary, CartSummaryProjection};
+use refold::runtime::Runtime;
+use refold::store::{EventStore, SqliteStore};
+use refold_workload as workload;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,7 +97,7 @@ fn catch_up(
     })?;
     let page = engine.list(
         &name,
-        crate::store::DEFAULT_PARTITION,
+        refold::store::DEFAULT_PARTITION,
         cart_summary::COLLECTION,
         &ListQuery::first(2 * setup.sizes().carts as usize + 1),
     )?;

@@ -1,6 +1,6 @@
 //! `refold serve`: the engine behind its HTTP API until SIGTERM or Ctrl-C.
 
-use super::Durability;
+use crate::Durability;
 use anyhow::Context;
 use clap::Args;
 use refold::engine::EngineConfig;
