@@ -4,7 +4,7 @@ use crate::open_engine;
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
+use refold::store::{AppendRequest, EventData, ExpectedVersion};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::io::BufRead;
@@ -75,7 +75,7 @@ pub fn run(db: &Path, args: &AppendArgs) -> anyhow::Result<ExitCode> {
             let request = AppendRequest::new(args.stream.clone(), *expected, std::mem::take(batch))
                 .in_partition(args.partition.clone());
             let count = request.events.len() as u64;
-            let done = store.append(request).context("the append was refused")?;
+            let done = crate::block_on(store.append(request)).context("the append was refused")?;
             *expected = ExpectedVersion::Exact(done.stream_version);
             appended += count;
             progress.inc(count);

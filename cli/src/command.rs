@@ -31,10 +31,11 @@ pub fn run(db: &Path, args: &CommandArgs) -> anyhow::Result<ExitCode> {
     serde_json::from_str::<serde::de::IgnoredAny>(&args.command)
         .context("the command is not valid JSON")?;
     let engine = open_engine(db, false)?;
-    match engine
-        .commands()
-        .handle(&args.decider, &args.partition, &args.stream, &args.command)
-    {
+    let handled =
+        engine
+            .commands()
+            .handle(&args.decider, &args.partition, &args.stream, &args.command);
+    match crate::block_on(handled) {
         Ok(outcome) => {
             print_json(&OutcomeView::of(&outcome))?;
             Ok(ExitCode::SUCCESS)

@@ -57,8 +57,7 @@ pub fn run(db: &Path, args: &DeployArgs) -> anyhow::Result<ExitCode> {
             let answer = args.server.call(base, "PUT", &path, Some(&bytes))?;
             serde_json::from_value(answer).context("the server's answer is not a module")?
         }
-        None => open_engine(db, false)?
-            .deploy(&args.name, &bytes, policy)
+        None => crate::block_on(open_engine(db, false)?.deploy(&args.name, &bytes, policy))
             .with_context(|| format!("cannot deploy {} as '{}'", args.file.display(), args.name))?,
     };
     println!(

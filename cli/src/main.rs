@@ -21,9 +21,12 @@ mod test;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use refold::engine::{Engine, EngineConfig};
-use refold::store::Synchronous;
+use refold::store::sqlite::Synchronous;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use tokio::runtime::Runtime;
 
 /// An event-sourcing engine on SQLite whose domain logic runs as sandboxed
 /// WebAssembly components.
@@ -113,6 +116,23 @@ impl From<Durability> for Synchronous {
     }
 }
 
+/// The async runtime the engine runs on, started on first use and kept for the
+/// process: projection runners and the store's futures live on it.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("the operating system lets this process start the async runtime's threads")
+    })
+}
+
+/// Run `future` to completion on the [`runtime`], from the command's own thread.
+fn block_on<F: Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
 /// Open the engine on `db`. Only `serve` and offline rebuilds run projections; other
 /// commands leave them to the server that may be running on the same file.
 fn open_engine(db: &Path, run_projections: bool) -> anyhow::Result<Engine> {
@@ -120,7 +140,8 @@ fn open_engine(db: &Path, run_projections: bool) -> anyhow::Result<Engine> {
         run_projections,
         ..EngineConfig::new(db)
     };
-    Engine::open(config).with_context(|| format!("cannot open the database {}", db.display()))
+    block_on(Engine::open(config))
+        .with_context(|| format!("cannot open the database {}", db.display()))
 }
 
 /// Print one value as a line of JSON.

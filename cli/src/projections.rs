@@ -6,7 +6,6 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use refold::projections::{ListQuery, ProjectionStatus};
-use refold::store::EventStore;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -102,7 +101,7 @@ pub fn rebuild(db: &Path, args: &RebuildArgs) -> anyhow::Result<ExitCode> {
     }
     let engine = open_engine(db, true)?;
     let projections = engine.projections();
-    projections.rebuild(&args.name)?;
+    crate::block_on(projections.rebuild(&args.name))?;
     let bar = ProgressBar::new(engine.store().head()).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
             .expect("a valid template"),
@@ -167,7 +166,8 @@ pub fn query(db: &Path, args: &QueryArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine(db, false)?;
     let projections = engine.projections();
     if let Some(id) = &args.id {
-        return match projections.get(&args.projection, &args.partition, &args.collection, id)? {
+        let document = projections.get(&args.projection, &args.partition, &args.collection, id);
+        return match crate::block_on(document)? {
             Some(document) => {
                 println!("{document}");
                 Ok(ExitCode::SUCCESS)
@@ -190,7 +190,12 @@ pub fn query(db: &Path, args: &QueryArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| serde_json::Value::String(value.clone()));
         list = list.with_filter(field.clone(), value);
     }
-    let page = projections.list(&args.projection, &args.partition, &args.collection, &list)?;
+    let page = crate::block_on(projections.list(
+        &args.projection,
+        &args.partition,
+        &args.collection,
+        &list,
+    ))?;
     print_json(&refold::views::PageView::of(&page))?;
     Ok(ExitCode::SUCCESS)
 }

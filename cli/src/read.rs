@@ -3,7 +3,7 @@
 use crate::{open_engine, print_json};
 use anyhow::bail;
 use clap::Args;
-use refold::store::{Direction, EventStore, LogFilter};
+use refold::store::{Direction, LogFilter};
 use refold::views::EventView;
 use std::path::Path;
 use std::process::ExitCode;
@@ -59,13 +59,13 @@ pub fn run(db: &Path, args: &ReadArgs) -> anyhow::Result<ExitCode> {
             } else {
                 (Direction::Forward, 1)
             };
-            store.read_stream(
+            crate::block_on(store.read_stream(
                 partition,
                 stream,
                 args.from.unwrap_or(start),
                 direction,
                 args.limit,
-            )?
+            ))?
         }
         (None, true) => {
             let filter = LogFilter {
@@ -73,7 +73,7 @@ pub fn run(db: &Path, args: &ReadArgs) -> anyhow::Result<ExitCode> {
                 event_types: args.types.clone(),
                 category: args.category.clone(),
             };
-            store.read_log(args.after, &filter, args.limit)?
+            crate::block_on(store.read_log(args.after, &filter, args.limit))?
         }
         _ => bail!("name a stream to read, or pass --log to read the global log"),
     };

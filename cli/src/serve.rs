@@ -60,10 +60,15 @@ fn decider_and_category(text: &str) -> Result<(String, String), String> {
 
 /// Open, deploy what was asked, serve until a signal, then stop cleanly.
 pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::block_on(serve(db, args))
+}
+
+async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = {
         let mut config = EngineConfig::new(db);
         config.synchronous = args.durability.into();
         refold::engine::Engine::open(config)
+            .await
             .with_context(|| format!("cannot open the database {}", db.display()))?
     };
     for (name, file) in &args.deploy {
@@ -76,12 +81,14 @@ pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         let info = engine
             .deploy(name, &bytes, FailurePolicy::Stop)
+            .await
             .with_context(|| format!("cannot deploy {} as '{name}'", file.display()))?;
         tracing::info!(module = %name, version = info.version, "deployed");
     }
     for (decider, category) in &args.snapshot {
         engine
             .deploy_snapshot(decider, category, FailurePolicy::Stop)
+            .await
             .with_context(|| {
                 format!("cannot keep snapshots of '{category}' streams with '{decider}'")
             })?;
@@ -91,11 +98,7 @@ pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         token: args.token,
         ..HttpConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let served = runtime.block_on(async {
+    let served = async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -107,7 +110,8 @@ pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         std::io::stdout().flush()?;
         refold::http::serve(engine.clone(), listener, http, shutdown_signal()).await?;
         anyhow::Ok(())
-    });
+    }
+    .await;
     engine.shutdown();
     served?;
     Ok(ExitCode::SUCCESS)

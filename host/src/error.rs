@@ -1,13 +1,32 @@
-//! The one error type of the `refold` library.
+//! The one error type of the `refold` engine.
 //!
-//! Every fallible call in the crate returns [`Error`]. Variants are grouped by the part
-//! that raises them; each message names the offending thing and, where there is one,
-//! the fix. Messages do not repeat their source's text: print the chain (`{:#}` with
-//! anyhow) to see it.
+//! Every fallible call of the engine returns [`Error`] (the harness has its own,
+//! [`harness::Error`](crate::harness::Error), which wraps this one). Variants are
+//! grouped by the part that raises them; each message names the offending thing and,
+//! where there is one, the fix. A dependency's error is never a variant of its own: it
+//! is the [`Cause`] of a variant that says what Refold was doing. Messages do not repeat
+//! their source's text: print the chain ([`chain`], or `{:#}` with anyhow) to see it.
 
-use crate::store::ExpectedVersion;
+use crate::version::ExpectedVersion;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// What a dependency (SQLite, wasmtime, the operating system) reported, kept as the
+/// source of the Refold error that says what failed.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error's message followed by its sources, `: `-separated, on one line.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
 
 /// The result type of the `refold` library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -51,9 +70,6 @@ pub enum Error {
         /// The stream it is stored in.
         stored_stream: String,
     },
-    /// A read was asked with arguments that cannot be served.
-    #[error("invalid read: {0}")]
-    InvalidRead(String),
     /// The database was written by a newer Refold than this one.
     #[error(
         "database {path} has schema version {found}, but this Refold supports up to {supported}: upgrade Refold to open it"
@@ -67,17 +83,27 @@ pub enum Error {
         supported: i64,
     },
     /// The transaction holding this write failed as a whole (e.g. the disk is full or
-    /// failing); SQLite rolled it back, so none of its writes was stored.
+    /// failing); it was rolled back, so none of its writes was stored.
     #[error(
-        "the event store could not commit this write; nothing of it was stored: check the disk and retry"
+        "the store could not commit this write; nothing of it was stored: check the disk and retry"
     )]
-    CommitFailed(#[source] std::sync::Arc<rusqlite::Error>),
+    CommitFailed {
+        /// What the database reported.
+        #[source]
+        source: Cause,
+    },
     /// The store's writer is gone (the store was closed or its thread failed).
-    #[error("the event store is closed")]
+    #[error("the store is closed")]
     StoreClosed,
-    /// SQLite reported an error.
-    #[error("sqlite error")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The database failed while the store did something.
+    #[error("the store failed to {operation}")]
+    Storage {
+        /// What the store was doing, e.g. `read a stream`.
+        operation: &'static str,
+        /// What the database reported.
+        #[source]
+        source: Cause,
+    },
     /// A file could not be read or written.
     #[error("cannot access {path}")]
     Io {
@@ -126,7 +152,7 @@ pub enum Error {
         module: String,
         /// What the compiler said.
         #[source]
-        source: wasmtime::Error,
+        source: Cause,
     },
     /// A component that does not export a world Refold can run.
     #[error("module '{module}' does not export {expected}; it exports {found}")]
@@ -176,7 +202,7 @@ pub enum Error {
     },
     /// The runtime could not be set up.
     #[error("cannot set up the wasm runtime")]
-    Runtime(#[source] wasmtime::Error),
+    Runtime(#[source] Cause),
 
     // ----- projections -----
     /// No projection of that name is deployed (or stored in the database).
@@ -225,40 +251,23 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The engine could not start a projection's thread.
-    #[error("cannot start a thread for projection '{projection}'")]
-    ProjectionThread {
-        /// The projection.
-        projection: String,
-        /// The cause.
+
+    // ----- process -----
+    /// A thread the engine needs could not be started.
+    #[error("cannot start the thread {name}")]
+    Thread {
+        /// The thread's name, e.g. `refold-projection-cart-summary`.
+        name: String,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
-
-    // ----- harness -----
-    /// A spec file is malformed: bad YAML, an unknown key, a command that is not JSON,
-    /// a case that expects nothing, or a case for the other world.
-    #[error(
-        "spec file {}{}: {problem}",
-        file.display(),
-        case.as_ref().map(|case| format!(", case '{case}'")).unwrap_or_default()
-    )]
-    Spec {
-        /// The spec file.
-        file: PathBuf,
-        /// The case, when the problem is inside one whose name is known.
-        case: Option<String>,
-        /// What is wrong, with the line and column where the YAML parser gives them.
-        problem: String,
-    },
-    /// An ignore path is not in the harness's dotted path syntax.
-    #[error("ignore path '{path}' is malformed: {problem}")]
-    IgnorePath {
-        /// The path as written.
-        path: String,
-        /// What is wrong with it.
-        problem: String,
-    },
+    /// Work was cancelled because the engine's async runtime is shutting down.
+    #[error("the engine is shutting down: the call was cancelled")]
+    Cancelled,
+    /// The HTTP server stopped with an error of its listener.
+    #[error("the HTTP server failed")]
+    Serve(#[source] std::io::Error),
 }
 
 /// How a guest call failed. Each leaves the host serving; the instance is discarded.

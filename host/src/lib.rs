@@ -4,8 +4,11 @@
 //! The engine owns storage, ordering, concurrency and durability; guests own the
 //! business rules. The parts, and the types that carry them:
 //!
-//! - [`store`]: the [`EventStore`](store::EventStore) contract and its SQLite
-//!   implementation, [`SqliteStore`](store::SqliteStore). Appends are guarded by an
+//! - [`store`]: everything the engine keeps, behind the async traits
+//!   [`EventStore`](store::EventStore), [`ProjectionStore`](store::ProjectionStore),
+//!   [`ModuleStore`](store::ModuleStore) and [`LeaseStore`](store::LeaseStore), bundled
+//!   as a [`Storage`](store::Storage); the SQLite backend
+//!   ([`store::sqlite`]) implements them all on one file. Appends are guarded by an
 //!   [`ExpectedVersion`](store::ExpectedVersion) and committed in groups by one writer.
 //! - [`runtime`]: one wasmtime engine, modules compiled once (and cached on disk by
 //!   content hash), warm instances, a CPU deadline and a memory cap on every call, and
@@ -17,8 +20,8 @@
 //!   own thread, its documents and checkpoint committed together; queries read them,
 //!   and [`wait_for`](projections::ProjectionEngine::wait_for) lets a writer read its
 //!   own writes.
-//! - [`engine`]: the [`Engine`](engine::Engine) runs all of these over one database
-//!   file; deployed modules are recorded there, so a restart comes back with the same
+//! - [`engine`]: the [`Engine`](engine::Engine) runs all of these over one database;
+//!   deployed modules are recorded there, so a restart comes back with the same
 //!   modules and versions.
 //! - [`http`]: the HTTP API over an engine ([`serve`](http::serve)), with live events
 //!   as server-sent events.
@@ -29,6 +32,29 @@
 //!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
 //!   for YAML specs (what `refold test` runs).
 //!
+//! Embedding it: open an engine on a database file, deploy a module, send a command.
+//! The API is async (tokio); guest calls run on tokio's blocking pool.
+//!
+//! ```no_run
+//! use refold::engine::{Engine, EngineConfig};
+//! use refold::projections::FailurePolicy;
+//! use refold::store::DEFAULT_PARTITION;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::open(EngineConfig::new("refold.db")).await?;
+//! engine
+//!     .deploy("cart", &std::fs::read("cart.wasm")?, FailurePolicy::Stop)
+//!     .await?;
+//! let command = r#"{"type":"OpenCart","data":{"cartId":"cart-1"}}"#;
+//! let outcome = engine
+//!     .commands()
+//!     .handle("cart", DEFAULT_PARTITION, "cart-1", command)
+//!     .await?;
+//! println!("cart-1 is at version {}", outcome.stream_version);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Guest modules implement the WIT worlds in the repository's `wit/` folder; the
 //! `refold-guest` crate lets a Rust author implement them with plain traits.
 #![deny(unsafe_code)]
@@ -38,9 +64,12 @@ pub mod engine;
 mod error;
 pub mod harness;
 pub mod http;
+mod json;
 pub mod projections;
 pub mod runtime;
 pub mod store;
+mod sync;
+mod version;
 pub mod views;
 
-pub use error::{Error, GuestFault, Result};
+pub use error::{Cause, Error, GuestFault, Result, chain};

@@ -7,9 +7,8 @@
 //! `ack <stream> <stream version> <first position> <last position> <id>,<id>,...`.
 
 use refold::Error;
-use refold::store::{
-    AppendRequest, EventData, EventStore, ExpectedVersion, SqliteStore, StoreConfig,
-};
+use refold::store::sqlite::{SqliteStore, StoreConfig};
+use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
 use std::io::Write;
 use uuid::Uuid;
 
@@ -25,10 +24,14 @@ fn main() {
         std::process::exit(2);
     };
     let store = SqliteStore::open(StoreConfig::new(path)).unwrap_or_else(|e| fail(&e));
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| {
+        eprintln!("append-loop: cannot start the async runtime: {e}");
+        std::process::exit(1);
+    });
     std::thread::scope(|s| {
         for thread in 0..threads {
-            let store = &store;
-            s.spawn(move || append_forever(store, thread));
+            let (store, runtime) = (&store, &runtime);
+            s.spawn(move || append_forever(store, runtime, thread));
         }
     });
 }
@@ -39,7 +42,7 @@ fn fail(e: &Error) -> ! {
 }
 
 /// Append marked batches to the shared streams, each at the version just read.
-fn append_forever(store: &SqliteStore, thread: u64) -> ! {
+fn append_forever(store: &SqliteStore, runtime: &tokio::runtime::Runtime, thread: u64) -> ! {
     let mut n = thread;
     loop {
         n = n
@@ -55,15 +58,15 @@ fn append_forever(store: &SqliteStore, thread: u64) -> ! {
             })
             .collect();
         let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
-        let version = store
-            .stream_version("default", &stream)
+        let version = runtime
+            .block_on(store.stream_version("default", &stream))
             .unwrap_or_else(|e| fail(&e))
             .unwrap_or(0);
-        match store.append(AppendRequest::new(
+        match runtime.block_on(store.append(AppendRequest::new(
             stream.as_str(),
             ExpectedVersion::Exact(version),
             events,
-        )) {
+        ))) {
             Ok(o) => {
                 let line = format!(
                     "ack {stream} {} {} {} {}\n",

@@ -7,29 +7,36 @@
 
 use refold::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine};
 use refold::runtime::{Runtime, RuntimeConfig};
-use refold::store::{EventStore, SqliteStore, StoreConfig};
+use refold::store::sqlite::{SqliteStore, StoreConfig};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
     let usage = "usage: projection-child <store.db> <cart_summary.wasm> <compile-cache-dir>";
     let (Some(database), Some(wasm), Some(cache)) = (args.next(), args.next(), args.next()) else {
         anyhow::bail!(usage);
     };
-    let store = Arc::new(SqliteStore::open(StoreConfig::new(database))?);
+    let storage = SqliteStore::open_storage(StoreConfig::new(database))?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         cache_dir: Some(cache),
         ..RuntimeConfig::default()
     })?);
     let module = runtime.deploy(runtime.load_file("cart-summary", &wasm)?);
-    let engine = ProjectionEngine::new(store.clone(), runtime, ProjectionConfig::default())?;
-    engine.deploy(module, FailurePolicy::Stop)?;
+    let engine = ProjectionEngine::new(&storage, runtime, ProjectionConfig::default());
+    engine.deploy(module, FailurePolicy::Stop).await?;
     println!("started");
     std::io::stdout().flush()?;
-    let checkpoint = engine.wait_for("cart-summary", store.head(), Duration::from_secs(600))?;
+    let checkpoint = engine
+        .wait_for(
+            "cart-summary",
+            storage.events.head(),
+            Duration::from_secs(600),
+        )
+        .await?;
     println!("done {checkpoint}");
     Ok(())
 }

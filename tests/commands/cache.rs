@@ -1,6 +1,7 @@
 //! The state cache: hot streams skip replay; stale states are caught up, never used.
 
 use super::{add_item, confirm, engine, open_cart};
+use crate::support::block_on;
 use refold::Error;
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::store::{DEFAULT_PARTITION, EventStore};
@@ -8,19 +9,20 @@ use refold::store::{DEFAULT_PARTITION, EventStore};
 #[test]
 fn a_hot_stream_costs_a_decide_and_an_append_not_a_replay() {
     let e = engine(CommandConfig::default());
-    e.handler
-        .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1"))
-        .unwrap();
+    block_on(
+        e.handler
+            .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1")),
+    )
+    .unwrap();
     let read_before = e.store.metrics().events_read;
     for n in 0..20 {
-        e.handler
-            .handle(
-                "cart",
-                DEFAULT_PARTITION,
-                "cart-1",
-                &add_item("cart-1", &format!("SKU-{n}"), 1, 100),
-            )
-            .unwrap();
+        block_on(e.handler.handle(
+            "cart",
+            DEFAULT_PARTITION,
+            "cart-1",
+            &add_item("cart-1", &format!("SKU-{n}"), 1, 100),
+        ))
+        .unwrap();
     }
     assert_eq!(
         e.store.metrics().events_read,
@@ -40,38 +42,35 @@ fn a_cached_state_behind_the_store_is_caught_up_not_decided_on() {
         e.runtime.clone(),
         CommandConfig::default(),
     );
-    e.handler
-        .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1"))
-        .unwrap();
-    e.handler
-        .handle(
-            "cart",
-            DEFAULT_PARTITION,
-            "cart-1",
-            &add_item("cart-1", "SKU-1", 1, 100),
-        )
-        .unwrap();
+    block_on(
+        e.handler
+            .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1")),
+    )
+    .unwrap();
+    block_on(e.handler.handle(
+        "cart",
+        DEFAULT_PARTITION,
+        "cart-1",
+        &add_item("cart-1", "SKU-1", 1, 100),
+    ))
+    .unwrap();
 
-    other_writer
-        .handle("cart", DEFAULT_PARTITION, "cart-1", &confirm("cart-1"))
-        .unwrap();
+    block_on(other_writer.handle("cart", DEFAULT_PARTITION, "cart-1", &confirm("cart-1"))).unwrap();
 
-    let refused = e
-        .handler
-        .handle(
-            "cart",
-            DEFAULT_PARTITION,
-            "cart-1",
-            &add_item("cart-1", "SKU-2", 1, 100),
-        )
-        .unwrap_err();
+    let refused = block_on(e.handler.handle(
+        "cart",
+        DEFAULT_PARTITION,
+        "cart-1",
+        &add_item("cart-1", "SKU-2", 1, 100),
+    ))
+    .unwrap_err();
     assert!(
         matches!(&refused, Error::Rejected { message, .. } if message.contains("already confirmed")),
         "the stale cached state (open cart) was decided on: {refused:?}"
     );
     assert_eq!(e.handler.metrics().conflicts, 1);
     assert_eq!(
-        e.store.stream_version(DEFAULT_PARTITION, "cart-1").unwrap(),
+        block_on(e.store.stream_version(DEFAULT_PARTITION, "cart-1")).unwrap(),
         Some(3)
     );
 }
@@ -84,9 +83,11 @@ fn the_cache_stays_within_its_byte_budget() {
     });
     for n in 0..100 {
         let cart = format!("cart-{n}");
-        e.handler
-            .handle("cart", DEFAULT_PARTITION, &cart, &open_cart(&cart))
-            .unwrap();
+        block_on(
+            e.handler
+                .handle("cart", DEFAULT_PARTITION, &cart, &open_cart(&cart)),
+        )
+        .unwrap();
         assert!(
             e.handler.cached_bytes() <= 4096,
             "cache holds {} bytes",

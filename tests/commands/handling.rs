@@ -1,6 +1,7 @@
 //! The handler loop: decide, append, reject, fault, no-op, and conflict storms.
 
 use super::{add_item, confirm, engine, open_cart, remove_item};
+use crate::support::block_on;
 use crate::support::guests::{self, FAULTY};
 use refold::commands::{CommandConfig, NativeDecider};
 use refold::store::{DEFAULT_PARTITION, Direction, EventStore};
@@ -8,32 +9,35 @@ use refold::{Error, GuestFault};
 use std::sync::Arc;
 
 fn stream_version(store: &dyn EventStore, stream: &str) -> Option<u64> {
-    store.stream_version(DEFAULT_PARTITION, stream).unwrap()
+    block_on(store.stream_version(DEFAULT_PARTITION, stream)).unwrap()
 }
 
 #[test]
 fn a_command_appends_what_the_decider_decides() {
     let e = engine(CommandConfig::default());
-    let opened = e
-        .handler
-        .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1"))
+    let opened =
+        block_on(
+            e.handler
+                .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1")),
+        )
         .unwrap();
     assert_eq!(opened.stream_version, 1);
     assert_eq!(opened.events.len(), 1);
     assert_eq!(opened.events[0].event_type, "CartOpened");
     assert_eq!((opened.module.as_str(), opened.module_version), ("cart", 1));
 
-    e.handler
-        .handle(
-            "cart",
-            DEFAULT_PARTITION,
-            "cart-1",
-            &add_item("cart-1", "SKU-1", 2, 150),
+    block_on(e.handler.handle(
+        "cart",
+        DEFAULT_PARTITION,
+        "cart-1",
+        &add_item("cart-1", "SKU-1", 2, 150),
+    ))
+    .unwrap();
+    let confirmed =
+        block_on(
+            e.handler
+                .handle("cart", DEFAULT_PARTITION, "cart-1", &confirm("cart-1")),
         )
-        .unwrap();
-    let confirmed = e
-        .handler
-        .handle("cart", DEFAULT_PARTITION, "cart-1", &confirm("cart-1"))
         .unwrap();
     assert_eq!(confirmed.stream_version, 3);
     assert_eq!(confirmed.position, Some(e.store.head()));
@@ -43,9 +47,11 @@ fn a_command_appends_what_the_decider_decides() {
         (Some(2), Some(300))
     );
 
-    let stored = e
-        .store
-        .read_stream(DEFAULT_PARTITION, "cart-1", 1, Direction::Forward, 10)
+    let stored =
+        block_on(
+            e.store
+                .read_stream(DEFAULT_PARTITION, "cart-1", 1, Direction::Forward, 10),
+        )
         .unwrap();
     let types: Vec<&str> = stored.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["CartOpened", "ItemAdded", "CartConfirmed"]);
@@ -58,8 +64,9 @@ fn a_command_appends_what_the_decider_decides() {
 #[test]
 fn every_rejection_appends_nothing() {
     let e = engine(CommandConfig::default());
-    let handle =
-        |stream: &str, command: &str| e.handler.handle("cart", DEFAULT_PARTITION, stream, command);
+    let handle = |stream: &str, command: &str| {
+        block_on(e.handler.handle("cart", DEFAULT_PARTITION, stream, command))
+    };
     let rejected = |stream: &str, command: &str, expected: &str| {
         let before = stream_version(&*e.store, stream);
         match handle(stream, command) {
@@ -130,17 +137,21 @@ fn a_guest_fault_appends_nothing_and_the_next_command_succeeds() {
     e.runtime
         .deploy(e.runtime.load("faulty", &guests::wasm(FAULTY)).unwrap());
 
-    let fault = e
-        .handler
-        .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"Panic"}"#)
+    let fault =
+        block_on(
+            e.handler
+                .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"Panic"}"#),
+        )
         .unwrap_err();
     assert!(
         matches!(&fault, Error::Guest { module, function: "decide", fault: GuestFault::Trap(_) } if module == "faulty"),
         "{fault:?}"
     );
-    let malformed = e
-        .handler
-        .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"NotJson"}"#)
+    let malformed =
+        block_on(
+            e.handler
+                .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"NotJson"}"#),
+        )
         .unwrap_err();
     assert!(
         matches!(
@@ -154,10 +165,11 @@ fn a_guest_fault_appends_nothing_and_the_next_command_succeeds() {
     );
     assert_eq!(stream_version(&*e.store, "f-1"), None);
 
-    let next = e
-        .handler
-        .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"Fine"}"#)
-        .unwrap();
+    let next = block_on(
+        e.handler
+            .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"Fine"}"#),
+    )
+    .unwrap();
     assert_eq!(next.stream_version, 1);
 }
 
@@ -166,13 +178,17 @@ fn a_command_that_decides_nothing_appends_nothing_and_says_so() {
     let e = engine(CommandConfig::default());
     e.runtime
         .deploy(e.runtime.load("faulty", &guests::wasm(FAULTY)).unwrap());
-    e.handler
-        .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"Fine"}"#)
-        .unwrap();
+    block_on(
+        e.handler
+            .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"Fine"}"#),
+    )
+    .unwrap();
     let head = e.store.head();
-    let nothing = e
-        .handler
-        .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"Nothing"}"#)
+    let nothing =
+        block_on(
+            e.handler
+                .handle("faulty", DEFAULT_PARTITION, "f-1", r#"{"type":"Nothing"}"#),
+        )
         .unwrap();
     assert!(nothing.events.is_empty());
     assert_eq!((nothing.stream_version, nothing.position), (1, None));
@@ -186,14 +202,13 @@ fn a_conflict_storm_ends_in_a_cart_that_matches_a_sequential_replay() {
         ..CommandConfig::default()
     });
     let e = Arc::new(e);
-    e.handler
-        .handle(
-            "cart",
-            DEFAULT_PARTITION,
-            "cart-storm",
-            &open_cart("cart-storm"),
-        )
-        .unwrap();
+    block_on(e.handler.handle(
+        "cart",
+        DEFAULT_PARTITION,
+        "cart-storm",
+        &open_cart("cart-storm"),
+    ))
+    .unwrap();
 
     const TASKS: u64 = 8;
     const ADDS_PER_TASK: u64 = 25;
@@ -208,9 +223,11 @@ fn a_conflict_storm_ends_in_a_cart_that_matches_a_sequential_replay() {
                         1 + n % 3,
                         100 + task,
                     );
-                    e.handler
-                        .handle("cart", DEFAULT_PARTITION, "cart-storm", &command)
-                        .unwrap();
+                    block_on(
+                        e.handler
+                            .handle("cart", DEFAULT_PARTITION, "cart-storm", &command),
+                    )
+                    .unwrap();
                 }
             })
         })
@@ -218,24 +235,24 @@ fn a_conflict_storm_ends_in_a_cart_that_matches_a_sequential_replay() {
     for worker in workers {
         worker.join().unwrap();
     }
-    let confirmed = e
-        .handler
-        .handle(
-            "cart",
-            DEFAULT_PARTITION,
-            "cart-storm",
-            &confirm("cart-storm"),
-        )
-        .unwrap();
+    let confirmed = block_on(e.handler.handle(
+        "cart",
+        DEFAULT_PARTITION,
+        "cart-storm",
+        &confirm("cart-storm"),
+    ))
+    .unwrap();
     assert_eq!(confirmed.stream_version, 2 + TASKS * ADDS_PER_TASK);
     assert!(
         e.handler.metrics().conflicts > 0,
         "eight writers on one stream must have conflicted"
     );
 
-    let events = e
-        .store
-        .read_stream(DEFAULT_PARTITION, "cart-storm", 1, Direction::Forward, 1000)
+    let events =
+        block_on(
+            e.store
+                .read_stream(DEFAULT_PARTITION, "cart-storm", 1, Direction::Forward, 1000),
+        )
         .unwrap();
     let positions: Vec<u64> = events.iter().map(|e| e.stream_position).collect();
     assert_eq!(

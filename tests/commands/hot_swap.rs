@@ -1,6 +1,7 @@
 //! Hot swap under load: no command fails for a deploy, and the new rules apply after it.
 
 use super::{add_item, engine, open_cart};
+use crate::support::block_on;
 use crate::support::guests::{self, CART_V2};
 use refold::Error;
 use refold::commands::CommandConfig;
@@ -26,12 +27,11 @@ fn deploying_v2_while_commands_flow_fails_none_and_v2_rules_apply_after() {
                     let cart = format!("cart-{worker}-{n}");
                     let was_deployed = deployed.load(Ordering::SeqCst);
                     for command in [open_cart(&cart), add_item(&cart, "SKU-1", 1, 100)] {
-                        let outcome = e
-                            .handler
-                            .handle("cart", DEFAULT_PARTITION, &cart, &command)
-                            .unwrap_or_else(|error| {
-                                panic!("command failed around the swap: {error}")
-                            });
+                        let outcome =
+                            block_on(e.handler.handle("cart", DEFAULT_PARTITION, &cart, &command))
+                                .unwrap_or_else(|error| {
+                                    panic!("command failed around the swap: {error}")
+                                });
                         versions_seen.push(outcome.module_version);
                         if was_deployed {
                             assert_eq!(
@@ -61,18 +61,18 @@ fn deploying_v2_while_commands_flow_fails_none_and_v2_rules_apply_after() {
     assert!(seen.contains(&1), "no command ran on v1 before the deploy");
     assert!(seen.contains(&2), "no command ran on v2 after the deploy");
 
-    e.handler
-        .handle("cart", DEFAULT_PARTITION, "cart-x", &open_cart("cart-x"))
-        .unwrap();
-    let refused = e
-        .handler
-        .handle(
-            "cart",
-            DEFAULT_PARTITION,
-            "cart-x",
-            &add_item("cart-x", "SKU-1", 3, 100),
-        )
-        .unwrap_err();
+    block_on(
+        e.handler
+            .handle("cart", DEFAULT_PARTITION, "cart-x", &open_cart("cart-x")),
+    )
+    .unwrap();
+    let refused = block_on(e.handler.handle(
+        "cart",
+        DEFAULT_PARTITION,
+        "cart-x",
+        &add_item("cart-x", "SKU-1", 3, 100),
+    ))
+    .unwrap_err();
     assert!(
         matches!(&refused, Error::Rejected { message, .. } if message.contains("at most 2 units")),
         "v2's rule does not apply: {refused:?}"

@@ -2,6 +2,7 @@
 //! version plus the events after it.
 
 use super::engine;
+use crate::support::block_on;
 use crate::support::guests::{self, CART_V2};
 use refold::commands::{CommandConfig, CommandHandler, DeciderLogic, NativeDecider};
 use refold::store::{AppendRequest, DEFAULT_PARTITION, EventData, EventStore, ExpectedVersion};
@@ -34,9 +35,7 @@ fn append_items(store: &dyn EventStore, from_k: u64, count: u64) {
         if k == 0 {
             events[0] = opened();
         }
-        store
-            .append(AppendRequest::new(STREAM, ExpectedVersion::Any, events))
-            .unwrap();
+        block_on(store.append(AppendRequest::new(STREAM, ExpectedVersion::Any, events))).unwrap();
         k = end;
     }
 }
@@ -47,10 +46,8 @@ fn a_long_stream_rehydrates_from_its_snapshot_reading_only_the_newer_events() {
     append_items(&*e.store, 0, 10_000);
     let cart = e.runtime.module("cart").unwrap();
 
-    let (state, version) = e
-        .handler
-        .load(cart.as_ref(), DEFAULT_PARTITION, STREAM)
-        .unwrap();
+    let (state, version) =
+        block_on(e.handler.load(cart.clone(), DEFAULT_PARTITION, STREAM)).unwrap();
     assert_eq!(version, 10_000);
     assert_eq!(
         e.handler.metrics().snapshots_saved,
@@ -65,9 +62,8 @@ fn a_long_stream_rehydrates_from_its_snapshot_reading_only_the_newer_events() {
         CommandConfig::default(),
     );
     let read_before = e.store.metrics().events_read;
-    let (state_after, version_after) = fresh
-        .load(cart.as_ref(), DEFAULT_PARTITION, STREAM)
-        .unwrap();
+    let (state_after, version_after) =
+        block_on(fresh.load(cart.clone(), DEFAULT_PARTITION, STREAM)).unwrap();
     assert_eq!(version_after, 10_005);
     assert_eq!(
         e.store.metrics().events_read - read_before,
@@ -77,16 +73,14 @@ fn a_long_stream_rehydrates_from_its_snapshot_reading_only_the_newer_events() {
     assert_eq!(fresh.metrics().events_folded, 5);
 
     let native = NativeDecider::<cart::Cart>::new("cart");
-    let all = e
-        .store
-        .read_stream(
-            DEFAULT_PARTITION,
-            STREAM,
-            1,
-            refold::store::Direction::Forward,
-            20_000,
-        )
-        .unwrap();
+    let all = block_on(e.store.read_stream(
+        DEFAULT_PARTITION,
+        STREAM,
+        1,
+        refold::store::Direction::Forward,
+        20_000,
+    ))
+    .unwrap();
     let replayed = native
         .evolve(&native.initial_state().unwrap(), &all)
         .unwrap();
@@ -102,9 +96,7 @@ fn a_new_decider_version_never_uses_an_old_versions_snapshot() {
     let e = engine(CommandConfig::default());
     append_items(&*e.store, 0, 2_000);
     let v1 = e.runtime.module("cart").unwrap();
-    e.handler
-        .snapshot(v1.as_ref(), DEFAULT_PARTITION, STREAM)
-        .unwrap();
+    block_on(e.handler.snapshot(v1.clone(), DEFAULT_PARTITION, STREAM)).unwrap();
 
     let v2 = e
         .runtime
@@ -115,7 +107,7 @@ fn a_new_decider_version_never_uses_an_old_versions_snapshot() {
         CommandConfig::default(),
     );
     let read_before = e.store.metrics().events_read;
-    let (_, version) = fresh.load(v2.as_ref(), DEFAULT_PARTITION, STREAM).unwrap();
+    let (_, version) = block_on(fresh.load(v2.clone(), DEFAULT_PARTITION, STREAM)).unwrap();
     assert_eq!(version, 2_000);
     assert_eq!(
         e.store.metrics().events_read - read_before,

@@ -1,5 +1,6 @@
 //! The engine facade: deployments recorded in the database and restored on restart.
 
+use crate::support::block_on;
 use crate::support::guests::{self, CART, CART_SUMMARY, CART_V2};
 use refold::Error;
 use refold::engine::{Engine, EngineConfig};
@@ -18,35 +19,35 @@ fn a_restart_comes_back_with_the_same_modules_and_versions() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("refold.db");
     {
-        let engine = Engine::open(EngineConfig::new(&db)).unwrap();
+        let engine = block_on(Engine::open(EngineConfig::new(&db))).unwrap();
         assert_eq!(
-            engine
-                .deploy("cart", &guests::wasm(CART), FailurePolicy::Stop)
+            block_on(engine.deploy("cart", &guests::wasm(CART), FailurePolicy::Stop))
                 .unwrap()
                 .version,
             1
         );
         assert_eq!(
-            engine
-                .deploy("cart", &guests::wasm(CART_V2), FailurePolicy::Stop)
+            block_on(engine.deploy("cart", &guests::wasm(CART_V2), FailurePolicy::Stop))
                 .unwrap()
                 .version,
             2
         );
-        let summary = engine
-            .deploy(
-                "cart-summary",
-                &guests::wasm(CART_SUMMARY),
-                FailurePolicy::Stop,
-            )
-            .unwrap();
+        let summary = block_on(engine.deploy(
+            "cart-summary",
+            &guests::wasm(CART_SUMMARY),
+            FailurePolicy::Stop,
+        ))
+        .unwrap();
         assert_eq!((summary.version, summary.world), (1, World::Projection));
-        engine
-            .commands()
-            .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1"))
-            .unwrap();
+        block_on(engine.commands().handle(
+            "cart",
+            DEFAULT_PARTITION,
+            "cart-1",
+            &open_cart("cart-1"),
+        ))
+        .unwrap();
     }
-    let engine = Engine::open(EngineConfig::new(&db)).unwrap();
+    let engine = block_on(Engine::open(EngineConfig::new(&db))).unwrap();
     let modules: Vec<(String, u64)> = engine
         .modules()
         .into_iter()
@@ -67,24 +68,25 @@ fn a_restart_comes_back_with_the_same_modules_and_versions() {
         "a restart loads precompiled artifacts"
     );
 
-    let outcome = engine
-        .commands()
-        .handle("cart", DEFAULT_PARTITION, "cart-2", &open_cart("cart-2"))
-        .unwrap();
+    let outcome = block_on(engine.commands().handle(
+        "cart",
+        DEFAULT_PARTITION,
+        "cart-2",
+        &open_cart("cart-2"),
+    ))
+    .unwrap();
     assert_eq!(
         (outcome.module_version, outcome.events[0].global_position),
         (2, 2)
     );
-    let history: Vec<u64> = engine
-        .history("cart")
+    let history: Vec<u64> = block_on(engine.history("cart"))
         .unwrap()
         .iter()
         .map(|d| d.version)
         .collect();
     assert_eq!(history, [1, 2]);
     assert_eq!(
-        engine
-            .deploy("cart", &guests::wasm(CART), FailurePolicy::Stop)
+        block_on(engine.deploy("cart", &guests::wasm(CART), FailurePolicy::Stop))
             .unwrap()
             .version,
         3
@@ -94,25 +96,25 @@ fn a_restart_comes_back_with_the_same_modules_and_versions() {
 #[test]
 fn a_refused_deploy_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(EngineConfig::new(dir.path().join("refold.db"))).unwrap();
-    let error = engine
-        .deploy("cart", b"not a component", FailurePolicy::Stop)
-        .unwrap_err();
+    let engine = block_on(Engine::open(EngineConfig::new(
+        dir.path().join("refold.db"),
+    )))
+    .unwrap();
+    let error =
+        block_on(engine.deploy("cart", b"not a component", FailurePolicy::Stop)).unwrap_err();
     assert!(matches!(error, Error::InvalidModule { .. }), "{error:?}");
     for bad in ["", "Cart", "a/b", ".hidden", &"x".repeat(65)] {
-        let error = engine
-            .deploy(bad, &guests::wasm(CART), FailurePolicy::Stop)
-            .unwrap_err();
+        let error =
+            block_on(engine.deploy(bad, &guests::wasm(CART), FailurePolicy::Stop)).unwrap_err();
         assert!(
             matches!(error, Error::InvalidModuleName(_)),
             "{bad}: {error:?}"
         );
     }
     assert!(engine.modules().is_empty());
-    assert!(engine.history("cart").unwrap().is_empty());
+    assert!(block_on(engine.history("cart")).unwrap().is_empty());
     assert_eq!(
-        engine
-            .deploy("cart", &guests::wasm(CART), FailurePolicy::Stop)
+        block_on(engine.deploy("cart", &guests::wasm(CART), FailurePolicy::Stop))
             .unwrap()
             .version,
         1

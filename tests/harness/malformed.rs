@@ -2,12 +2,11 @@
 //! problem, with the line and column where the YAML parser gives them.
 
 use super::load_spec;
-use refold::Error;
-use refold::harness::SpecFile;
+use refold::harness::{Error, SpecFile};
 use std::path::Path;
 
 /// The case and problem of a spec error about `file`.
-fn spec_error(result: refold::Result<SpecFile>, file: &str) -> (Option<String>, String) {
+fn spec_error(result: refold::harness::Result<SpecFile>, file: &str) -> (Option<String>, String) {
     match result {
         Err(Error::Spec {
             file: path,

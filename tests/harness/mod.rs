@@ -21,7 +21,7 @@ fn load<'r>(runtime: &'r Runtime, package: &str) -> ModuleUnderTest<'r> {
 }
 
 /// The spec file at `path`, relative to the repository's root.
-fn load_spec(path: &str) -> refold::Result<SpecFile> {
+fn load_spec(path: &str) -> refold::harness::Result<SpecFile> {
     SpecFile::load(&workspace_root().join(path))
 }
 

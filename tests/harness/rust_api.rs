@@ -3,7 +3,9 @@
 use super::{added, confirm, load, open_cart_with_one_item, opened, runtime};
 use crate::support::guests::{CART, CART_SUMMARY};
 use refold::Error;
-use refold::harness::{DeciderSpec, ExpectedDocuments, ExpectedEvent, GivenEvent, ProjectionSpec};
+use refold::harness::{
+    self, DeciderSpec, ExpectedDocuments, ExpectedEvent, GivenEvent, ProjectionSpec,
+};
 use serde_json::json;
 
 #[test]
@@ -109,10 +111,10 @@ fn a_module_of_the_other_world_is_an_error() {
     assert!(
         matches!(
             error,
-            Error::NotA {
+            harness::Error::Engine(Error::NotA {
                 wanted: "decider",
                 ..
-            }
+            })
         ),
         "{error:?}"
     );

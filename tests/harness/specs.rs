@@ -2,8 +2,7 @@
 
 use super::{load, load_spec, runtime};
 use crate::support::guests::{CART, CART_SUMMARY};
-use refold::Error;
-use refold::harness::{CaseReport, Verdict};
+use refold::harness::{CaseReport, Error, Verdict};
 
 fn failures(reports: &[CaseReport]) -> Vec<(&str, &[String])> {
     reports

@@ -290,13 +290,13 @@ type Documents = BTreeMap<(String, String), String>;
 #[derive(Clone, Default)]
 struct Shared(Arc<Mutex<Documents>>);
 
-impl refold_guest::Documents for Shared {
+impl refold::runtime::Documents for Shared {
     fn get(&mut self, collection: &str, id: &str) -> Option<String> {
         refold_guest::Documents::get(&mut *self.0.lock().unwrap(), collection, id)
     }
 
     fn put(&mut self, collection: &str, id: &str, document: String) {
-        self.0.lock().unwrap().put(collection, id, document);
+        refold_guest::Documents::put(&mut *self.0.lock().unwrap(), collection, id, document);
     }
 
     fn delete(&mut self, collection: &str, id: &str) {
@@ -312,7 +312,7 @@ fn project(
     batches: &[&[Event]],
 ) -> Result<Documents, String> {
     let shared = Shared(Arc::new(Mutex::new(documents)));
-    let mut held: Box<dyn refold_guest::Documents + Send> = Box::new(shared.clone());
+    let mut held: Box<dyn refold::runtime::Documents> = Box::new(shared.clone());
     for batch in batches {
         projection
             .apply(batch, &mut held)

@@ -2,8 +2,8 @@
 //! restart loads them precompiled from disk, and the default limits fit them.
 
 use super::{Language, load};
-use crate::support::{event, guests};
-use refold::runtime::{Module, Runtime, RuntimeConfig};
+use crate::support::{MemoryDocuments, event, guests};
+use refold::runtime::{Documents, Module, Runtime, RuntimeConfig};
 
 const OPENED: &str = r#"{"cartId":"cart-0","customerId":"customer-0000","currency":"EUR","channel":"web","openedAt":"2024-01-01T00:00:00.000Z"}"#;
 const OPEN_CART: &str = r#"{"type":"OpenCart","data":{"cartId":"cart-0","customerId":"customer-0000","currency":"EUR","channel":"web","openedAt":"2024-01-01T00:00:00.000Z"}}"#;
@@ -27,8 +27,7 @@ fn heavy_components() -> Vec<(String, Vec<u8>)> {
 /// One call of the module's world that does real work.
 fn call_once(module: &Module) {
     if module.event_types().is_ok() {
-        let mut documents: Box<dyn refold_guest::Documents + Send> =
-            Box::new(std::collections::BTreeMap::<(String, String), String>::new());
+        let mut documents: Box<dyn Documents> = Box::new(MemoryDocuments::default());
         module
             .apply(&[event("cart-0", 1, "CartOpened", OPENED)], &mut documents)
             .unwrap();

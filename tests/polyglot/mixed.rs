@@ -3,7 +3,7 @@
 //! through the projection engine.
 
 use super::{Language, load};
-use crate::support::{TempStore, guests};
+use crate::support::{TempStore, block_on, guests};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine};
 use refold::runtime::Runtime;
@@ -26,10 +26,14 @@ fn python_decides_and_javascript_projects_over_one_store() {
     let runtime = Arc::new(Runtime::new(guests::cached_config()).unwrap());
     runtime.deploy(runtime.load("cart", &decider).unwrap());
     let summary = runtime.deploy(runtime.load("cart-summary", &projection).unwrap());
-    let engine =
-        ProjectionEngine::new(store.sqlite(), runtime.clone(), ProjectionConfig::default())
-            .unwrap();
-    engine.deploy(summary, FailurePolicy::Stop).unwrap();
+    let engine = block_on(async {
+        ProjectionEngine::new(
+            &store.storage(),
+            runtime.clone(),
+            ProjectionConfig::default(),
+        )
+    });
+    block_on(engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     let handler = CommandHandler::new(store.shared(), runtime.clone(), CommandConfig::default());
 
     // The standard carts' commands, round by round as in W4.
@@ -42,29 +46,26 @@ fn python_decides_and_javascript_projects_over_one_store() {
                 "ItemAdded" => format!(r#"{{"type":"AddItem","data":{data}}}"#),
                 _ => format!(r#"{{"type":"ConfirmCart","data":{{"cartId":"cart-{cart}"}}}}"#),
             };
-            let outcome = handler
-                .handle("cart", "default", &format!("cart-{cart}"), &command)
-                .unwrap();
+            let outcome =
+                block_on(handler.handle("cart", "default", &format!("cart-{cart}"), &command))
+                    .unwrap();
             assert_eq!(outcome.events[0].event_type, *event_type);
             assert_eq!(outcome.events[0].data, *data, "cart-{cart}, round {round}");
         }
     }
-    let refused = handler
-        .handle(
-            "cart",
-            "default",
-            "cart-0",
-            r#"{"type":"ConfirmCart","data":{"cartId":"cart-0"}}"#,
-        )
-        .unwrap_err();
+    let refused = block_on(handler.handle(
+        "cart",
+        "default",
+        "cart-0",
+        r#"{"type":"ConfirmCart","data":{"cartId":"cart-0"}}"#,
+    ))
+    .unwrap_err();
     assert_eq!(
         refused.to_string(),
         "module 'cart' rejected the command: cannot confirm cart cart-0: it is already confirmed"
     );
 
-    engine
-        .wait_for("cart-summary", store.head(), Duration::from_secs(60))
-        .unwrap();
+    block_on(engine.wait_for("cart-summary", store.head(), Duration::from_secs(60))).unwrap();
     for cart in 0..CARTS {
         let events = workload::cart_events(cart, workload::ITEMS);
         let confirmed: serde_json::Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
@@ -72,20 +73,17 @@ fn python_decides_and_javascript_projects_over_one_store() {
             r#"{{"cartId":"cart-{cart}","itemCount":{},"total":{},"status":"confirmed"}}"#,
             confirmed["itemCount"], confirmed["total"]
         );
-        let document = engine
-            .get(
-                "cart-summary",
-                "default",
-                "cart_summary",
-                &format!("cart-{cart}"),
-            )
-            .unwrap();
+        let document = block_on(engine.get(
+            "cart-summary",
+            "default",
+            "cart_summary",
+            &format!("cart-{cart}"),
+        ))
+        .unwrap();
         assert_eq!(document, Some(expected), "cart-{cart}");
     }
     assert_eq!(
-        engine
-            .count("cart-summary", "default", "cart_summary")
-            .unwrap(),
+        block_on(engine.count("cart-summary", "default", "cart_summary")).unwrap(),
         CARTS
     );
     engine.shutdown();

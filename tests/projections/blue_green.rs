@@ -2,6 +2,7 @@
 //! reading the old model, whole, and takes over in one step once caught up.
 
 use super::{PATIENCE, Setup, confirmed_summary};
+use crate::support::block_on;
 use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
 use refold::projections::{FailurePolicy, ListQuery, ProjectionEngine};
 use refold::store::EventStore;
@@ -20,14 +21,13 @@ enum Shape {
 
 /// List the whole model in one query and check it is complete for one version.
 fn read_model(engine: &ProjectionEngine) -> Shape {
-    let page = engine
-        .list(
-            "summary",
-            "default",
-            "cart_summary",
-            &ListQuery::first(10 * CARTS as usize),
-        )
-        .unwrap();
+    let page = block_on(engine.list(
+        "summary",
+        "default",
+        "cart_summary",
+        &ListQuery::first(10 * CARTS as usize),
+    ))
+    .unwrap();
     assert_eq!(
         page.documents.len(),
         CARTS as usize,
@@ -81,9 +81,9 @@ fn stored_generations(setup: &Setup) -> Vec<i64> {
 #[test]
 fn queries_during_a_rebuild_see_the_old_model_whole_then_the_new_one() {
     let setup = Setup::new();
-    workload::append_carts(&*setup.store, CARTS, 16).unwrap();
+    block_on(workload::append_carts(&*setup.store, CARTS, 16)).unwrap();
     let v1 = setup.module("summary", CART_SUMMARY);
-    setup.engine.deploy(v1, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(v1, FailurePolicy::Stop)).unwrap();
     setup.wait_for_head("summary");
     assert_eq!(read_model(&setup.engine), Shape::Summary);
 
@@ -102,7 +102,7 @@ fn queries_during_a_rebuild_see_the_old_model_whole_then_the_new_one() {
             seen
         });
         let v2 = setup.module("summary", FAULTY_PROJECTION);
-        setup.engine.deploy(v2, FailurePolicy::Stop).unwrap();
+        block_on(setup.engine.deploy(v2, FailurePolicy::Stop)).unwrap();
         let reads_before = reads.load(Ordering::SeqCst);
         let during = setup.engine.status_of("summary").unwrap();
         assert_eq!(during.active.version, 1);
@@ -131,10 +131,7 @@ fn queries_during_a_rebuild_see_the_old_model_whole_then_the_new_one() {
     );
     // The new version follows live appends.
     let position = setup.append("cart-0", "Tick", "{}");
-    setup
-        .engine
-        .wait_for("summary", position, PATIENCE)
-        .unwrap();
+    block_on(setup.engine.wait_for("summary", position, PATIENCE)).unwrap();
     assert_eq!(
         setup.document("summary", "cart_summary", "cart-0").unwrap()["events"],
         11
@@ -144,34 +141,30 @@ fn queries_during_a_rebuild_see_the_old_model_whole_then_the_new_one() {
 #[test]
 fn an_explicit_rebuild_of_the_current_version_switches_to_an_equal_model() {
     let setup = Setup::new();
-    workload::append_carts(&*setup.store, 200, 8).unwrap();
+    block_on(workload::append_carts(&*setup.store, 200, 8)).unwrap();
     let summary = setup.module("summary", CART_SUMMARY);
-    setup.engine.deploy(summary, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     setup.wait_for_head("summary");
-    let before = setup
-        .engine
-        .list(
-            "summary",
-            "default",
-            "cart_summary",
-            &ListQuery::first(1000),
-        )
-        .unwrap();
+    let before = block_on(setup.engine.list(
+        "summary",
+        "default",
+        "cart_summary",
+        &ListQuery::first(1000),
+    ))
+    .unwrap();
 
-    setup.engine.rebuild("summary").unwrap();
+    block_on(setup.engine.rebuild("summary")).unwrap();
     wait_for_switch(&setup.engine, "summary");
     let status = setup.engine.status_of("summary").unwrap();
     assert_eq!(status.active.generation, 2);
     assert_eq!(status.active.version, 1);
-    let after = setup
-        .engine
-        .list(
-            "summary",
-            "default",
-            "cart_summary",
-            &ListQuery::first(1000),
-        )
-        .unwrap();
+    let after = block_on(setup.engine.list(
+        "summary",
+        "default",
+        "cart_summary",
+        &ListQuery::first(1000),
+    ))
+    .unwrap();
     assert_eq!(before, after);
     assert_eq!(
         setup.document("summary", "cart_summary", "cart-42"),

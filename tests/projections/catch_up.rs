@@ -1,6 +1,7 @@
 //! Catching up over existing events, following live appends, and querying the result.
 
 use super::{Setup, append_in, confirmed_summary};
+use crate::support::block_on;
 use crate::support::guests::CART_SUMMARY;
 use refold::Error;
 use refold::projections::{FailurePolicy, ListQuery, ProjectionState};
@@ -13,9 +14,9 @@ const ADDED: &str = r#"{"cartId":"cart-500","sku":"SKU-00001","name":"Product 1"
 #[test]
 fn catches_up_over_existing_events_then_follows_live_appends() {
     let setup = Setup::new();
-    workload::append_carts(&*setup.store, 30, 4).unwrap();
+    block_on(workload::append_carts(&*setup.store, 30, 4)).unwrap();
     let summary = setup.module("cart-summary", CART_SUMMARY);
-    setup.engine.deploy(summary, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     setup.wait_for_head("cart-summary");
 
     for i in [0, 7, 29] {
@@ -33,10 +34,12 @@ fn catches_up_over_existing_events_then_follows_live_appends() {
 
     setup.append("cart-500", "CartOpened", OPENED);
     let position = setup.append("cart-500", "ItemAdded", ADDED);
-    setup
-        .engine
-        .wait_for("cart-summary", position, super::PATIENCE)
-        .unwrap();
+    block_on(
+        setup
+            .engine
+            .wait_for("cart-summary", position, super::PATIENCE),
+    )
+    .unwrap();
     assert_eq!(
         setup.document("cart-summary", "cart_summary", "cart-500"),
         Some(json!({"cartId": "cart-500", "itemCount": 3, "total": 750, "status": "open"}))
@@ -50,13 +53,15 @@ fn catches_up_over_existing_events_then_follows_live_appends() {
 fn the_checkpoint_passes_events_the_projection_does_not_want() {
     let setup = Setup::new();
     let summary = setup.module("cart-summary", CART_SUMMARY);
-    setup.engine.deploy(summary, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     setup.append("cart-500", "CartOpened", OPENED);
     let unwanted = setup.append("audit-1", "SomeoneLookedAtIt", "{}");
-    let reached = setup
-        .engine
-        .wait_for("cart-summary", unwanted, super::PATIENCE)
-        .unwrap();
+    let reached = block_on(
+        setup
+            .engine
+            .wait_for("cart-summary", unwanted, super::PATIENCE),
+    )
+    .unwrap();
     assert!(reached >= unwanted);
     let status = setup.engine.status_of("cart-summary").unwrap();
     assert_eq!(status.active.events_applied, 1);
@@ -65,7 +70,7 @@ fn the_checkpoint_passes_events_the_projection_does_not_want() {
 #[test]
 fn lists_pages_in_id_order_and_filters_on_a_field() {
     let setup = Setup::new();
-    workload::append_carts(&*setup.store, 25, 4).unwrap();
+    block_on(workload::append_carts(&*setup.store, 25, 4)).unwrap();
     for i in 100..105 {
         setup.append(
             &format!("cart-{i}"),
@@ -74,22 +79,19 @@ fn lists_pages_in_id_order_and_filters_on_a_field() {
         );
     }
     let summary = setup.module("cart-summary", CART_SUMMARY);
-    setup.engine.deploy(summary, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     setup.wait_for_head("cart-summary");
     let engine = &setup.engine;
     assert_eq!(
-        engine
-            .count("cart-summary", "default", "cart_summary")
-            .unwrap(),
+        block_on(engine.count("cart-summary", "default", "cart_summary")).unwrap(),
         30
     );
 
     let mut ids = Vec::new();
     let mut query = ListQuery::first(7);
     loop {
-        let page = engine
-            .list("cart-summary", "default", "cart_summary", &query)
-            .unwrap();
+        let page =
+            block_on(engine.list("cart-summary", "default", "cart_summary", &query)).unwrap();
         assert!(page.documents.len() <= 7);
         ids.extend(page.documents.into_iter().map(|d| d.id));
         match page.next {
@@ -104,14 +106,13 @@ fn lists_pages_in_id_order_and_filters_on_a_field() {
     expected.sort();
     assert_eq!(ids, expected);
 
-    let open = engine
-        .list(
-            "cart-summary",
-            "default",
-            "cart_summary",
-            &ListQuery::first(100).with_filter("status", json!("open")),
-        )
-        .unwrap();
+    let open = block_on(engine.list(
+        "cart-summary",
+        "default",
+        "cart_summary",
+        &ListQuery::first(100).with_filter("status", json!("open")),
+    ))
+    .unwrap();
     let open_ids: Vec<&str> = open.documents.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(
         open_ids,
@@ -120,31 +121,30 @@ fn lists_pages_in_id_order_and_filters_on_a_field() {
     assert_eq!(open.next, None);
 
     let cart_3 = confirmed_summary(3);
-    let same_total = engine
-        .list(
-            "cart-summary",
-            "default",
-            "cart_summary",
-            &ListQuery::first(100).with_filter("total", cart_3["total"].clone()),
-        )
-        .unwrap();
+    let same_total = block_on(engine.list(
+        "cart-summary",
+        "default",
+        "cart_summary",
+        &ListQuery::first(100).with_filter("total", cart_3["total"].clone()),
+    ))
+    .unwrap();
     assert!(same_total.documents.iter().any(|d| d.id == "cart-3"));
     for document in &same_total.documents {
         let value: serde_json::Value = serde_json::from_str(&document.document).unwrap();
         assert_eq!(value["total"], cart_3["total"]);
     }
 
-    let bad_field = engine.list(
+    let bad_field = block_on(engine.list(
         "cart-summary",
         "default",
         "cart_summary",
         &ListQuery::first(10).with_filter("status') OR 1=1 --", json!("open")),
-    );
+    ));
     assert!(
         matches!(bad_field, Err(Error::InvalidQuery(_))),
         "{bad_field:?}"
     );
-    let unknown = engine.get("no-such-projection", "default", "cart_summary", "cart-1");
+    let unknown = block_on(engine.get("no-such-projection", "default", "cart_summary", "cart-1"));
     assert!(
         matches!(unknown, Err(Error::UnknownProjection(_))),
         "{unknown:?}"
@@ -155,7 +155,7 @@ fn lists_pages_in_id_order_and_filters_on_a_field() {
 fn documents_are_scoped_to_their_partition() {
     let setup = Setup::new();
     let summary = setup.module("cart-summary", CART_SUMMARY);
-    setup.engine.deploy(summary, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     let store = &*setup.store;
     append_in(store, "tenant-a", "cart-500", "CartOpened", OPENED);
     append_in(store, "tenant-b", "cart-500", "CartOpened", OPENED);
@@ -166,20 +166,24 @@ fn documents_are_scoped_to_their_partition() {
     setup.wait_for_head("cart-summary");
 
     let document = |partition: &str| -> Option<serde_json::Value> {
-        setup
-            .engine
-            .get("cart-summary", partition, "cart_summary", "cart-500")
-            .unwrap()
-            .map(|text| serde_json::from_str(&text).unwrap())
+        block_on(
+            setup
+                .engine
+                .get("cart-summary", partition, "cart_summary", "cart-500"),
+        )
+        .unwrap()
+        .map(|text| serde_json::from_str(&text).unwrap())
     };
     assert_eq!(document("tenant-a").unwrap()["itemCount"], 6);
     assert_eq!(document("tenant-b").unwrap()["itemCount"], 3);
     assert_eq!(document("default"), None);
     assert_eq!(
-        setup
-            .engine
-            .count("cart-summary", "tenant-a", "cart_summary")
-            .unwrap(),
+        block_on(
+            setup
+                .engine
+                .count("cart-summary", "tenant-a", "cart_summary")
+        )
+        .unwrap(),
         1
     );
 }

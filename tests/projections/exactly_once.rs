@@ -4,11 +4,12 @@
 //! for document, and the workload's check sums hold.
 
 use super::PATIENCE;
-use crate::support::example_binary;
 use crate::support::guests::{self, CART_SUMMARY};
+use crate::support::{block_on, example_binary};
 use refold::projections::{FailurePolicy, ListQuery, ProjectionConfig, ProjectionEngine};
 use refold::runtime::{Runtime, RuntimeConfig};
-use refold::store::{EventStore, SqliteStore, StoreConfig, Synchronous};
+use refold::store::EventStore;
+use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
 use refold_workload as workload;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -44,18 +45,18 @@ fn committed_checkpoint(database: &Path) -> u64 {
 
 /// Every cart-summary document in the file at `database`.
 fn documents(database: &Path) -> Vec<refold::projections::Document> {
-    let store = Arc::new(SqliteStore::open(StoreConfig::new(database)).unwrap());
+    let storage = SqliteStore::open_storage(StoreConfig::new(database)).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let engine = ProjectionEngine::new(store, runtime, ProjectionConfig::default()).unwrap();
-    engine
-        .list(
-            "cart-summary",
-            "default",
-            "cart_summary",
-            &ListQuery::first(2 * workload::CARTS as usize),
-        )
-        .unwrap()
-        .documents
+    let engine =
+        block_on(async { ProjectionEngine::new(&storage, runtime, ProjectionConfig::default()) });
+    block_on(engine.list(
+        "cart-summary",
+        "default",
+        "cart_summary",
+        &ListQuery::first(2 * workload::CARTS as usize),
+    ))
+    .unwrap()
+    .documents
 }
 
 #[test]
@@ -80,7 +81,7 @@ fn sigkill_during_catch_up_never_applies_an_event_twice_or_skips_one() {
         let store =
             SqliteStore::open(StoreConfig::new(&killed).with_synchronous(Synchronous::Normal))
                 .unwrap();
-        workload::append_carts(&store, workload::CARTS, 1).unwrap();
+        block_on(workload::append_carts(&store, workload::CARTS, 1)).unwrap();
         assert_eq!(store.head(), EVENTS);
     }
     std::fs::copy(&killed, &fresh).unwrap();
@@ -127,16 +128,18 @@ fn sigkill_during_catch_up_never_applies_an_event_twice_or_skips_one() {
     assert_eq!(committed_checkpoint(&killed), EVENTS);
 
     {
-        let store = Arc::new(SqliteStore::open(StoreConfig::new(&fresh)).unwrap());
+        let storage = SqliteStore::open_storage(StoreConfig::new(&fresh)).unwrap();
         let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
         let module = runtime.deploy(
             runtime
                 .load("cart-summary", &guests::wasm(CART_SUMMARY))
                 .unwrap(),
         );
-        let engine = ProjectionEngine::new(store, runtime, ProjectionConfig::default()).unwrap();
-        engine.deploy(module, FailurePolicy::Stop).unwrap();
-        engine.wait_for("cart-summary", EVENTS, PATIENCE).unwrap();
+        let engine = block_on(async {
+            ProjectionEngine::new(&storage, runtime, ProjectionConfig::default())
+        });
+        block_on(engine.deploy(module, FailurePolicy::Stop)).unwrap();
+        block_on(engine.wait_for("cart-summary", EVENTS, PATIENCE)).unwrap();
     }
 
     let killed_documents = documents(&killed);

@@ -3,6 +3,7 @@
 //! and one failing projection holds up no other.
 
 use super::{PATIENCE, Setup};
+use crate::support::block_on;
 use crate::support::guests::{self, CART_SUMMARY, FAULTY_PROJECTION};
 use refold::Error;
 use refold::projections::{FailurePolicy, ProjectionState};
@@ -22,11 +23,11 @@ fn stop_records_the_failing_event_and_a_fixed_module_resumes_there() {
     let last = setup.append("cart-9", "ItemAdded", ADDED);
 
     let faulty = setup.module("counter", FAULTY_PROJECTION);
-    setup.engine.deploy(faulty, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(faulty, FailurePolicy::Stop)).unwrap();
     let summary = setup.module("cart-summary", CART_SUMMARY);
-    setup.engine.deploy(summary, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
 
-    let waited = setup.engine.wait_for("counter", last, PATIENCE);
+    let waited = block_on(setup.engine.wait_for("counter", last, PATIENCE));
     match waited {
         Err(Error::ProjectionFaulted {
             projection,
@@ -62,10 +63,7 @@ fn stop_records_the_failing_event_and_a_fixed_module_resumes_there() {
         3
     );
     // The other projection is not held up.
-    setup
-        .engine
-        .wait_for("cart-summary", last, PATIENCE)
-        .unwrap();
+    block_on(setup.engine.wait_for("cart-summary", last, PATIENCE)).unwrap();
 
     // The "fix": another module under the same name that does not fail on the event.
     let fixed = setup.runtime.deploy(
@@ -74,8 +72,8 @@ fn stop_records_the_failing_event_and_a_fixed_module_resumes_there() {
             .load("counter", &guests::wasm(CART_SUMMARY))
             .unwrap(),
     );
-    setup.engine.deploy(fixed, FailurePolicy::Stop).unwrap();
-    setup.engine.wait_for("counter", last, PATIENCE).unwrap();
+    block_on(setup.engine.deploy(fixed, FailurePolicy::Stop)).unwrap();
+    block_on(setup.engine.wait_for("counter", last, PATIENCE)).unwrap();
     let status = setup.engine.status_of("counter").unwrap();
     assert_eq!(status.active.generation, 1, "resumed, not rebuilt");
     assert_eq!(status.active.version, 2);
@@ -103,7 +101,7 @@ fn skip_records_failing_events_and_applies_the_rest() {
     setup.append("counter-1", "Trap", "{}");
     setup.append("counter-1", "Tick", "{}");
     let faulty = setup.module("counter", FAULTY_PROJECTION);
-    setup.engine.deploy(faulty, FailurePolicy::Skip).unwrap();
+    block_on(setup.engine.deploy(faulty, FailurePolicy::Skip)).unwrap();
     setup.wait_for_head("counter");
 
     let status = setup.engine.status_of("counter").unwrap();

@@ -10,8 +10,8 @@ mod read_your_writes;
 mod restart;
 mod snapshots;
 
-use crate::support::TempStore;
 use crate::support::guests;
+use crate::support::{self, TempStore, block_on};
 use refold::projections::{ProjectionConfig, ProjectionEngine};
 use refold::runtime::{Module, Runtime, RuntimeConfig};
 use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
@@ -36,9 +36,14 @@ impl Setup {
 
     fn over(store: TempStore) -> Setup {
         let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-        let engine =
-            ProjectionEngine::new(store.sqlite(), runtime.clone(), ProjectionConfig::default())
-                .unwrap();
+        let engine = {
+            let _runtime = support::runtime().enter();
+            ProjectionEngine::new(
+                &store.storage(),
+                runtime.clone(),
+                ProjectionConfig::default(),
+            )
+        };
         Setup {
             engine,
             runtime,
@@ -59,15 +64,16 @@ impl Setup {
 
     /// Wait until `projection` has passed the log's head.
     fn wait_for_head(&self, projection: &str) {
-        self.engine
-            .wait_for(projection, self.store.head(), PATIENCE)
-            .unwrap();
+        block_on(
+            self.engine
+                .wait_for(projection, self.store.head(), PATIENCE),
+        )
+        .unwrap();
     }
 
     /// The document `id` of `collection` in the default partition, as JSON.
     fn document(&self, projection: &str, collection: &str, id: &str) -> Option<serde_json::Value> {
-        self.engine
-            .get(projection, "default", collection, id)
+        block_on(self.engine.get(projection, "default", collection, id))
             .unwrap()
             .map(|text| serde_json::from_str(&text).unwrap())
     }
@@ -81,17 +87,18 @@ fn append_in(
     event_type: &str,
     data: &str,
 ) -> u64 {
-    store
-        .append(
+    block_on(
+        store.append(
             AppendRequest::new(
                 stream,
                 ExpectedVersion::Any,
                 vec![EventData::new(event_type, data)],
             )
             .in_partition(partition),
-        )
-        .unwrap()
-        .last_position
+        ),
+    )
+    .unwrap()
+    .last_position
 }
 
 /// The cart-summary document the standard cart `i` ends with.

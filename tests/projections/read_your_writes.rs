@@ -2,11 +2,11 @@
 //! own write, every time.
 
 use super::{PATIENCE, Setup};
-use crate::support::TempStore;
 use crate::support::guests::{CART, CART_SUMMARY};
+use crate::support::{TempStore, block_on};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::FailurePolicy;
-use refold::store::{StoreConfig, Synchronous};
+use refold::store::sqlite::{StoreConfig, Synchronous};
 use refold_workload as workload;
 
 #[test]
@@ -17,7 +17,7 @@ fn a_query_after_wait_for_sees_the_commands_effect_every_time() {
     }));
     setup.module("cart", CART);
     let summary = setup.module("cart-summary", CART_SUMMARY);
-    setup.engine.deploy(summary, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     let handler = CommandHandler::new(
         setup.store.shared(),
         setup.runtime.clone(),
@@ -39,14 +39,10 @@ fn a_query_after_wait_for_sees_the_commands_effect_every_time() {
             let added: serde_json::Value = serde_json::from_str(data).unwrap();
             expected_items[cart as usize] += added["quantity"].as_u64().unwrap();
         }
-        let outcome = handler
-            .handle("cart", "default", &format!("cart-{cart}"), &command)
-            .unwrap();
+        let outcome =
+            block_on(handler.handle("cart", "default", &format!("cart-{cart}"), &command)).unwrap();
         let position = outcome.position.expect("every command appends an event");
-        setup
-            .engine
-            .wait_for("cart-summary", position, PATIENCE)
-            .unwrap();
+        block_on(setup.engine.wait_for("cart-summary", position, PATIENCE)).unwrap();
         let summary = setup
             .document("cart-summary", "cart_summary", &format!("cart-{cart}"))
             .unwrap_or_else(|| panic!("step {step}: cart-{cart} has no summary after wait_for"));

@@ -2,6 +2,7 @@
 //! checkpoint: nothing applied before is applied again.
 
 use super::{PATIENCE, Setup};
+use crate::support::block_on;
 use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
 use refold::projections::{FailurePolicy, ProjectionState};
 use refold::store::EventStore;
@@ -15,7 +16,7 @@ fn redeploying_after_a_restart_resumes_from_the_checkpoint() {
         setup.append(&format!("counter-{}", i % 3), "Tick", "{}");
     }
     let counter = setup.module("counter", FAULTY_PROJECTION);
-    setup.engine.deploy(counter, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(counter, FailurePolicy::Stop)).unwrap();
     setup.wait_for_head("counter");
     assert_eq!(
         setup
@@ -38,7 +39,7 @@ fn redeploying_after_a_restart_resumes_from_the_checkpoint() {
     assert!(status.is_empty(), "nothing runs before it is deployed");
 
     let counter = setup.module("counter", FAULTY_PROJECTION);
-    setup.engine.deploy(counter, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(counter, FailurePolicy::Stop)).unwrap();
     setup.wait_for_head("counter");
     let status = setup.engine.status_of("counter").unwrap();
     assert_eq!(
@@ -61,12 +62,12 @@ fn redeploying_after_a_restart_resumes_from_the_checkpoint() {
 #[test]
 fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint() {
     let setup = Setup::new();
-    workload::append_carts(&*setup.store, 2_000, 16).unwrap();
+    block_on(workload::append_carts(&*setup.store, 2_000, 16)).unwrap();
     let v1 = setup.module("summary", CART_SUMMARY);
-    setup.engine.deploy(v1, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(v1, FailurePolicy::Stop)).unwrap();
     setup.wait_for_head("summary");
     let v2 = setup.module("summary", FAULTY_PROJECTION);
-    setup.engine.deploy(v2, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(v2, FailurePolicy::Stop)).unwrap();
     // Stop the process once the rebuild has committed its first batch.
     let deadline = Instant::now() + PATIENCE;
     while setup
@@ -101,7 +102,7 @@ fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint() {
     // Only the new version is deployed in this process: the old model stays readable
     // (stopped) while the rebuild goes on from where it was.
     let v2 = setup.module("summary", FAULTY_PROJECTION);
-    setup.engine.deploy(v2, FailurePolicy::Stop).unwrap();
+    block_on(setup.engine.deploy(v2, FailurePolicy::Stop)).unwrap();
     let deadline = Instant::now() + PATIENCE;
     while setup.engine.status_of("summary").unwrap().rebuild.is_some() {
         assert!(Instant::now() < deadline, "the rebuild never took over");

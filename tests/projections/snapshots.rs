@@ -1,6 +1,7 @@
 //! Snapshot projections: each stream's state as the decider's own `evolve` folds it.
 
 use super::{PATIENCE, Setup};
+use crate::support::block_on;
 use crate::support::guests::{CART, FAULTY};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::{FailurePolicy, ListQuery, ProjectionState};
@@ -10,7 +11,7 @@ use refold_workload as workload;
 fn each_carts_document_is_its_folded_state() {
     let setup = Setup::new();
     let cart = setup.module("cart", CART);
-    workload::append_carts(&*setup.store, 40, 4).unwrap();
+    block_on(workload::append_carts(&*setup.store, 40, 4)).unwrap();
     // Carts still open, and a stream of another category the projection never reads.
     for i in 100..103 {
         let events = workload::cart_events(i, 3);
@@ -20,10 +21,12 @@ fn each_carts_document_is_its_folded_state() {
     }
     setup.append("order-1", "OrderPlaced", "{}");
 
-    let name = setup
-        .engine
-        .deploy_snapshot("cart", "cart", FailurePolicy::Stop)
-        .unwrap();
+    let name = block_on(
+        setup
+            .engine
+            .deploy_snapshot("cart", "cart", FailurePolicy::Stop),
+    )
+    .unwrap();
     assert_eq!(name, "cart:cart");
     setup.wait_for_head(&name);
 
@@ -32,23 +35,21 @@ fn each_carts_document_is_its_folded_state() {
         setup.runtime.clone(),
         CommandConfig::default(),
     );
-    let page = setup
-        .engine
-        .list(&name, "default", "cart", &ListQuery::first(1000))
-        .unwrap();
+    let page = block_on(
+        setup
+            .engine
+            .list(&name, "default", "cart", &ListQuery::first(1000)),
+    )
+    .unwrap();
     assert_eq!(page.documents.len(), 43);
     for document in &page.documents {
-        let (state, _) = handler
-            .load(cart.as_ref(), "default", &document.id)
-            .unwrap();
+        let (state, _) = block_on(handler.load(cart.clone(), "default", &document.id)).unwrap();
         let folded: serde_json::Value = serde_json::from_slice(&state).unwrap();
         let stored: serde_json::Value = serde_json::from_str(&document.document).unwrap();
         assert_eq!(stored, folded, "{}", document.id);
     }
     let open: serde_json::Value = serde_json::from_str(
-        &setup
-            .engine
-            .get(&name, "default", "cart", "cart-101")
+        &block_on(setup.engine.get(&name, "default", "cart", "cart-101"))
             .unwrap()
             .unwrap(),
     )
@@ -59,12 +60,10 @@ fn each_carts_document_is_its_folded_state() {
     // New events fold into the stored state.
     let events = workload::cart_events(101, 3);
     let position = setup.append("cart-101", events[3].0, &events[3].1);
-    setup.engine.wait_for(&name, position, PATIENCE).unwrap();
-    let (state, version) = handler.load(cart.as_ref(), "default", "cart-101").unwrap();
+    block_on(setup.engine.wait_for(&name, position, PATIENCE)).unwrap();
+    let (state, version) = block_on(handler.load(cart.clone(), "default", "cart-101")).unwrap();
     assert_eq!(version, 4);
-    let stored = setup
-        .engine
-        .get(&name, "default", "cart", "cart-101")
+    let stored = block_on(setup.engine.get(&name, "default", "cart", "cart-101"))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -78,11 +77,13 @@ fn a_state_that_is_not_json_stops_the_projection_with_a_clear_error() {
     let setup = Setup::new();
     setup.module("faulty", FAULTY);
     let position = setup.append("cart-1", "Anything", "{}");
-    let name = setup
-        .engine
-        .deploy_snapshot("faulty", "cart", FailurePolicy::Stop)
-        .unwrap();
-    let waited = setup.engine.wait_for(&name, position, PATIENCE);
+    let name = block_on(
+        setup
+            .engine
+            .deploy_snapshot("faulty", "cart", FailurePolicy::Stop),
+    )
+    .unwrap();
+    let waited = block_on(setup.engine.wait_for(&name, position, PATIENCE));
     assert!(
         matches!(&waited, Err(refold::Error::ProjectionFaulted { position: at, error, .. })
             if *at == position && error.contains("other than UTF-8 JSON")),

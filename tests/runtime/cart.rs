@@ -1,9 +1,9 @@
 //! The real cart component driven through the host: decide, evolve, reject.
 
 use super::event;
+use crate::support::MemoryDocuments;
 use crate::support::guests::{self, CART, CART_SUMMARY};
-use refold::runtime::{DecideError, Runtime, RuntimeConfig};
-use std::collections::BTreeMap;
+use refold::runtime::{DecideError, Documents, Runtime, RuntimeConfig};
 
 const OPENED: &str = r#"{"cartId":"cart-0","customerId":"customer-0000","currency":"EUR","channel":"web","openedAt":"2024-01-01T00:00:00.000Z"}"#;
 const ADDED: &str = r#"{"cartId":"cart-0","sku":"SKU-00001","name":"Product 1","quantity":2,"unitPrice":117,"addedAt":"2024-01-01T00:00:01.000Z"}"#;
@@ -122,8 +122,7 @@ fn the_projection_component_writes_documents_through_the_host() {
         ["CartOpened", "ItemAdded", "ItemRemoved", "CartConfirmed"]
     );
 
-    let mut documents: Box<dyn refold_guest::Documents + Send> =
-        Box::new(BTreeMap::<(String, String), String>::new());
+    let mut documents: Box<dyn Documents> = Box::new(MemoryDocuments::default());
     summary
         .apply(
             &[

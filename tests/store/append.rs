@@ -1,7 +1,7 @@
 //! Appends: the expected-version guard, the outcome's positions, and idempotent resends.
 
 use super::{append, counted, whole_log};
-use crate::support::TempStore;
+use crate::support::{TempStore, block_on};
 use refold::Error;
 use refold::store::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion};
 
@@ -23,7 +23,7 @@ fn assert_conflict(result: refold::Result<AppendOutcome>, expected: ExpectedVers
 
 /// A one-event append to `s-1` under `expected`.
 fn try_append(store: &TempStore, expected: ExpectedVersion) -> refold::Result<AppendOutcome> {
-    store.append(AppendRequest::new("s-1", expected, vec![counted(9)]))
+    block_on(store.append(AppendRequest::new("s-1", expected, vec![counted(9)])))
 }
 
 #[test]
@@ -61,7 +61,10 @@ fn outcome_gives_the_stream_version_and_global_positions() {
         6,
         "the head is published before the append is acknowledged"
     );
-    assert_eq!(store.stream_version("default", "s-1").unwrap(), Some(4));
+    assert_eq!(
+        block_on(store.stream_version("default", "s-1")).unwrap(),
+        Some(4)
+    );
     let log = whole_log(&*store);
     assert_eq!(
         log[0].recorded_at, first.recorded_at,
@@ -131,7 +134,7 @@ fn exists_succeeds_only_on_an_existing_stream() {
         0,
     );
     assert_eq!(
-        store.stream_version("default", "s-1").unwrap(),
+        block_on(store.stream_version("default", "s-1")).unwrap(),
         None,
         "a conflict writes nothing"
     );
@@ -186,16 +189,16 @@ fn resending_an_append_returns_the_original_outcome_and_writes_nothing() {
         ExpectedVersion::NoStream,
         (1..=3).map(counted).collect(),
     );
-    let original = store.append(request.clone()).unwrap();
+    let original = block_on(store.append(request.clone())).unwrap();
     append(&*store, "s-1", ExpectedVersion::Exact(3), 2);
     // The stream moved on, so the guard alone would refuse the resend as a conflict.
-    assert_eq!(store.append(request.clone()).unwrap(), original);
+    assert_eq!(block_on(store.append(request.clone())).unwrap(), original);
     let any = AppendRequest {
         expected: ExpectedVersion::Any,
         ..request
     };
     assert_eq!(
-        store.append(any).unwrap(),
+        block_on(store.append(any)).unwrap(),
         original,
         "the same ids under another guard are the same append"
     );
@@ -217,7 +220,7 @@ fn assert_duplicate(
     position: u64,
     log_len: usize,
 ) {
-    match store.append(request) {
+    match block_on(store.append(request)) {
         Err(Error::DuplicateEventId {
             event_id: id,
             position: p,
@@ -237,13 +240,12 @@ fn reusing_ids_in_anything_but_an_exact_resend_is_refused() {
     let store = TempStore::new();
     let events: Vec<_> = (1..=3).map(counted).collect();
     let ids: Vec<_> = events.iter().map(|e| e.id).collect();
-    store
-        .append(AppendRequest::new(
-            "s-1",
-            ExpectedVersion::NoStream,
-            events.clone(),
-        ))
-        .unwrap();
+    block_on(store.append(AppendRequest::new(
+        "s-1",
+        ExpectedVersion::NoStream,
+        events.clone(),
+    )))
+    .unwrap();
     let fresh = counted(4);
     let partial = vec![fresh.clone(), events[1].clone()];
     assert_duplicate(
@@ -282,8 +284,14 @@ fn reusing_ids_in_anything_but_an_exact_resend_is_refused() {
     let other_partition =
         AppendRequest::new("s-1", ExpectedVersion::Any, events).in_partition("tenant-b");
     assert_duplicate(&store, other_partition, ids[0], 1, 3);
-    assert_eq!(store.stream_version("default", "s-2").unwrap(), None);
-    assert_eq!(store.stream_version("default", "s-1").unwrap(), Some(3));
+    assert_eq!(
+        block_on(store.stream_version("default", "s-2")).unwrap(),
+        None
+    );
+    assert_eq!(
+        block_on(store.stream_version("default", "s-1")).unwrap(),
+        Some(3)
+    );
 }
 
 #[test]
@@ -291,20 +299,18 @@ fn two_adjacent_appends_cannot_pass_for_one() {
     let store = TempStore::new();
     let first = vec![counted(1), counted(2)];
     let second = vec![counted(3)];
-    store
-        .append(AppendRequest::new(
-            "s-1",
-            ExpectedVersion::NoStream,
-            first.clone(),
-        ))
-        .unwrap();
-    store
-        .append(AppendRequest::new(
-            "s-1",
-            ExpectedVersion::Exact(2),
-            second.clone(),
-        ))
-        .unwrap();
+    block_on(store.append(AppendRequest::new(
+        "s-1",
+        ExpectedVersion::NoStream,
+        first.clone(),
+    )))
+    .unwrap();
+    block_on(store.append(AppendRequest::new(
+        "s-1",
+        ExpectedVersion::Exact(2),
+        second.clone(),
+    )))
+    .unwrap();
     let merged = [first.clone(), second].concat();
     assert_duplicate(
         &store,

@@ -2,7 +2,7 @@
 //! append inside a group failing alone.
 
 use super::{counted, whole_log};
-use crate::support::TempStore;
+use crate::support::{TempStore, block_on};
 use refold::Error;
 use refold::store::{AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +21,7 @@ fn eight_threads_append_to_one_stream_without_gaps_or_duplicates() {
                 while tickets.fetch_add(1, Ordering::Relaxed) < APPENDS {
                     // Each ticket is one append that must succeed: retry it on conflict.
                     loop {
-                        let version = store
-                            .stream_version("default", "shared")
+                        let version = block_on(store.stream_version("default", "shared"))
                             .unwrap()
                             .unwrap_or(0);
                         let event = counted(version + 1);
@@ -32,7 +31,7 @@ fn eight_threads_append_to_one_stream_without_gaps_or_duplicates() {
                             ExpectedVersion::Exact(version),
                             vec![event],
                         );
-                        match store.append(request) {
+                        match block_on(store.append(request)) {
                             Ok(outcome) => {
                                 assert_eq!(outcome.stream_version, version + 1);
                                 acknowledged.lock().unwrap().push((outcome, id));
@@ -46,9 +45,9 @@ fn eight_threads_append_to_one_stream_without_gaps_or_duplicates() {
             });
         }
     });
-    let events = store
-        .read_stream("default", "shared", 1, Direction::Forward, usize::MAX)
-        .unwrap();
+    let events =
+        block_on(store.read_stream("default", "shared", 1, Direction::Forward, usize::MAX))
+            .unwrap();
     let versions: Vec<u64> = events.iter().map(|e| e.stream_position).collect();
     assert_eq!(versions, (1..=APPENDS).collect::<Vec<_>>());
     let acknowledged = acknowledged.into_inner().unwrap();
@@ -61,7 +60,7 @@ fn eight_threads_append_to_one_stream_without_gaps_or_duplicates() {
         );
     }
     assert_eq!(
-        store.stream_version("default", "shared").unwrap(),
+        block_on(store.stream_version("default", "shared")).unwrap(),
         Some(APPENDS)
     );
     assert_eq!(store.metrics().appends, APPENDS);
@@ -84,7 +83,7 @@ fn concurrent_appends_are_committed_in_groups() {
                         ExpectedVersion::Exact(n),
                         vec![counted(n)],
                     );
-                    store.append(request).unwrap();
+                    block_on(store.append(request)).unwrap();
                 }
             });
         }
@@ -116,13 +115,12 @@ fn settle_after(sending: &AtomicU64, count: u64, settle: Duration) {
 fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
     const THREADS: u64 = 12;
     let store = TempStore::new();
-    let prepared = store
-        .append(AppendRequest::new(
-            "contested",
-            ExpectedVersion::NoStream,
-            vec![counted(0)],
-        ))
-        .unwrap();
+    let prepared = block_on(store.append(AppendRequest::new(
+        "contested",
+        ExpectedVersion::NoStream,
+        vec![counted(0)],
+    )))
+    .unwrap();
     // Hold SQLite's write lock from another connection so that the appends below queue
     // up behind the writer and are all committed by one transaction once it is released.
     let blocker = rusqlite::Connection::open(store.path()).unwrap();
@@ -134,11 +132,11 @@ fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
         // The writer takes this one alone and waits for the lock with it.
         let first = s.spawn(|| {
             sending.fetch_add(1, Ordering::SeqCst);
-            store.append(AppendRequest::new(
+            block_on(store.append(AppendRequest::new(
                 "first",
                 ExpectedVersion::NoStream,
                 vec![counted(0)],
-            ))
+            )))
         });
         settle_after(&sending, 1, Duration::from_millis(100));
         for t in 0..THREADS {
@@ -154,7 +152,7 @@ fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
                 sending.fetch_add(1, Ordering::SeqCst);
                 let request =
                     AppendRequest::new(stream.clone(), ExpectedVersion::NoStream, vec![counted(t)]);
-                let result = store.append(request);
+                let result = block_on(store.append(request));
                 results.lock().unwrap().push((t, stream, result));
             });
         }
@@ -171,7 +169,10 @@ fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
         match (t % 2, result) {
             (0, Ok(outcome)) => {
                 assert_eq!(outcome.stream_version, 1);
-                assert_eq!(store.stream_version("default", &stream).unwrap(), Some(1));
+                assert_eq!(
+                    block_on(store.stream_version("default", &stream)).unwrap(),
+                    Some(1)
+                );
                 committed.push(outcome);
             }
             (1, Err(Error::Conflict { actual, .. })) => assert_eq!(actual, prepared.stream_version),
@@ -185,7 +186,7 @@ fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
         "the first append, then one group holding all the others"
     );
     assert_eq!(
-        store.stream_version("default", "contested").unwrap(),
+        block_on(store.stream_version("default", "contested")).unwrap(),
         Some(1)
     );
     assert_eq!(store.head(), 2 + THREADS / 2);

@@ -3,8 +3,9 @@
 //! append must survive whole, at its acknowledged position, and nothing may be torn.
 
 use super::whole_log;
-use crate::support::example_binary;
-use refold::store::{EventStore, RecordedEvent, SqliteStore, StoreConfig};
+use crate::support::{block_on, example_binary};
+use refold::store::sqlite::{SqliteStore, StoreConfig};
+use refold::store::{EventStore, RecordedEvent};
 use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -206,7 +207,7 @@ fn check_streams(store: &impl EventStore, log: &[RecordedEvent]) {
             "stream {stream}"
         );
         assert_eq!(
-            store.stream_version("default", stream).unwrap(),
+            block_on(store.stream_version("default", stream)).unwrap(),
             Some(positions.len() as u64),
             "stream {stream}"
         );

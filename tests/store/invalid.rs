@@ -1,15 +1,16 @@
 //! Appends refused before anything is written: each names what was wrong.
 
 use super::counted;
-use crate::support::TempStore;
+use crate::support::{TempStore, block_on};
 use refold::Error;
-use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion, StoreConfig};
+use refold::store::sqlite::StoreConfig;
+use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
 
 /// Assert that `request` is refused as invalid with a reason containing every one of
 /// `words`, and that nothing was written.
 fn assert_refused(store: &TempStore, request: AppendRequest, words: &[&str]) {
     let (partition, stream) = (request.partition.clone(), request.stream.clone());
-    match store.append(request) {
+    match block_on(store.append(request)) {
         Err(Error::InvalidAppend { stream: s, reason }) => {
             assert_eq!(s, stream);
             for word in words {
@@ -22,7 +23,10 @@ fn assert_refused(store: &TempStore, request: AppendRequest, words: &[&str]) {
         other => panic!("expected an invalid append mentioning {words:?}, got {other:?}"),
     }
     assert_eq!(store.head(), 0, "nothing was written");
-    assert_eq!(store.stream_version(&partition, &stream).unwrap(), None);
+    assert_eq!(
+        block_on(store.stream_version(&partition, &stream)).unwrap(),
+        None
+    );
     assert_eq!(
         store.metrics().commits,
         0,
@@ -102,13 +106,12 @@ fn an_event_over_the_size_limit_is_refused() {
         big.event_type.len() + big.data.len() + big.metadata.len(),
         100
     );
-    store
-        .append(AppendRequest::new("s-ok", ExpectedVersion::Any, vec![big]))
+    block_on(store.append(AppendRequest::new("s-ok", ExpectedVersion::Any, vec![big])))
         .expect("an event of exactly the limit is accepted");
     let head = store.head();
     let over = EventData::new("Counted", format!(r#"{{"p":"{}"}}"#, "x".repeat(84)));
     let request = second_event_is(over);
-    match store.append(request) {
+    match block_on(store.append(request)) {
         Err(Error::InvalidAppend { reason, .. }) => {
             assert!(
                 reason.contains("event 1")
@@ -120,7 +123,10 @@ fn an_event_over_the_size_limit_is_refused() {
         other => panic!("expected an oversized event to be refused, got {other:?}"),
     }
     assert_eq!(store.head(), head);
-    assert_eq!(store.stream_version("default", "s-1").unwrap(), None);
+    assert_eq!(
+        block_on(store.stream_version("default", "s-1")).unwrap(),
+        None
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod reads;
 mod schema;
 mod snapshot;
 
+use crate::support::block_on;
 use refold::store::{
     AppendOutcome, AppendRequest, EventData, EventStore, ExpectedVersion, RecordedEvent,
 };
@@ -26,18 +27,15 @@ fn append(
     expected: ExpectedVersion,
     count: u64,
 ) -> AppendOutcome {
-    store
-        .append(AppendRequest::new(
-            stream,
-            expected,
-            (1..=count).map(counted).collect(),
-        ))
-        .unwrap_or_else(|e| panic!("append {count} events to '{stream}': {e}"))
+    block_on(store.append(AppendRequest::new(
+        stream,
+        expected,
+        (1..=count).map(counted).collect(),
+    )))
+    .unwrap_or_else(|e| panic!("append {count} events to '{stream}': {e}"))
 }
 
 /// Every event of the global log, in order.
 fn whole_log(store: &impl EventStore) -> Vec<RecordedEvent> {
-    store
-        .read_log(0, &Default::default(), usize::MAX)
-        .expect("read the whole log")
+    block_on(store.read_log(0, &Default::default(), usize::MAX)).expect("read the whole log")
 }

@@ -1,7 +1,7 @@
 //! Reads: streams forward and backward, the global log and its filters, partitions.
 
 use super::{append, counted, whole_log};
-use crate::support::TempStore;
+use crate::support::{TempStore, block_on};
 use refold::store::{
     AppendRequest, Direction, EventData, EventStore, ExpectedVersion, LogFilter, RecordedEvent,
 };
@@ -21,9 +21,7 @@ fn a_stream_reads_forward_and_backward_from_a_version_with_a_limit() {
     let store = TempStore::new();
     append(&*store, "s-1", ExpectedVersion::NoStream, 10);
     let read = |from, direction, limit| {
-        store
-            .read_stream("default", "s-1", from, direction, limit)
-            .unwrap()
+        block_on(store.read_stream("default", "s-1", from, direction, limit)).unwrap()
     };
     assert_eq!(
         stream_positions(&read(1, Direction::Forward, 100)),
@@ -42,8 +40,7 @@ fn a_stream_reads_forward_and_backward_from_a_version_with_a_limit() {
     );
     assert!(read(1, Direction::Forward, 0).is_empty());
     assert!(
-        store
-            .read_stream("default", "s-2", 1, Direction::Forward, 10)
+        block_on(store.read_stream("default", "s-2", 1, Direction::Forward, 10))
             .unwrap()
             .is_empty()
     );
@@ -55,15 +52,14 @@ fn a_read_event_carries_what_was_appended() {
     append(&*store, "other-1", ExpectedVersion::NoStream, 1);
     let event =
         EventData::new("CartOpened", r#"{"cartId": "cart-7"}"#).with_metadata(r#"{"by":"test"}"#);
-    store
-        .append(
+    block_on(
+        store.append(
             AppendRequest::new("cart-7", ExpectedVersion::NoStream, vec![event.clone()])
                 .in_partition("p"),
-        )
-        .unwrap();
-    let read = store
-        .read_stream("p", "cart-7", 1, Direction::Forward, 10)
-        .unwrap();
+        ),
+    )
+    .unwrap();
+    let read = block_on(store.read_stream("p", "cart-7", 1, Direction::Forward, 10)).unwrap();
     let [e] = read.as_slice() else {
         panic!("expected one event, got {read:?}")
     };
@@ -96,7 +92,7 @@ fn the_log_reads_after_a_position_with_a_limit() {
         append(&*store, &format!("s-{i}"), ExpectedVersion::NoStream, 2);
     }
     let read = |after, limit| {
-        global_positions(&store.read_log(after, &LogFilter::default(), limit).unwrap())
+        global_positions(&block_on(store.read_log(after, &LogFilter::default(), limit)).unwrap())
     };
     assert_eq!(read(0, 100), (1..=10).collect::<Vec<_>>());
     assert_eq!(read(3, 4), [4, 5, 6, 7]);
@@ -109,13 +105,11 @@ fn the_log_filters_by_type_category_and_partition() {
     let store = TempStore::new();
     let put = |partition: &str, stream: &str, event_type: &str| {
         let event = EventData::new(event_type, "{}");
-        store
-            .append(
-                AppendRequest::new(stream, ExpectedVersion::Any, vec![event])
-                    .in_partition(partition),
-            )
-            .unwrap()
-            .last_position
+        block_on(store.append(
+            AppendRequest::new(stream, ExpectedVersion::Any, vec![event]).in_partition(partition),
+        ))
+        .unwrap()
+        .last_position
     };
     let p1 = put("a", "cart-1", "CartOpened");
     let p2 = put("a", "order-1", "OrderPlaced");
@@ -123,7 +117,8 @@ fn the_log_filters_by_type_category_and_partition() {
     let p4 = put("a", "cart-1", "ItemAdded");
     let p5 = put("a", "cart", "CartOpened");
     let p6 = put("b", "order-2", "ItemAdded");
-    let read = |filter: LogFilter| global_positions(&store.read_log(0, &filter, 100).unwrap());
+    let read =
+        |filter: LogFilter| global_positions(&block_on(store.read_log(0, &filter, 100)).unwrap());
     let types = |types: &[&str]| types.iter().map(|t| t.to_string()).collect::<Vec<_>>();
     assert_eq!(
         read(LogFilter {
@@ -162,7 +157,7 @@ fn the_log_filters_by_type_category_and_partition() {
         ..LogFilter::default()
     };
     assert_eq!(
-        global_positions(&store.read_log(p1, &after, 1).unwrap()),
+        global_positions(&block_on(store.read_log(p1, &after, 1)).unwrap()),
         [p3]
     );
     assert!(
@@ -181,29 +176,34 @@ fn the_same_stream_id_in_two_partitions_is_two_streams() {
         |expected| AppendRequest::new("cart-1", expected, vec![counted(1)]).in_partition("a");
     let in_b =
         |expected| AppendRequest::new("cart-1", expected, vec![counted(2)]).in_partition("b");
-    store.append(in_a(ExpectedVersion::NoStream)).unwrap();
-    store.append(in_a(ExpectedVersion::Exact(1))).unwrap();
-    let b = store
-        .append(in_b(ExpectedVersion::NoStream))
+    block_on(store.append(in_a(ExpectedVersion::NoStream))).unwrap();
+    block_on(store.append(in_a(ExpectedVersion::Exact(1)))).unwrap();
+    let b = block_on(store.append(in_b(ExpectedVersion::NoStream)))
         .expect("the stream is new in partition b");
     assert_eq!(b.stream_version, 1);
-    assert_eq!(store.stream_version("a", "cart-1").unwrap(), Some(2));
-    assert_eq!(store.stream_version("b", "cart-1").unwrap(), Some(1));
-    assert_eq!(store.stream_version("default", "cart-1").unwrap(), None);
-    let read_b = store
-        .read_stream("b", "cart-1", 1, Direction::Forward, 10)
-        .unwrap();
+    assert_eq!(
+        block_on(store.stream_version("a", "cart-1")).unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        block_on(store.stream_version("b", "cart-1")).unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        block_on(store.stream_version("default", "cart-1")).unwrap(),
+        None
+    );
+    let read_b = block_on(store.read_stream("b", "cart-1", 1, Direction::Forward, 10)).unwrap();
     assert_eq!(global_positions(&read_b), [3]);
-    let log_a = store
-        .read_log(
-            0,
-            &LogFilter {
-                partition: Some("a".into()),
-                ..LogFilter::default()
-            },
-            10,
-        )
-        .unwrap();
+    let log_a = block_on(store.read_log(
+        0,
+        &LogFilter {
+            partition: Some("a".into()),
+            ..LogFilter::default()
+        },
+        10,
+    ))
+    .unwrap();
     assert_eq!(global_positions(&log_a), [1, 2]);
     assert!(log_a.iter().all(|e| e.partition == "a"));
     assert_eq!(
@@ -218,13 +218,11 @@ fn reads_count_the_events_they_return() {
     let store = TempStore::new();
     append(&*store, "s-1", ExpectedVersion::NoStream, 5);
     assert_eq!(store.metrics().events_read, 0);
-    store
-        .read_stream("default", "s-1", 2, Direction::Forward, 10)
-        .unwrap();
+    block_on(store.read_stream("default", "s-1", 2, Direction::Forward, 10)).unwrap();
     assert_eq!(store.metrics().events_read, 4);
-    store.read_log(0, &LogFilter::default(), 2).unwrap();
+    block_on(store.read_log(0, &LogFilter::default(), 2)).unwrap();
     assert_eq!(store.metrics().events_read, 6);
-    store.stream_version("default", "s-1").unwrap();
+    block_on(store.stream_version("default", "s-1")).unwrap();
     assert_eq!(
         store.metrics().events_read,
         6,

@@ -2,9 +2,10 @@
 //! from a newer Refold.
 
 use super::{append, whole_log};
-use crate::support::TempStore;
+use crate::support::{TempStore, block_on};
 use refold::Error;
-use refold::store::{EventStore, ExpectedVersion, SqliteStore, StoreConfig, Synchronous};
+use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
+use refold::store::{EventStore, ExpectedVersion};
 
 #[test]
 fn reopening_keeps_the_events_and_continues_the_log() {
@@ -16,7 +17,10 @@ fn reopening_keeps_the_events_and_continues_the_log() {
     assert_eq!(whole_log(&*store), before);
     assert_eq!(store.head(), 4);
     assert_eq!(*store.subscribe().borrow(), 4);
-    assert_eq!(store.stream_version("default", "s-1").unwrap(), Some(3));
+    assert_eq!(
+        block_on(store.stream_version("default", "s-1")).unwrap(),
+        Some(3)
+    );
     let next = append(&*store, "s-1", ExpectedVersion::Exact(3), 1);
     assert_eq!((next.stream_version, next.first_position), (4, 5));
 }

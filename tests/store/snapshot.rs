@@ -1,6 +1,6 @@
 //! Snapshots: one per stream and module, never replaced by an older one.
 
-use crate::support::TempStore;
+use crate::support::{TempStore, block_on};
 use refold::store::{EventStore, Snapshot};
 
 fn snapshot(stream: &str, module: &str, version: u64) -> Snapshot {
@@ -17,28 +17,31 @@ fn snapshot(stream: &str, module: &str, version: u64) -> Snapshot {
 fn a_snapshot_is_kept_per_stream_and_module() {
     let store = TempStore::new();
     assert_eq!(
-        store.load_snapshot("default", "cart-1", "m1").unwrap(),
+        block_on(store.load_snapshot("default", "cart-1", "m1")).unwrap(),
         None
     );
-    store.save_snapshot(snapshot("cart-1", "m1", 10)).unwrap();
-    store.save_snapshot(snapshot("cart-1", "m2", 4)).unwrap();
-    store.save_snapshot(snapshot("cart-2", "m1", 7)).unwrap();
+    block_on(store.save_snapshot(snapshot("cart-1", "m1", 10))).unwrap();
+    block_on(store.save_snapshot(snapshot("cart-1", "m2", 4))).unwrap();
+    block_on(store.save_snapshot(snapshot("cart-2", "m1", 7))).unwrap();
     assert_eq!(
-        store.load_snapshot("default", "cart-1", "m1").unwrap(),
+        block_on(store.load_snapshot("default", "cart-1", "m1")).unwrap(),
         Some(snapshot("cart-1", "m1", 10))
     );
     assert_eq!(
-        store.load_snapshot("default", "cart-1", "m2").unwrap(),
+        block_on(store.load_snapshot("default", "cart-1", "m2")).unwrap(),
         Some(snapshot("cart-1", "m2", 4))
     );
     assert_eq!(
-        store.load_snapshot("default", "cart-2", "m1").unwrap(),
+        block_on(store.load_snapshot("default", "cart-2", "m1")).unwrap(),
         Some(snapshot("cart-2", "m1", 7))
     );
-    assert_eq!(store.load_snapshot("other", "cart-1", "m1").unwrap(), None);
+    assert_eq!(
+        block_on(store.load_snapshot("other", "cart-1", "m1")).unwrap(),
+        None
+    );
     let store = store.reopen();
     assert_eq!(
-        store.load_snapshot("default", "cart-1", "m1").unwrap(),
+        block_on(store.load_snapshot("default", "cart-1", "m1")).unwrap(),
         Some(snapshot("cart-1", "m1", 10))
     );
 }
@@ -46,15 +49,15 @@ fn a_snapshot_is_kept_per_stream_and_module() {
 #[test]
 fn a_newer_snapshot_replaces_an_older_one_but_not_the_reverse() {
     let store = TempStore::new();
-    store.save_snapshot(snapshot("cart-1", "m1", 10)).unwrap();
-    store.save_snapshot(snapshot("cart-1", "m1", 20)).unwrap();
+    block_on(store.save_snapshot(snapshot("cart-1", "m1", 10))).unwrap();
+    block_on(store.save_snapshot(snapshot("cart-1", "m1", 20))).unwrap();
     assert_eq!(
-        store.load_snapshot("default", "cart-1", "m1").unwrap(),
+        block_on(store.load_snapshot("default", "cart-1", "m1")).unwrap(),
         Some(snapshot("cart-1", "m1", 20))
     );
-    store.save_snapshot(snapshot("cart-1", "m1", 15)).unwrap();
+    block_on(store.save_snapshot(snapshot("cart-1", "m1", 15))).unwrap();
     assert_eq!(
-        store.load_snapshot("default", "cart-1", "m1").unwrap(),
+        block_on(store.load_snapshot("default", "cart-1", "m1")).unwrap(),
         Some(snapshot("cart-1", "m1", 20)),
         "a late save of an older state keeps the newer snapshot"
     );

@@ -4,13 +4,38 @@
 pub mod guests;
 pub mod server;
 
-use refold::runtime::Event;
-use refold::store::{EventStore, SqliteStore, StoreConfig};
+use refold::runtime::{Documents, Event};
+use refold::store::sqlite::{SqliteStore, StoreConfig};
+use refold::store::{EventStore, Storage};
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use tempfile::TempDir;
+use tokio::runtime::Runtime;
+
+/// The async runtime every test shares: the engine's parts await their store on it,
+/// run guest calls on its blocking pool, and projection runners reach the store
+/// through it.
+static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("start the tests' async runtime")
+});
+
+/// Run `future` to completion on the tests' runtime, from any test thread.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    RUNTIME.block_on(future)
+}
+
+/// The tests' runtime, for code that must be built inside it (`RUNTIME.enter()`).
+pub fn runtime() -> &'static Runtime {
+    &RUNTIME
+}
 
 /// A store on a fresh file in its own temporary directory, removed when dropped.
 pub struct TempStore {
@@ -41,10 +66,10 @@ impl TempStore {
         self.store.clone()
     }
 
-    /// A handle to the store as the SQLite store it is, for the parts that keep their
-    /// own tables in its file (projections).
-    pub fn sqlite(&self) -> Arc<SqliteStore> {
-        self.store.clone()
+    /// The store as every storage trait, for the parts that keep more than events
+    /// (projections, the engine).
+    pub fn storage(&self) -> Storage {
+        Storage::of(self.store.clone())
     }
 
     /// Close the store and open its file again.
@@ -98,6 +123,26 @@ pub fn example_binary(name: &str) -> PathBuf {
         "building the example '{name}' failed ({status}); run `cargo build -p refold-cli --example {name}` to see why"
     );
     profile_dir.join("examples").join(name)
+}
+
+/// Read-model documents in memory, keyed by (collection, id), for projection calls
+/// made straight through the runtime.
+#[derive(Debug, Default)]
+pub struct MemoryDocuments(pub BTreeMap<(String, String), String>);
+
+impl Documents for MemoryDocuments {
+    fn get(&mut self, collection: &str, id: &str) -> Option<String> {
+        self.0.get(&(collection.to_owned(), id.to_owned())).cloned()
+    }
+
+    fn put(&mut self, collection: &str, id: &str, document: String) {
+        self.0
+            .insert((collection.to_owned(), id.to_owned()), document);
+    }
+
+    fn delete(&mut self, collection: &str, id: &str) {
+        self.0.remove(&(collection.to_owned(), id.to_owned()));
+    }
 }
 
 /// An event as the store would hand it to a guest.

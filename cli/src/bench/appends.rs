@@ -24,7 +24,11 @@ pub(super) fn w1(work: &Work<'_>, recorder: &mut Recorder, job: Job) -> Result<(
     let store = work.fresh_store("w1.db")?;
     recorder.observe(&store);
     let requests = workload::round_robin_appends(carts, clients);
-    let ((), elapsed) = timed(|| Ok(workload::append_concurrently(&store, requests)?))?;
+    let ((), elapsed) = timed(|| {
+        Ok(crate::block_on(workload::append_concurrently(
+            &store, requests,
+        ))?)
+    })?;
     verify_carts(job.name(), &store, carts)?;
     let events = carts * (workload::ITEMS + 2);
     recorder.figure(
@@ -51,7 +55,7 @@ pub(super) fn w2(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
         .collect();
     let ((), elapsed) = timed(|| {
         for request in requests {
-            store.append(request)?;
+            crate::block_on(store.append(request))?;
         }
         Ok(())
     })?;

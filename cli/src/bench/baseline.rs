@@ -6,7 +6,8 @@
 //! it. These are what "how much does Refold add over SQLite" is measured against.
 
 use super::{Result, Setup, check, verify_error};
-use refold::store::{EventData, SqliteStore, StoreConfig, Synchronous};
+use refold::store::EventData;
+use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::path::Path;
 

@@ -10,7 +10,7 @@ use super::{Job, JobReport, Modules, Scale, Setup};
 use crate::Durability;
 use anyhow::{Context, bail};
 use clap::Args;
-use refold::store::Synchronous;
+use refold::store::sqlite::Synchronous;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;

@@ -71,36 +71,32 @@ pub(super) fn w4(work: &Work<'_>, recorder: &mut Recorder, job: Job) -> Result<(
     let module = setup.deploy_cart(&runtime)?;
     let native = NativeDecider::<Cart>::new("cart");
     for (system, logic) in [
-        (System::Refold, module.as_ref() as &dyn DeciderLogic),
-        (System::Native, &native),
+        (System::Refold, module as Arc<dyn DeciderLogic>),
+        (System::Native, Arc::new(native)),
     ] {
         let store = Arc::new(work.fresh_store(&format!("{}.db", system.name()))?);
         recorder.observe(&store);
         let handler = CommandHandler::new(store.clone(), runtime.clone(), CommandConfig::default());
         let lists = commands(carts, clients);
         let ((), elapsed) = timed(|| {
-            std::thread::scope(|scope| {
-                let clients: Vec<_> = lists
-                    .into_iter()
-                    .map(|list| {
-                        let handler = &handler;
-                        scope.spawn(move || -> Result<()> {
-                            for command in list {
-                                handler.handle_with(
-                                    logic,
-                                    DEFAULT_PARTITION,
-                                    &command.stream,
-                                    &command.json,
-                                )?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .collect();
-                clients
-                    .into_iter()
-                    .try_for_each(|client| client.join().expect("a command client panicked"))
-            })
+            let clients = lists.into_iter().map(|list| {
+                let (handler, logic) = (&handler, &logic);
+                async move {
+                    for command in list {
+                        handler
+                            .handle_with(
+                                logic.clone(),
+                                DEFAULT_PARTITION,
+                                &command.stream,
+                                &command.json,
+                            )
+                            .await?;
+                    }
+                    Ok::<_, refold::Error>(())
+                }
+            });
+            crate::block_on(futures::future::try_join_all(clients))?;
+            Ok(())
         })?;
         verify_carts(&format!("{} {}", system.name(), job.name()), &store, carts)?;
         recorder.figure(

@@ -15,8 +15,9 @@ use super::{Metric, Recorder, Result, System, Work, check, verify_error};
 use refold::engine::{Engine, EngineConfig};
 use refold::projections::FailurePolicy;
 use refold::runtime::{Runtime, RuntimeConfig};
-use refold::store::DEFAULT_PARTITION;
+use refold::store::{DEFAULT_PARTITION, Storage};
 use refold_workload as workload;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// W6's four figures.
@@ -93,27 +94,37 @@ fn hot_swaps(
     bytes: &[u8],
     samples: usize,
 ) -> Result<Vec<Duration>> {
-    let engine = Engine::open(EngineConfig {
-        synchronous: work.setup.synchronous,
-        ..EngineConfig::new(work.dir.join("w6.db"))
-    })?;
-    recorder.observe(engine.store());
+    let store = Arc::new(work.fresh_store("w6.db")?);
+    recorder.observe(&store);
+    let engine = crate::block_on(Engine::with_storage(
+        Storage::of(store),
+        EngineConfig {
+            synchronous: work.setup.synchronous,
+            ..EngineConfig::new(work.dir.join("w6.db"))
+        },
+    ))?;
     let events = workload::cart_events(0, workload::ITEMS);
-    engine.deploy("cart", bytes, FailurePolicy::Stop)?;
+    crate::block_on(engine.deploy("cart", bytes, FailurePolicy::Stop))?;
     let open = format!(r#"{{"type":"OpenCart","data":{}}}"#, events[0].1);
-    engine
-        .commands()
-        .handle("cart", DEFAULT_PARTITION, "cart-0", &open)?;
+    crate::block_on(
+        engine
+            .commands()
+            .handle("cart", DEFAULT_PARTITION, "cart-0", &open),
+    )?;
     let mut swaps = Vec::with_capacity(samples);
     for sample in 0..samples {
         let version = new_version(bytes, sample);
         let item = &events[1 + sample % workload::ITEMS as usize].1;
         let command = format!(r#"{{"type":"AddItem","data":{item}}}"#);
         let start = Instant::now();
-        let deployed = engine.deploy("cart", &version, FailurePolicy::Stop)?;
-        let outcome = engine
-            .commands()
-            .handle("cart", DEFAULT_PARTITION, "cart-0", &command)?;
+        let (deployed, outcome) = crate::block_on(async {
+            let deployed = engine.deploy("cart", &version, FailurePolicy::Stop).await?;
+            let outcome = engine
+                .commands()
+                .handle("cart", DEFAULT_PARTITION, "cart-0", &command)
+                .await?;
+            Ok::<_, refold::Error>((deployed, outcome))
+        })?;
         swaps.push(start.elapsed());
         if outcome.module_version != deployed.version {
             return Err(verify_error(

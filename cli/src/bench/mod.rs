@@ -29,7 +29,8 @@ pub use command::{BenchArgs, run};
 pub use report::{Figure, JobReport, Metric, Observed, System};
 
 use refold::runtime::{Module, Runtime, RuntimeConfig};
-use refold::store::{EventData, EventStore, LogFilter, SqliteStore, StoreConfig, Synchronous};
+use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
+use refold::store::{EventData, EventStore, LogFilter};
 use refold_workload as workload;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -320,7 +321,7 @@ pub fn prepare(setup: &Setup, jobs: &[Job]) -> Result<()> {
     let w1 = setup.shared.join(W1_STORE);
     {
         let store = fast.open_store(&w1)?;
-        workload::append_carts(&store, sizes.carts, 1)?;
+        crate::block_on(workload::append_carts(&store, sizes.carts, 1))?;
         verify_carts("the W1 store", &store, sizes.carts)?;
     }
     if jobs.contains(&Job::W3) {
@@ -458,7 +459,7 @@ fn verify_carts(workload: &str, store: &SqliteStore, carts: u64) -> Result<()> {
     };
     let (mut after, mut confirmed, mut items, mut total) = (0, 0u64, 0u64, 0u64);
     loop {
-        let batch = store.read_log(after, &filter, 1000)?;
+        let batch = crate::block_on(store.read_log(after, &filter, 1000))?;
         let Some(last) = batch.last() else { break };
         after = last.global_position;
         for event in &batch {

@@ -16,7 +16,8 @@ use refold::projections::{
     FailurePolicy, ListQuery, NativeProjection, ProjectionConfig, ProjectionEngine, ProjectionLogic,
 };
 use refold::runtime::Runtime;
-use refold::store::{EventStore, SqliteStore};
+use refold::store::sqlite::SqliteStore;
+use refold::store::{EventStore, Storage};
 use refold_workload as workload;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,20 +88,29 @@ fn catch_up(
     logic: Arc<dyn ProjectionLogic>,
     workload: &str,
 ) -> Result<Duration> {
-    let engine =
-        ProjectionEngine::new(store.clone(), runtime.clone(), ProjectionConfig::default())?;
+    let engine = {
+        let _in_runtime = crate::runtime().enter();
+        ProjectionEngine::new(
+            &Storage::of(store.clone()),
+            runtime.clone(),
+            ProjectionConfig::default(),
+        )
+    };
     let name = logic.name().to_owned();
     let head = store.head();
     let (_, elapsed) = timed(|| {
-        engine.deploy_logic(logic, FailurePolicy::Stop)?;
-        Ok(engine.wait_for(&name, head, CATCH_UP_TIMEOUT)?)
+        crate::block_on(async {
+            engine.deploy_logic(logic, FailurePolicy::Stop).await?;
+            engine.wait_for(&name, head, CATCH_UP_TIMEOUT).await
+        })
+        .map_err(Into::into)
     })?;
-    let page = engine.list(
+    let page = crate::block_on(engine.list(
         &name,
         refold::store::DEFAULT_PARTITION,
         cart_summary::COLLECTION,
         &ListQuery::first(2 * setup.sizes().carts as usize + 1),
-    )?;
+    ))?;
     let mut sums = (page.documents.len() as u64, 0, 0, 0);
     for document in &page.documents {
         let summary: CartSummary = serde_json::from_str(&document.document)

@@ -13,9 +13,9 @@ use super::{
 };
 use cart::{Cart, CartState, Status};
 use refold::commands::{CommandConfig, CommandHandler, DeciderLogic, NativeDecider};
+use refold::store::sqlite::SqliteStore;
 use refold::store::{
     AppendRequest, DEFAULT_PARTITION, EventData, EventStore, ExpectedVersion, LogFilter,
-    SqliteStore,
 };
 use refold_workload as workload;
 use std::collections::HashMap;
@@ -40,11 +40,11 @@ pub(super) fn append_long_stream(store: &SqliteStore, sizes: Sizes) -> Result<()
         .map(|(event_type, data)| EventData::new(event_type, data))
         .collect();
     for (batch, chunk) in (0..).zip(events.chunks(LONG_BATCH)) {
-        store.append(AppendRequest::new(
+        crate::block_on(store.append(AppendRequest::new(
             stream.clone(),
             ExpectedVersion::Exact(batch * LONG_BATCH as u64),
             chunk.to_vec(),
-        ))?;
+        )))?;
     }
     Ok(())
 }
@@ -58,7 +58,7 @@ pub(super) fn w3(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
     recorder.observe(&store);
     let runtime = setup.runtime()?;
     let module = setup.deploy_cart(&runtime)?;
-    let native = NativeDecider::<Cart>::new("cart");
+    let native: Arc<dyn DeciderLogic> = Arc::new(NativeDecider::<Cart>::new("cart"));
     let no_cache = |snapshot_every| CommandConfig {
         cache_bytes: 0,
         snapshot_every,
@@ -75,11 +75,12 @@ pub(super) fn w3(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
         .collect();
 
     for (system, logic) in [
-        (System::Refold, module.as_ref() as &dyn DeciderLogic),
-        (System::Native, &native),
+        (System::Refold, module.clone() as Arc<dyn DeciderLogic>),
+        (System::Native, native.clone()),
     ] {
         let load = |handler: &CommandHandler, stream: &str, version: u64, workload: &str| {
-            let (state, loaded) = handler.load(logic, DEFAULT_PARTITION, stream)?;
+            let (state, loaded) =
+                crate::block_on(handler.load(logic.clone(), DEFAULT_PARTITION, stream))?;
             verify_confirmed(workload, stream, &state, loaded, version)
         };
         let (timings, wall) = timed(|| {
@@ -93,7 +94,7 @@ pub(super) fn w3(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
 
         for (workload, handler) in [("W3-10k", &plain), ("W3-10k-snap", &snapshots)] {
             if workload == "W3-10k-snap" {
-                handler.snapshot(logic, DEFAULT_PARTITION, &long)?;
+                crate::block_on(handler.snapshot(logic.clone(), DEFAULT_PARTITION, &long))?;
             }
             load(handler, &long, long_events, workload)?;
             let timings = (0..sizes.stream_loads)
@@ -184,7 +185,7 @@ fn read_all(
     let (count, elapsed) = timed(|| {
         let (mut after, mut count) = (0, 0u64);
         loop {
-            let batch = store.read_log(after, &LogFilter::default(), 1000)?;
+            let batch = crate::block_on(store.read_log(after, &LogFilter::default(), 1000))?;
             let Some(last) = batch.last() else { break };
             after = last.global_position;
             count += batch.len() as u64;

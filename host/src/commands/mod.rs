@@ -12,16 +12,20 @@
 //! The decider is looked up once per command, so a deploy in the middle of a command
 //! lets it finish on the version it started on; the next command uses the new one,
 //! with its own cached states and snapshots (they are keyed by the version's hash).
+//!
+//! The handler is async: it awaits the store, and runs every guest call on tokio's
+//! blocking pool, so a slow guest never stalls the runtime's I/O threads.
 
 mod cache;
 mod logic;
 
 pub use logic::{DeciderLogic, NativeDecider};
 
-use crate::runtime::{DecideError, Runtime};
+use crate::runtime::{DecideError, NewEvent, Runtime};
 use crate::store::{
     AppendRequest, Direction, EventData, EventStore, ExpectedVersion, RecordedEvent, Snapshot,
 };
+use crate::sync::blocking;
 use crate::{Error, Result};
 use cache::{CachedState, StateCache, StreamKey};
 use std::sync::Arc;
@@ -119,7 +123,7 @@ impl CommandHandler {
     }
 
     /// Handle `command` (JSON text) for `stream` with the decider deployed as `decider`.
-    pub fn handle(
+    pub async fn handle(
         &self,
         decider: &str,
         partition: &str,
@@ -127,21 +131,24 @@ impl CommandHandler {
         command: &str,
     ) -> Result<CommandOutcome> {
         let module = self.runtime.module(decider)?;
-        self.handle_with(module.as_ref(), partition, stream, command)
+        self.handle_with(module, partition, stream, command).await
     }
 
     /// Handle `command` for `stream` with the given decider logic.
-    pub fn handle_with(
+    pub async fn handle_with(
         &self,
-        logic: &dyn DeciderLogic,
+        logic: Arc<dyn DeciderLogic>,
         partition: &str,
         stream: &str,
         command: &str,
     ) -> Result<CommandOutcome> {
-        let key = StreamKey::new(logic, partition, stream);
-        let mut current = self.cached_or_loaded(logic, &key, false)?;
+        let key = StreamKey::new(logic.as_ref(), partition, stream);
+        let mut current = self.cached_or_loaded(&logic, &key, false).await?;
+        let command: Arc<str> = command.into();
         for attempt in 1..=self.config.max_attempts {
-            let events = match logic.decide(&current.state, command)? {
+            let (decided_on, decided) = decide(&logic, current, &command).await?;
+            current = decided_on;
+            let events = match decided {
                 Ok(events) => events,
                 Err(refusal) => {
                     self.rejected.fetch_add(1, Ordering::Relaxed);
@@ -176,31 +183,19 @@ impl CommandHandler {
                 partition: partition.to_owned(),
                 stream: stream.to_owned(),
                 expected: ExpectedVersion::Exact(current.version),
-                events: events
-                    .into_iter()
-                    .map(|e| {
-                        let event = EventData::new(e.event_type, e.data);
-                        match e.metadata {
-                            Some(metadata) => event.with_metadata(metadata),
-                            None => event,
-                        }
-                    })
-                    .collect(),
+                events: events.into_iter().map(event_data).collect(),
             };
-            match self.store.append(request.clone()) {
+            match self.store.append(request).await {
                 Ok(appended) => {
                     self.handled.fetch_add(1, Ordering::Relaxed);
-                    let recorded = recorded_events(&request, current.version, &appended);
-                    self.remember(logic, key, current, &recorded)?;
-                    return Ok(outcome(
-                        recorded,
-                        appended.stream_version,
-                        Some(appended.last_position),
-                    ));
+                    let (stream_version, position) =
+                        (appended.stream_version, appended.last_position);
+                    let events = self.remember(&logic, key, current, appended.events).await?;
+                    return Ok(outcome(events, stream_version, Some(position)));
                 }
                 Err(Error::Conflict { .. }) => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
-                    current = self.catch_up(logic, &key, current)?;
+                    current = self.catch_up(&logic, &key, current).await?;
                 }
                 Err(other) => return Err(other),
             }
@@ -215,29 +210,29 @@ impl CommandHandler {
 
     /// The current state of `stream` as `logic` folds it, and the version it includes:
     /// from the cache if held there, else from the newest snapshot and the events after it.
-    pub fn load(
+    pub async fn load(
         &self,
-        logic: &dyn DeciderLogic,
+        logic: Arc<dyn DeciderLogic>,
         partition: &str,
         stream: &str,
     ) -> Result<(Vec<u8>, u64)> {
-        let key = StreamKey::new(logic, partition, stream);
-        let loaded = self.cached_or_loaded(logic, &key, true)?;
+        let key = StreamKey::new(logic.as_ref(), partition, stream);
+        let loaded = self.cached_or_loaded(&logic, &key, true).await?;
         self.cache.put(key, loaded.clone());
         Ok((loaded.state, loaded.version))
     }
 
     /// Fold `stream` from its newest snapshot (or from the start), ignoring the cache,
     /// and save a snapshot of the result. Returns the state and version.
-    pub fn snapshot(
+    pub async fn snapshot(
         &self,
-        logic: &dyn DeciderLogic,
+        logic: Arc<dyn DeciderLogic>,
         partition: &str,
         stream: &str,
     ) -> Result<(Vec<u8>, u64)> {
-        let key = StreamKey::new(logic, partition, stream);
-        let loaded = self.rehydrate(logic, &key)?;
-        self.save_snapshot(&key, &loaded)?;
+        let key = StreamKey::new(logic.as_ref(), partition, stream);
+        let loaded = self.rehydrate(&logic, &key).await?;
+        self.save_snapshot(&key, &loaded).await?;
         Ok((loaded.state, loaded.version))
     }
 
@@ -262,9 +257,9 @@ impl CommandHandler {
     /// after it. A cached state is caught up with the store only when `current` is
     /// asked: the command loop skips that, because its append's expected version
     /// catches a cached state that fell behind.
-    fn cached_or_loaded(
+    async fn cached_or_loaded(
         &self,
-        logic: &dyn DeciderLogic,
+        logic: &Arc<dyn DeciderLogic>,
         key: &StreamKey,
         current: bool,
     ) -> Result<CachedState> {
@@ -272,89 +267,96 @@ impl CommandHandler {
             Some(cached) => {
                 self.cache_hits.fetch_add(1, Ordering::Relaxed);
                 if current {
-                    self.catch_up(logic, key, cached)
+                    self.catch_up(logic, key, cached).await
                 } else {
                     Ok(cached)
                 }
             }
-            None => self.rehydrate(logic, key),
+            None => self.rehydrate(logic, key).await,
         }
     }
 
     /// State from the newest snapshot of this logic plus the events after it.
-    fn rehydrate(&self, logic: &dyn DeciderLogic, key: &StreamKey) -> Result<CachedState> {
+    async fn rehydrate(
+        &self,
+        logic: &Arc<dyn DeciderLogic>,
+        key: &StreamKey,
+    ) -> Result<CachedState> {
         let start = match self
             .store
-            .load_snapshot(&key.partition, &key.stream, &key.identity)?
+            .load_snapshot(&key.partition, &key.stream, &key.identity)
+            .await?
         {
             Some(snapshot) => CachedState {
                 state: snapshot.state,
                 version: snapshot.version,
             },
-            None => CachedState {
-                state: logic.initial_state()?,
-                version: 0,
-            },
+            None => {
+                let logic = logic.clone();
+                CachedState {
+                    state: blocking(move || logic.initial_state()).await??,
+                    version: 0,
+                }
+            }
         };
         let snapshot_version = start.version;
-        let loaded = self.catch_up(logic, key, start)?;
+        let loaded = self.catch_up(logic, key, start).await?;
         if self.crossed_snapshot_mark(snapshot_version, loaded.version) {
-            self.save_snapshot(key, &loaded)?;
+            self.save_snapshot(key, &loaded).await?;
         }
         Ok(loaded)
     }
 
     /// Fold the events after `from.version` into `from.state`, batch by batch.
-    fn catch_up(
+    async fn catch_up(
         &self,
-        logic: &dyn DeciderLogic,
+        logic: &Arc<dyn DeciderLogic>,
         key: &StreamKey,
         from: CachedState,
     ) -> Result<CachedState> {
-        let CachedState {
-            mut state,
-            mut version,
-        } = from;
+        let mut current = from;
         let batch = self.config.evolve_batch.max(1);
         loop {
-            let events = self.store.read_stream(
-                &key.partition,
-                &key.stream,
-                version + 1,
-                Direction::Forward,
-                batch,
-            )?;
+            let events = self
+                .store
+                .read_stream(
+                    &key.partition,
+                    &key.stream,
+                    current.version + 1,
+                    Direction::Forward,
+                    batch,
+                )
+                .await?;
             let Some(last) = events.last() else { break };
-            version = last.stream_position;
-            state = logic.evolve(&state, &events)?;
+            let folded = events.len();
+            let version = last.stream_position;
+            current = evolve(logic, current.state, events, version).await?.0;
             self.events_folded
-                .fetch_add(events.len() as u64, Ordering::Relaxed);
-            if events.len() < batch {
+                .fetch_add(folded as u64, Ordering::Relaxed);
+            if folded < batch {
                 break;
             }
         }
-        Ok(CachedState { state, version })
+        Ok(current)
     }
 
     /// Fold the events just appended into the state they were decided on, cache it,
-    /// and snapshot it if it crossed a snapshot mark.
-    fn remember(
+    /// and snapshot it if it crossed a snapshot mark. Gives the events back.
+    async fn remember(
         &self,
-        logic: &dyn DeciderLogic,
+        logic: &Arc<dyn DeciderLogic>,
         key: StreamKey,
         decided_on: CachedState,
-        appended: &[RecordedEvent],
-    ) -> Result<()> {
+        appended: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>> {
         let previous = decided_on.version;
-        let state = CachedState {
-            state: logic.evolve(&decided_on.state, appended)?,
-            version: previous + appended.len() as u64,
-        };
+        let version = previous + appended.len() as u64;
+        let (state, appended) = evolve(logic, decided_on.state, appended, version).await?;
         if self.crossed_snapshot_mark(previous, state.version) {
-            self.save_snapshot(&key, &state)?;
+            self.save_snapshot(&key, &state).await?;
         }
         self.cache.put(key, state);
-        Ok(())
+        Ok(appended)
     }
 
     fn crossed_snapshot_mark(&self, from: u64, to: u64) -> bool {
@@ -364,39 +366,57 @@ impl CommandHandler {
         }
     }
 
-    fn save_snapshot(&self, key: &StreamKey, state: &CachedState) -> Result<()> {
-        self.store.save_snapshot(Snapshot {
-            partition: key.partition.clone(),
-            stream: key.stream.clone(),
-            module: key.identity.clone(),
-            version: state.version,
-            state: state.state.clone(),
-        })?;
+    async fn save_snapshot(&self, key: &StreamKey, state: &CachedState) -> Result<()> {
+        self.store
+            .save_snapshot(Snapshot {
+                partition: key.partition.clone(),
+                stream: key.stream.clone(),
+                module: key.identity.clone(),
+                version: state.version,
+                state: state.state.clone(),
+            })
+            .await?;
         self.snapshots_saved.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }
 
-/// The events of a committed append as the store recorded them.
-fn recorded_events(
-    request: &AppendRequest,
-    previous_version: u64,
-    appended: &crate::store::AppendOutcome,
-) -> Vec<RecordedEvent> {
-    request
-        .events
-        .iter()
-        .zip(0u64..)
-        .map(|(event, offset)| RecordedEvent {
-            global_position: appended.first_position + offset,
-            partition: request.partition.clone(),
-            stream: request.stream.clone(),
-            stream_position: previous_version + 1 + offset,
-            id: event.id,
-            event_type: event.event_type.clone(),
-            data: event.data.clone(),
-            metadata: event.metadata.clone(),
-            recorded_at: appended.recorded_at.clone(),
-        })
-        .collect()
+/// Ask `logic` to decide `command` on `state`, on the blocking pool; gives the state
+/// back with the decision.
+async fn decide(
+    logic: &Arc<dyn DeciderLogic>,
+    state: CachedState,
+    command: &Arc<str>,
+) -> Result<(CachedState, std::result::Result<Vec<NewEvent>, DecideError>)> {
+    let (logic, command) = (logic.clone(), command.clone());
+    blocking(move || {
+        let decided = logic.decide(&state.state, &command)?;
+        Ok((state, decided))
+    })
+    .await?
+}
+
+/// Fold `events` into `state` with `logic`, on the blocking pool: the state at
+/// `version`, and the events back.
+async fn evolve(
+    logic: &Arc<dyn DeciderLogic>,
+    state: Vec<u8>,
+    events: Vec<RecordedEvent>,
+    version: u64,
+) -> Result<(CachedState, Vec<RecordedEvent>)> {
+    let logic = logic.clone();
+    blocking(move || {
+        let state = logic.evolve(&state, &events)?;
+        Ok((CachedState { state, version }, events))
+    })
+    .await?
+}
+
+/// A decided event as an append takes it.
+fn event_data(event: NewEvent) -> EventData {
+    let data = EventData::new(event.event_type, event.data);
+    match event.metadata {
+        Some(metadata) => data.with_metadata(metadata),
+        None => data,
+    }
 }

@@ -1,26 +1,23 @@
-//! The engine: every part wired together over one database file.
+//! The engine: every part wired together over one database.
 //!
-//! [`Engine`] is what the `refold` command line and HTTP API run: one
-//! [`SqliteStore`], one [`Runtime`] whose compiled components are cached beside the
-//! database, the [`CommandHandler`], the [`ProjectionEngine`], and the record of
-//! deployed modules. Deploying through the engine records the module in the database
-//! before it goes live, so a restart comes back with the same modules at the same
+//! [`Engine`] is what the `refold` command line and HTTP API run: one [`Storage`],
+//! one [`Runtime`] whose compiled components are cached beside the database, the
+//! [`CommandHandler`], the [`ProjectionEngine`], and the record of deployed modules.
+//! [`Engine::open`] is the one place that picks the storage backend (SQLite, on the
+//! file [`EngineConfig::db`]); [`Engine::with_storage`] takes any other. Deploying
+//! through the engine records the module in the store before it goes live, so a restart comes back with the same modules at the same
 //! versions, and every projection resumes from its checkpoint. Deploying a projection
 //! module starts (or blue/green rebuilds) its projection; deploying a decider swaps it
 //! in for the next command and rebuilds the snapshot projections that use it.
 
-mod deployments;
-
-pub use deployments::Deployment;
-
 use crate::commands::{CommandConfig, CommandHandler};
-use crate::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine};
+use crate::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine, StreamSnapshots};
 use crate::runtime::{Module, ModuleInfo, Runtime, RuntimeConfig, World};
-use crate::store::{SqliteStore, StoreConfig, Synchronous};
+use crate::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
+use crate::store::{ModuleRecord, NewModule, SnapshotProjection, Storage};
 use crate::{Error, Result};
-use deployments::Deployments;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
@@ -68,76 +65,132 @@ fn compiled_cache_dir(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// Store, runtime, command handling and deployed modules over one database file.
+/// One recorded deploy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Deployment {
+    /// The module's name.
+    pub name: String,
+    /// Its version under that name.
+    pub version: u64,
+    /// Hex SHA-256 of its bytes.
+    pub hash: String,
+    /// The world it implements.
+    pub world: World,
+    /// What the projection does with an event it cannot apply (projections only).
+    pub policy: Option<FailurePolicy>,
+    /// When it was deployed (RFC 3339, UTC).
+    pub deployed_at: String,
+}
+
+impl Deployment {
+    fn of(record: ModuleRecord) -> Deployment {
+        Deployment {
+            world: if record.world == World::Projection.name() {
+                World::Projection
+            } else {
+                World::Decider
+            },
+            name: record.name,
+            version: record.version,
+            hash: record.hash,
+            policy: record.policy,
+            deployed_at: record.deployed_at,
+        }
+    }
+}
+
+/// Store, runtime, command handling and deployed modules over one database.
 pub struct Engine {
-    store: Arc<SqliteStore>,
+    storage: Storage,
     runtime: Arc<Runtime>,
     commands: CommandHandler,
     projections: ProjectionEngine,
-    deployments: Deployments,
-    deploying: Mutex<()>,
+    deploying: tokio::sync::Mutex<()>,
     run_projections: bool,
 }
 
 impl Engine {
-    /// Open the database (creating it if needed), bring back every deployed module at
-    /// the version it had, and resume every projection from its checkpoint.
-    pub fn open(config: EngineConfig) -> Result<Engine> {
-        let store = Arc::new(SqliteStore::open(
+    /// Open the SQLite database `config.db` (creating it if needed), bring back every
+    /// deployed module at the version it had, and resume every projection from its
+    /// checkpoint.
+    pub async fn open(config: EngineConfig) -> Result<Engine> {
+        let storage = SqliteStore::open_storage(
             StoreConfig::new(&config.db).with_synchronous(config.synchronous),
-        )?);
+        )?;
+        Engine::with_storage(storage, config).await
+    }
+
+    /// [`open`](Self::open) over `storage` instead of the SQLite file `config.db`
+    /// (which then only places the compile cache, through `config.runtime`).
+    pub async fn with_storage(storage: Storage, config: EngineConfig) -> Result<Engine> {
         let runtime = Arc::new(Runtime::new(config.runtime)?);
-        let deployments = Deployments::open(&store)?;
-        let commands = CommandHandler::new(store.clone(), runtime.clone(), config.commands);
-        let projections =
-            ProjectionEngine::new(store.clone(), runtime.clone(), config.projections)?;
+        let commands =
+            CommandHandler::new(storage.events.clone(), runtime.clone(), config.commands);
+        let projections = ProjectionEngine::new(&storage, runtime.clone(), config.projections);
         let engine = Engine {
-            store,
+            storage,
             runtime,
             commands,
             projections,
-            deployments,
-            deploying: Mutex::new(()),
+            deploying: tokio::sync::Mutex::new(()),
             run_projections: config.run_projections,
         };
-        for (deployment, bytes) in engine.deployments.current()? {
-            let module = engine.runtime.load(&deployment.name, &bytes)?;
-            let module = engine.runtime.deploy_version(module, deployment.version);
-            engine.start(module, deployment.policy.unwrap_or_default(), false)?;
+        for (record, bytes) in engine.storage.modules.current().await? {
+            let module = engine.runtime.load(&record.name, &bytes)?;
+            let module = engine.runtime.deploy_version(module, record.version);
+            engine
+                .start(module, record.policy.unwrap_or_default(), false)
+                .await?;
         }
-        for (decider, category, policy) in engine.deployments.snapshots()? {
+        for snapshot in engine.storage.modules.snapshots().await? {
             if engine.run_projections {
                 engine
                     .projections
-                    .deploy_snapshot(&decider, &category, policy)?;
+                    .deploy_snapshot(&snapshot.decider, &snapshot.category, snapshot.policy)
+                    .await?;
             } else {
-                let name = crate::projections::StreamSnapshots::name_for(&decider, &category);
-                engine.projections.park(&name, policy)?;
+                let name = StreamSnapshots::name_for(&snapshot.decider, &snapshot.category);
+                engine.projections.park(&name, snapshot.policy).await?;
             }
         }
         Ok(engine)
     }
 
-    /// Load the component in `bytes`, record it in the database as the next version
-    /// of `name`, and make it live. Calls in flight finish on the version they started
+    /// Load the component in `bytes`, record it in the store as the next version of
+    /// `name`, and make it live. Calls in flight finish on the version they started
     /// on. `policy` is what a projection module does with an event it cannot apply
     /// (deciders ignore it).
-    pub fn deploy(&self, name: &str, bytes: &[u8], policy: FailurePolicy) -> Result<ModuleInfo> {
+    pub async fn deploy(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        policy: FailurePolicy,
+    ) -> Result<ModuleInfo> {
         check_module_name(name)?;
-        let _one_deploy_at_a_time = self.deploying.lock().expect("deploy lock poisoned");
+        let _one_deploy_at_a_time = self.deploying.lock().await;
         let module = self.runtime.load(name, bytes)?;
-        let version = self.deployments.next_version(name)?;
-        let mut info = module.info().clone();
-        info.version = version;
+        let info = module.info().clone();
         let policy = (info.world == World::Projection).then_some(policy);
-        self.deployments.record(&info, policy, bytes)?;
-        let module = self.runtime.deploy_version(module, version);
-        self.start(module.clone(), policy.unwrap_or_default(), true)?;
+        let record = self
+            .storage
+            .modules
+            .record(NewModule {
+                name,
+                hash: &info.hash,
+                world: info.world.name(),
+                policy,
+                bytes,
+            })
+            .await?;
+        let module = self.runtime.deploy_version(module, record.version);
+        self.start(module.clone(), policy.unwrap_or_default(), true)
+            .await?;
         if module.info().world == World::Decider && self.run_projections {
-            for (decider, category, policy) in self.deployments.snapshots()? {
-                if decider == name {
+            for snapshot in self.storage.modules.snapshots().await? {
+                if snapshot.decider == name {
                     self.projections
-                        .deploy_snapshot(&decider, &category, policy)?;
+                        .deploy_snapshot(&snapshot.decider, &snapshot.category, snapshot.policy)
+                        .await?;
                 }
             }
         }
@@ -147,22 +200,28 @@ impl Engine {
     /// Keep each stream of `category` folded by the decider deployed as `decider` as
     /// a read-model document (a snapshot projection); recorded, so it runs again after
     /// a restart. Returns the projection's name.
-    pub fn deploy_snapshot(
+    pub async fn deploy_snapshot(
         &self,
         decider: &str,
         category: &str,
         policy: FailurePolicy,
     ) -> Result<String> {
-        let _one_deploy_at_a_time = self.deploying.lock().expect("deploy lock poisoned");
+        let _one_deploy_at_a_time = self.deploying.lock().await;
         self.runtime.module(decider)?;
-        self.deployments
-            .record_snapshot(decider, category, policy)?;
+        self.storage
+            .modules
+            .record_snapshot(&SnapshotProjection {
+                decider: decider.to_owned(),
+                category: category.to_owned(),
+                policy,
+            })
+            .await?;
         if self.run_projections {
-            self.projections.deploy_snapshot(decider, category, policy)
+            self.projections
+                .deploy_snapshot(decider, category, policy)
+                .await
         } else {
-            Ok(crate::projections::StreamSnapshots::name_for(
-                decider, category,
-            ))
+            Ok(StreamSnapshots::name_for(decider, category))
         }
     }
 
@@ -170,11 +229,20 @@ impl Engine {
     /// this engine runs no projections, the projection is only known here (its status
     /// and read model answer), and recorded when `deployed_now`, so that it shows
     /// before any server has run it.
-    fn start(&self, module: Arc<Module>, policy: FailurePolicy, deployed_now: bool) -> Result<()> {
+    async fn start(
+        &self,
+        module: Arc<Module>,
+        policy: FailurePolicy,
+        deployed_now: bool,
+    ) -> Result<()> {
         match module.info().world {
-            World::Projection if self.run_projections => self.projections.deploy(module, policy),
-            World::Projection if deployed_now => self.projections.record(module.as_ref(), policy),
-            World::Projection => self.projections.park(&module.info().name, policy),
+            World::Projection if self.run_projections => {
+                self.projections.deploy(module, policy).await
+            }
+            World::Projection if deployed_now => {
+                self.projections.record(module.as_ref(), policy).await
+            }
+            World::Projection => self.projections.park(&module.info().name, policy).await,
             World::Decider => Ok(()),
         }
     }
@@ -185,13 +253,25 @@ impl Engine {
     }
 
     /// Every deploy of `name`, oldest first.
-    pub fn history(&self, name: &str) -> Result<Vec<Deployment>> {
-        self.deployments.history(name)
+    pub async fn history(&self, name: &str) -> Result<Vec<Deployment>> {
+        Ok(self
+            .storage
+            .modules
+            .history(name)
+            .await?
+            .into_iter()
+            .map(Deployment::of)
+            .collect())
+    }
+
+    /// The storage the engine runs on.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// The event store.
-    pub fn store(&self) -> &Arc<SqliteStore> {
-        &self.store
+    pub fn store(&self) -> &Arc<dyn crate::store::EventStore> {
+        &self.storage.events
     }
 
     /// The wasm runtime.
@@ -210,7 +290,7 @@ impl Engine {
     }
 
     /// Stop every projection after its current batch. Acknowledged appends are
-    /// already durable; the store finishes accepted appends when dropped.
+    /// already durable; the store finishes accepted writes when dropped.
     pub fn shutdown(&self) {
         self.projections.shutdown();
     }

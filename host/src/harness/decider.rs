@@ -6,17 +6,17 @@
 //! states and rebuilds them on whichever instance is free: a module whose fold depends
 //! on what an instance did before gives different answers in production than in tests.
 
-use super::{GivenEvent, ModuleUnderTest, Rules, Verdict, fault_or_error, parse_json, recorded};
-use crate::Result;
+use super::Result;
+use super::{ModuleUnderTest, Rules, Spec, Verdict, fault_or_error, parse_json, recorded};
 use crate::runtime::{DecideError, Event, Module, NewEvent};
 use serde_json::{Map, Value};
 
 /// A decider case being written: the history and the rules, before the command.
-pub struct DeciderSpec<'m, 'r> {
-    module: &'m ModuleUnderTest<'r>,
-    given: Vec<GivenEvent>,
-    rules: Rules,
-}
+pub type DeciderSpec<'m, 'r> = Spec<'m, 'r, DeciderWorld>;
+
+/// Marks a [`Spec`] for a decider module.
+#[derive(Debug, Clone, Copy)]
+pub struct DeciderWorld;
 
 /// A decider case with its command, ready to run against an expectation.
 pub struct DeciderCase<'m, 'r> {
@@ -93,27 +93,6 @@ fn actual_value(event: &NewEvent) -> Value {
 }
 
 impl<'m, 'r> DeciderSpec<'m, 'r> {
-    /// A case for `module` with no history, compared exactly.
-    pub fn new(module: &'m ModuleUnderTest<'r>) -> Self {
-        DeciderSpec {
-            module,
-            given: Vec::new(),
-            rules: Rules::default(),
-        }
-    }
-
-    /// Add events to the history, in order.
-    pub fn given(mut self, events: impl IntoIterator<Item = GivenEvent>) -> Self {
-        self.given.extend(events);
-        self
-    }
-
-    /// Compare with `rules` instead of exactly.
-    pub fn matching(mut self, rules: Rules) -> Self {
-        self.rules = rules;
-        self
-    }
-
     /// The command (a JSON object such as `{"type": "OpenCart", "data": {...}}`).
     pub fn when(self, command: Value) -> DeciderCase<'m, 'r> {
         DeciderCase {
@@ -165,7 +144,7 @@ impl DeciderCase<'_, '_> {
 }
 
 /// The state after `events`, folded in one `evolve` call (none for no events).
-fn fold(module: &Module, events: &[Event]) -> Result<Vec<u8>> {
+fn fold(module: &Module, events: &[Event]) -> crate::Result<Vec<u8>> {
     let initial = module.initial_state()?;
     if events.is_empty() {
         return Ok(initial);

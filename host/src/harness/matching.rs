@@ -6,7 +6,7 @@
 //! difference as one line naming the field (`events[0].data.total: expected 3026, got
 //! 3025`), so a failing case says what is wrong instead of printing two blobs.
 
-use crate::{Error, Result};
+use super::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write as _;

@@ -20,7 +20,7 @@
 //! use refold::runtime::{Runtime, RuntimeConfig};
 //! use serde_json::json;
 //!
-//! # fn main() -> refold::Result<()> {
+//! # fn main() -> refold::harness::Result<()> {
 //! let runtime = Runtime::new(RuntimeConfig::default())?;
 //! let cart = ModuleUnderTest::load_file(&runtime, "cart", "cart.wasm".as_ref())?;
 //! DeciderSpec::new(&cart)
@@ -33,20 +33,22 @@
 //! ```
 
 mod decider;
+mod error;
 pub mod matching;
 mod projection;
 pub mod spec;
 
-pub use decider::{DeciderCase, DeciderExpectation, DeciderSpec, ExpectedEvent};
+pub use decider::{DeciderCase, DeciderExpectation, DeciderSpec, DeciderWorld, ExpectedEvent};
+pub use error::{Error, Result};
 pub use matching::{IgnorePath, Mode, Rules};
-pub use projection::{ExpectedDocuments, ProjectionSpec};
+pub use projection::{ExpectedDocuments, ProjectionSpec, ProjectionWorld};
 pub use spec::{CaseReport, SpecFile};
 
 use crate::runtime::{Event, Module, Runtime};
 use crate::store::DEFAULT_PARTITION;
-use crate::{Error, Result};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -56,6 +58,40 @@ pub const SPEC_STREAM: &str = "spec-stream";
 /// When the first given event was recorded (2024-01-01T00:00:00Z); each next one a
 /// second later.
 const FIRST_RECORDED_AT: Duration = Duration::from_secs(1_704_067_200);
+
+/// A case being written for a module of world `W` ([`DeciderWorld`] or
+/// [`ProjectionWorld`]): its history and the rules of comparison, before it says what it
+/// expects. [`DeciderSpec`] and [`ProjectionSpec`] name the two.
+pub struct Spec<'m, 'r, W> {
+    module: &'m ModuleUnderTest<'r>,
+    given: Vec<GivenEvent>,
+    rules: Rules,
+    world: PhantomData<W>,
+}
+
+impl<'m, 'r, W> Spec<'m, 'r, W> {
+    /// A case for `module` with no history, compared exactly.
+    pub fn new(module: &'m ModuleUnderTest<'r>) -> Self {
+        Spec {
+            module,
+            given: Vec::new(),
+            rules: Rules::default(),
+            world: PhantomData,
+        }
+    }
+
+    /// Add events to the history, in order.
+    pub fn given(mut self, events: impl IntoIterator<Item = GivenEvent>) -> Self {
+        self.given.extend(events);
+        self
+    }
+
+    /// Compare with `rules` instead of exactly.
+    pub fn matching(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+}
 
 /// A component loaded for testing, with the bytes to load it again.
 pub struct ModuleUnderTest<'r> {
@@ -79,7 +115,7 @@ impl<'r> ModuleUnderTest<'r> {
 
     /// [`load`](Self::load) from a file.
     pub fn load_file(runtime: &'r Runtime, name: &str, path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|source| crate::Error::Io {
             path: path.to_owned(),
             source,
         })?;
@@ -93,7 +129,7 @@ impl<'r> ModuleUnderTest<'r> {
 
     /// The same component loaded again: a new module with no warm instance.
     fn fresh(&self) -> Result<Module> {
-        self.runtime.load(&self.name, &self.bytes)
+        Ok(self.runtime.load(&self.name, &self.bytes)?)
     }
 }
 
@@ -204,14 +240,18 @@ impl Verdict {
 }
 
 /// A guest fault becomes a difference (`what: <error>`); any other error stops the run.
-fn fault_or_error<T>(result: Result<T>, what: &str, verdict: &mut Verdict) -> Result<Option<T>> {
+fn fault_or_error<T>(
+    result: crate::Result<T>,
+    what: &str,
+    verdict: &mut Verdict,
+) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
-        Err(error @ Error::Guest { .. }) => {
+        Err(error @ crate::Error::Guest { .. }) => {
             verdict.push(format!("{what}: {error}"));
             Ok(None)
         }
-        Err(error) => Err(error),
+        Err(error) => Err(error.into()),
     }
 }
 

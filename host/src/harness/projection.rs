@@ -4,13 +4,12 @@
 //! module declares reach it, each partition's events are applied in one batch to that
 //! partition's documents, and the documents are compared with the expected ones.
 
-use super::{
-    GivenEvent, Mode, ModuleUnderTest, Rules, Verdict, fault_or_error, parse_json, recorded,
-};
-use crate::Result;
+use super::Result;
+use super::{Mode, Rules, Spec, Verdict, fault_or_error, parse_json, recorded};
+use crate::runtime::Documents;
 use crate::runtime::Event;
 use crate::store::DEFAULT_PARTITION;
-use refold_guest::Documents;
+use crate::sync::lock;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -19,11 +18,11 @@ use std::sync::{Arc, Mutex};
 type Key = (String, String, String);
 
 /// A projection case being written: the history and the rules.
-pub struct ProjectionSpec<'m, 'r> {
-    module: &'m ModuleUnderTest<'r>,
-    given: Vec<GivenEvent>,
-    rules: Rules,
-}
+pub type ProjectionSpec<'m, 'r> = Spec<'m, 'r, ProjectionWorld>;
+
+/// Marks a [`Spec`] for a projection module.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectionWorld;
 
 /// The documents a projection case expects, by partition, collection and id.
 ///
@@ -69,27 +68,6 @@ impl ExpectedDocuments {
 }
 
 impl<'m, 'r> ProjectionSpec<'m, 'r> {
-    /// A case for `module` with no history, compared exactly.
-    pub fn new(module: &'m ModuleUnderTest<'r>) -> Self {
-        ProjectionSpec {
-            module,
-            given: Vec::new(),
-            rules: Rules::default(),
-        }
-    }
-
-    /// Add events to the history, in order.
-    pub fn given(mut self, events: impl IntoIterator<Item = GivenEvent>) -> Self {
-        self.given.extend(events);
-        self
-    }
-
-    /// Compare with `rules` instead of exactly.
-    pub fn matching(mut self, rules: Rules) -> Self {
-        self.rules = rules;
-        self
-    }
-
     /// Run the case against `expected`. Differences, guest faults included, are in
     /// the verdict; an error means the case could not run (e.g. the module is not a
     /// projection).
@@ -109,7 +87,7 @@ impl<'m, 'r> ProjectionSpec<'m, 'r> {
         let mut actual = BTreeMap::new();
         for (partition, events) in by_partition {
             let written = SharedDocuments::default();
-            let mut documents: Box<dyn Documents + Send> = Box::new(written.clone());
+            let mut documents: Box<dyn Documents> = Box::new(written.clone());
             let applied = module.apply(&events, &mut documents);
             if fault_or_error(applied, "given", &mut verdict)?.is_none() {
                 return Ok(verdict);
@@ -173,20 +151,24 @@ impl SharedDocuments {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<(String, String), String>) -> R) -> R {
-        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        f(&mut lock(&self.0))
     }
 }
 
 impl Documents for SharedDocuments {
     fn get(&mut self, collection: &str, id: &str) -> Option<String> {
-        self.with(|documents| Documents::get(documents, collection, id))
+        self.with(|documents| {
+            documents
+                .get(&(collection.to_owned(), id.to_owned()))
+                .cloned()
+        })
     }
 
     fn put(&mut self, collection: &str, id: &str, document: String) {
-        self.with(|documents| Documents::put(documents, collection, id, document));
+        self.with(|documents| documents.insert((collection.to_owned(), id.to_owned()), document));
     }
 
     fn delete(&mut self, collection: &str, id: &str) {
-        self.with(|documents| Documents::delete(documents, collection, id));
+        self.with(|documents| documents.remove(&(collection.to_owned(), id.to_owned())));
     }
 }

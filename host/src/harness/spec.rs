@@ -34,10 +34,10 @@
 
 use super::decider::{DeciderExpectation, DeciderSpec, ExpectedEvent};
 use super::projection::{ExpectedDocuments, ProjectionSpec};
+use super::{Error, Result};
 use super::{GivenEvent, IgnorePath, Mode, ModuleUnderTest, Rules, Verdict};
 use crate::runtime::World;
 use crate::store::DEFAULT_PARTITION;
-use crate::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,7 +88,7 @@ impl Kind {
 impl SpecFile {
     /// Read and check the spec file at `path`.
     pub fn load(path: &Path) -> Result<SpecFile> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| crate::Error::Io {
             path: path.to_owned(),
             source,
         })?;

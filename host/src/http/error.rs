@@ -1,7 +1,10 @@
 //! How engine errors become HTTP responses: one status per kind of error, and a JSON
-//! body that says what was wrong (`{"error": {"kind", "message", ...}}`).
+//! body that says what was wrong (`{"error": {"kind", "message", "module"?,
+//! "details"?}}`). The mapping names every variant, so a new one must be given its
+//! status before the crate compiles.
 
-use crate::Error;
+use crate::store::ExpectedVersion;
+use crate::{Error, chain};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +16,8 @@ pub(crate) struct ApiError {
     kind: &'static str,
     message: String,
     module: Option<String>,
+    /// Facts a client acts on (`stream`, `expected`, `actual`, `position`, ...).
+    details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -23,6 +28,7 @@ impl ApiError {
             kind: "bad-request",
             message: message.into(),
             module: None,
+            details: None,
         }
     }
 
@@ -37,71 +43,121 @@ impl ApiError {
             kind,
             message: message.into(),
             module: None,
+            details: None,
         }
     }
 }
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        let (status, kind, module) = match &error {
+        use StatusCode as S;
+        let (status, kind, module, details) = match &error {
             Error::Rejected { module, .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "rejected", Some(module))
+                (S::UNPROCESSABLE_ENTITY, "rejected", Some(module), None)
             }
             Error::InvalidCommand { module, .. } => {
-                (StatusCode::BAD_REQUEST, "invalid-command", Some(module))
+                (S::BAD_REQUEST, "invalid-command", Some(module), None)
             }
-            Error::Conflict { .. } => (StatusCode::CONFLICT, "conflict", None),
-            Error::TooManyConflicts { .. } => (StatusCode::CONFLICT, "too-many-conflicts", None),
-            Error::InvalidAppend { .. } => (StatusCode::BAD_REQUEST, "invalid-append", None),
-            Error::DuplicateEventId { .. } => (StatusCode::CONFLICT, "duplicate-event-id", None),
-            Error::InvalidRead(_) => (StatusCode::BAD_REQUEST, "invalid-read", None),
-            Error::Guest { module, .. } => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "guest-fault",
-                Some(module),
+            Error::Conflict {
+                partition,
+                stream,
+                expected,
+                actual,
+            } => (
+                S::CONFLICT,
+                "conflict",
+                None,
+                Some(json!({
+                    "stream": stream,
+                    "partition": partition,
+                    "expected": expected_json(*expected),
+                    "actual": actual,
+                })),
             ),
-            Error::UnknownModule(module) => (StatusCode::NOT_FOUND, "unknown-module", Some(module)),
-            Error::NotA { module, .. } => (StatusCode::BAD_REQUEST, "wrong-world", Some(module)),
+            Error::TooManyConflicts {
+                partition, stream, ..
+            } => (
+                S::CONFLICT,
+                "too-many-conflicts",
+                None,
+                Some(json!({ "stream": stream, "partition": partition })),
+            ),
+            Error::InvalidAppend { stream, .. } => (
+                S::BAD_REQUEST,
+                "invalid-append",
+                None,
+                Some(json!({ "stream": stream })),
+            ),
+            Error::DuplicateEventId {
+                position,
+                stored_stream,
+                ..
+            } => (
+                S::CONFLICT,
+                "duplicate-event-id",
+                None,
+                Some(json!({ "stream": stored_stream, "position": position })),
+            ),
+            Error::Guest { module, .. } | Error::StateNotJson { module, .. } => {
+                (S::INTERNAL_SERVER_ERROR, "guest-fault", Some(module), None)
+            }
+            Error::UnknownModule(module) => (S::NOT_FOUND, "unknown-module", Some(module), None),
+            Error::NotA { module, .. } => (S::BAD_REQUEST, "wrong-world", Some(module), None),
             Error::InvalidModule { module, .. }
             | Error::WrongWorld { module, .. }
             | Error::Unlinkable { module, .. } => {
-                (StatusCode::BAD_REQUEST, "invalid-module", Some(module))
+                (S::BAD_REQUEST, "invalid-module", Some(module), None)
             }
-            Error::InvalidModuleName(_) => (StatusCode::BAD_REQUEST, "invalid-module-name", None),
-            Error::UnknownProjection(_) => (StatusCode::NOT_FOUND, "unknown-projection", None),
-            Error::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query", None),
-            Error::ProjectionTimeout { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "projection-behind", None)
-            }
-            Error::ProjectionFaulted { .. } => (
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Error::InvalidModuleName(_) => (S::BAD_REQUEST, "invalid-module-name", None, None),
+            Error::UnknownProjection(_) => (S::NOT_FOUND, "unknown-projection", None, None),
+            Error::InvalidQuery(_) => (S::BAD_REQUEST, "invalid-query", None, None),
+            Error::ProjectionTimeout {
+                position,
+                checkpoint,
+                ..
+            } => (
+                S::SERVICE_UNAVAILABLE,
+                "projection-behind",
+                None,
+                Some(json!({ "position": position, "actual": checkpoint })),
+            ),
+            Error::ProjectionFaulted { position, .. } => (
+                S::INTERNAL_SERVER_ERROR,
                 "projection-faulted",
                 None,
+                Some(json!({ "position": position })),
             ),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+            Error::Cancelled => (S::SERVICE_UNAVAILABLE, "shutting-down", None, None),
+            Error::SchemaTooNew { .. }
+            | Error::CommitFailed { .. }
+            | Error::StoreClosed
+            | Error::Storage { .. }
+            | Error::Io { .. }
+            | Error::Runtime(_)
+            | Error::Thread { .. }
+            | Error::Serve(_) => (S::INTERNAL_SERVER_ERROR, "internal", None, None),
         };
         if status.is_server_error() {
-            tracing::error!(error = %format!("{error:#}"), "request failed");
+            tracing::error!(error = %chain(&error), "request failed");
         }
         ApiError {
             status,
             kind,
             message: chain(&error),
             module: module.cloned(),
+            details,
         }
     }
 }
 
-/// The error's message followed by its sources, `: `-separated.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+/// An expected version as the append body takes it: a number, or its name.
+fn expected_json(expected: ExpectedVersion) -> serde_json::Value {
+    match expected {
+        ExpectedVersion::Exact(version) => json!(version),
+        ExpectedVersion::Any => json!("any"),
+        ExpectedVersion::NoStream => json!("no-stream"),
+        ExpectedVersion::Exists => json!("exists"),
     }
-    message
 }
 
 impl IntoResponse for ApiError {
@@ -109,6 +165,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "kind": self.kind, "message": self.message });
         if let Some(module) = self.module {
             body["module"] = json!(module);
+        }
+        if let Some(details) = self.details {
+            body["details"] = details;
         }
         (self.status, Json(json!({ "error": body }))).into_response()
     }

@@ -1,7 +1,7 @@
 //! The HTTP API: the engine over JSON, with live events as server-sent events.
 //!
-//! Every route calls the same [`Engine`] the command line uses; blocking engine
-//! calls run on tokio's blocking pool. Errors are JSON bodies with a status per kind
+//! Every route calls the same [`Engine`] the command line uses, awaiting it (the
+//! engine runs guest calls on tokio's blocking pool itself). Errors are JSON bodies with a status per kind
 //! (a rejection is 422, a conflict 409, a guest fault 500 naming the module). When a
 //! token is configured, every request that changes something must carry it as
 //! `Authorization: Bearer <token>`. [`serve`] stops on its shutdown signal after the
@@ -102,10 +102,7 @@ pub async fn serve(
             let _ = stopping.send(true);
         })
         .await
-        .map_err(|source| Error::Io {
-            path: "http listener".into(),
-            source,
-        })
+        .map_err(Error::Serve)
 }
 
 fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<bool>) -> Router {
@@ -268,18 +265,4 @@ async fn not_found(request: Request) -> ApiError {
         "not-found",
         format!("no route for {} {}", request.method(), request.uri().path()),
     )
-}
-
-/// Run a blocking engine call on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(call).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(panic) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("the request's task failed: {panic}"),
-        )),
-    }
 }

@@ -1,7 +1,6 @@
 //! Routes for operators: health and Prometheus metrics.
 
 use super::AppState;
-use crate::store::EventStore;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;

@@ -1,8 +1,8 @@
 //! Routes of the read side: projection status, rebuilds, and read-model queries that
 //! can wait for a projection to reach a position first (read your writes).
 
+use super::AppState;
 use super::error::ApiError;
-use super::{AppState, blocking};
 use crate::projections::ListQuery;
 use crate::store::DEFAULT_PARTITION;
 use axum::Json;
@@ -35,12 +35,9 @@ pub(crate) async fn rebuild(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let engine = state.engine.clone();
-    let status = blocking(move || {
-        engine.projections().rebuild(&name)?;
-        engine.projections().status_of(&name)
-    })
-    .await?;
+    let projections = state.engine.projections();
+    projections.rebuild(&name).await?;
+    let status = projections.status_of(&name)?;
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())
 }
 
@@ -106,15 +103,13 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     let list = query.list_query()?;
     let (partition, wait) = (query.partition(), query.wait());
-    let engine = state.engine.clone();
-    let page = blocking(move || {
-        let projections = engine.projections();
-        if let Some((position, timeout)) = wait {
-            projections.wait_for(&name, position, timeout)?;
-        }
-        projections.list(&name, &partition, &collection, &list)
-    })
-    .await?;
+    let projections = state.engine.projections();
+    if let Some((position, timeout)) = wait {
+        projections.wait_for(&name, position, timeout).await?;
+    }
+    let page = projections
+        .list(&name, &partition, &collection, &list)
+        .await?;
     Ok(Json(crate::views::PageView::of(&page)).into_response())
 }
 
@@ -125,16 +120,11 @@ pub(crate) async fn get(
     Query(query): Query<ReadQuery>,
 ) -> Result<Response, ApiError> {
     let (partition, wait) = (query.partition(), query.wait());
-    let engine = state.engine.clone();
-    let lookup = (collection.clone(), id.clone());
-    let document = blocking(move || {
-        let projections = engine.projections();
-        if let Some((position, timeout)) = wait {
-            projections.wait_for(&name, position, timeout)?;
-        }
-        projections.get(&name, &partition, &lookup.0, &lookup.1)
-    })
-    .await?;
+    let projections = state.engine.projections();
+    if let Some((position, timeout)) = wait {
+        projections.wait_for(&name, position, timeout).await?;
+    }
+    let document = projections.get(&name, &partition, &collection, &id).await?;
     match document {
         Some(text) => Ok((
             [(axum::http::header::CONTENT_TYPE, "application/json")],

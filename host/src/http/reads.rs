@@ -1,8 +1,8 @@
 //! Routes that read: streams, the log, the live feed (server-sent events), modules.
 
 use super::error::ApiError;
-use super::{AppState, PartitionQuery, blocking};
-use crate::store::{DEFAULT_PARTITION, Direction, EventStore, LogFilter, RecordedEvent};
+use super::{AppState, PartitionQuery};
+use crate::store::{DEFAULT_PARTITION, Direction, LogFilter, RecordedEvent};
 use crate::views::EventView;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -68,14 +68,11 @@ pub(crate) async fn stream(
     let partition = query
         .partition
         .unwrap_or_else(|| DEFAULT_PARTITION.to_owned());
-    let engine = state.engine.clone();
-    let (events, version) = blocking(move || {
-        let store = engine.store();
-        let events = store.read_stream(&partition, &stream, from, direction, limit)?;
-        let version = store.stream_version(&partition, &stream)?;
-        Ok((events, version))
-    })
-    .await?;
+    let store = state.engine.store();
+    let events = store
+        .read_stream(&partition, &stream, from, direction, limit)
+        .await?;
+    let version = store.stream_version(&partition, &stream).await?;
     let page = StreamPage {
         version,
         events: events.iter().map(EventView::of).collect(),
@@ -123,12 +120,9 @@ pub(crate) async fn log(
     let filter = query.filter();
     let after = query.after.unwrap_or(0);
     let limit = query.limit.unwrap_or(100).min(MAX_READ);
-    let engine = state.engine.clone();
-    let (events, head) = blocking(move || {
-        let store = engine.store();
-        Ok((store.read_log(after, &filter, limit)?, store.head()))
-    })
-    .await?;
+    let store = state.engine.store();
+    let events = store.read_log(after, &filter, limit).await?;
+    let head = store.head();
     let page = LogPage {
         head,
         events: events.iter().map(EventView::of).collect(),
@@ -194,9 +188,13 @@ impl Feed {
             let mut head = self.state.engine.store().subscribe();
             // Every event up to `seen` is committed before the read below starts.
             let seen = *head.borrow_and_update();
-            let engine = self.state.engine.clone();
-            let (after, filter) = (self.after, self.filter.clone());
-            match blocking(move || engine.store().read_log(after, &filter, 500)).await {
+            let read = self
+                .state
+                .engine
+                .store()
+                .read_log(self.after, &self.filter, 500)
+                .await;
+            match read.map_err(ApiError::from) {
                 Ok(events) if !events.is_empty() => self.pending = events.into_iter(),
                 Ok(_) => {
                     // No event after `after` passes the filter, up to `seen` at least.

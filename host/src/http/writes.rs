@@ -1,15 +1,16 @@
 //! Routes that change things: commands, appends, deploys.
 
 use super::error::ApiError;
-use super::{AppState, PartitionQuery, blocking};
+use super::{AppState, PartitionQuery};
 use crate::projections::FailurePolicy;
-use crate::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
+use crate::store::{AppendRequest, EventData, ExpectedVersion};
 use crate::views::{AppendBody, AppendView, OutcomeView};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 /// `POST /commands/{decider}/{stream}`: the body is the command (JSON).
 pub(crate) async fn command(
@@ -20,17 +21,16 @@ pub(crate) async fn command(
 ) -> Result<Response, ApiError> {
     let command = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the command is not UTF-8 text"))?;
-    serde_json::from_str::<serde::de::IgnoredAny>(command)
+    crate::json::check_json(command)
         .map_err(|e| ApiError::bad_request(format!("the command is not valid JSON: {e}")))?;
-    let command = command.to_owned();
     let partition = query.partition();
-    let engine = state.engine.clone();
     let span = tracing::info_span!("command", %decider, %stream, %partition);
-    let outcome = blocking(move || {
-        let _in_span = span.entered();
-        let outcome = engine
+    let outcome = async {
+        let outcome = state
+            .engine
             .commands()
-            .handle(&decider, &partition, &stream, &command);
+            .handle(&decider, &partition, &stream, command)
+            .await;
         match &outcome {
             Ok(outcome) => tracing::debug!(
                 events = outcome.events.len(),
@@ -40,7 +40,8 @@ pub(crate) async fn command(
             Err(error) => tracing::debug!(%error, "command failed"),
         }
         outcome
-    })
+    }
+    .instrument(span)
     .await?;
     Ok(Json(OutcomeView::of(&outcome)).into_response())
 }
@@ -79,8 +80,7 @@ pub(crate) async fn append(
         })
         .collect();
     let request = AppendRequest::new(stream, expected, events).in_partition(query.partition());
-    let engine = state.engine.clone();
-    let outcome = blocking(move || engine.store().append(request)).await?;
+    let outcome = state.engine.store().append(request).await?;
     Ok(Json(AppendView::of(&outcome)).into_response())
 }
 
@@ -118,8 +118,7 @@ pub(crate) async fn deploy(
     Query(query): Query<DeployQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let engine = state.engine.clone();
     let policy = query.policy.unwrap_or_default();
-    let info = blocking(move || engine.deploy(&name, &body, policy)).await?;
+    let info = state.engine.deploy(&name, &body, policy).await?;
     Ok(Json(info).into_response())
 }

@@ -8,31 +8,34 @@
 //! compiled into the host, through the same `wire::apply` the component runs, so a
 //! benchmark can drive the same runner with both and compare.
 
+use crate::runtime::Documents;
 use crate::runtime::{Event, Module};
-use crate::store::{LogFilter, RecordedEvent};
+use crate::store::{BuiltBy, LogFilter, RecordedEvent};
 use crate::{Error, GuestFault, Result};
-use refold_guest::Documents;
 use std::marker::PhantomData;
 
 /// Read-side logic the projection runner can drive.
 pub trait ProjectionLogic: Send + Sync {
     /// The projection's name: its documents, checkpoint and status are kept under it.
     fn name(&self) -> &str;
-    /// The module whose logic this is, as status reports it.
-    fn module(&self) -> &str;
-    /// The version number deployed under that module name (0 for native logic).
-    fn version(&self) -> u64;
-    /// Identifies the logic's version: deploying logic with another identity under the
-    /// same name rebuilds the read model beside the old one.
-    fn identity(&self) -> &str;
+    /// The module whose logic this is and its version, as status reports them, and the
+    /// identity of the logic: deploying logic with another identity under the same name
+    /// rebuilds the read model beside the old one.
+    fn built_by(&self) -> BuiltBy;
+    /// The event types it wants (empty: all), for the default [`filter`](Self::filter).
+    fn event_types(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// Which events of the global log it wants; the runner never passes it others.
-    fn filter(&self) -> Result<LogFilter>;
+    /// By default those of its [`event_types`](Self::event_types).
+    fn filter(&self) -> Result<LogFilter> {
+        Ok(LogFilter {
+            event_types: self.event_types()?,
+            ..LogFilter::default()
+        })
+    }
     /// Apply `events` (one partition, in global order) to `documents`.
-    fn apply(
-        &self,
-        events: &[RecordedEvent],
-        documents: &mut Box<dyn Documents + Send>,
-    ) -> Result<()>;
+    fn apply(&self, events: &[RecordedEvent], documents: &mut Box<dyn Documents>) -> Result<()>;
 }
 
 impl ProjectionLogic for Module {
@@ -40,30 +43,20 @@ impl ProjectionLogic for Module {
         &self.info().name
     }
 
-    fn module(&self) -> &str {
-        &self.info().name
+    fn built_by(&self) -> BuiltBy {
+        let info = self.info();
+        BuiltBy {
+            module: info.name.clone(),
+            version: info.version,
+            identity: info.hash.clone(),
+        }
     }
 
-    fn version(&self) -> u64 {
-        self.info().version
+    fn event_types(&self) -> Result<Vec<String>> {
+        Ok(Module::event_types(self)?.to_vec())
     }
 
-    fn identity(&self) -> &str {
-        &self.info().hash
-    }
-
-    fn filter(&self) -> Result<LogFilter> {
-        Ok(LogFilter {
-            event_types: self.event_types()?.to_vec(),
-            ..LogFilter::default()
-        })
-    }
-
-    fn apply(
-        &self,
-        events: &[RecordedEvent],
-        documents: &mut Box<dyn Documents + Send>,
-    ) -> Result<()> {
+    fn apply(&self, events: &[RecordedEvent], documents: &mut Box<dyn Documents>) -> Result<()> {
         let events: Vec<Event> = events.iter().map(Event::from).collect();
         Module::apply(self, &events, documents)
     }
@@ -73,17 +66,14 @@ impl ProjectionLogic for Module {
 /// `wire::apply` a component built from it runs.
 pub struct NativeProjection<P> {
     name: String,
-    identity: String,
     projection: PhantomData<fn() -> P>,
 }
 
 impl<P: refold_guest::Projection> NativeProjection<P> {
     /// Native logic deployed as the projection `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        let name = name.into();
         NativeProjection {
-            identity: format!("native:{name}"),
-            name,
+            name: name.into(),
             projection: PhantomData,
         }
     }
@@ -94,37 +84,42 @@ impl<P: refold_guest::Projection> ProjectionLogic for NativeProjection<P> {
         &self.name
     }
 
-    fn module(&self) -> &str {
-        &self.name
+    fn built_by(&self) -> BuiltBy {
+        BuiltBy {
+            module: self.name.clone(),
+            version: 0,
+            identity: format!("native:{}", self.name),
+        }
     }
 
-    fn version(&self) -> u64 {
-        0
+    fn event_types(&self) -> Result<Vec<String>> {
+        Ok(refold_guest::wire::event_types::<P>())
     }
 
-    fn identity(&self) -> &str {
-        &self.identity
-    }
-
-    fn filter(&self) -> Result<LogFilter> {
-        Ok(LogFilter {
-            event_types: refold_guest::wire::event_types::<P>(),
-            ..LogFilter::default()
-        })
-    }
-
-    fn apply(
-        &self,
-        events: &[RecordedEvent],
-        documents: &mut Box<dyn Documents + Send>,
-    ) -> Result<()> {
+    fn apply(&self, events: &[RecordedEvent], documents: &mut Box<dyn Documents>) -> Result<()> {
         let events: Vec<refold_guest::Event> = events.iter().map(Into::into).collect();
-        refold_guest::wire::apply::<P>(&events, documents.as_mut()).map_err(|message| {
-            Error::Guest {
-                module: self.name.clone(),
-                function: "apply",
-                fault: GuestFault::Reported(message),
-            }
+        let mut documents = GuestDocuments(documents.as_mut());
+        refold_guest::wire::apply::<P>(&events, &mut documents).map_err(|message| Error::Guest {
+            module: self.name.clone(),
+            function: "apply",
+            fault: GuestFault::Reported(message),
         })
+    }
+}
+
+/// The host's documents as the SDK's native `wire::apply` takes them.
+struct GuestDocuments<'a>(&'a mut dyn Documents);
+
+impl refold_guest::Documents for GuestDocuments<'_> {
+    fn get(&mut self, collection: &str, id: &str) -> Option<String> {
+        self.0.get(collection, id)
+    }
+
+    fn put(&mut self, collection: &str, id: &str, document: String) {
+        self.0.put(collection, id, document);
+    }
+
+    fn delete(&mut self, collection: &str, id: &str) {
+        self.0.delete(collection, id);
     }
 }

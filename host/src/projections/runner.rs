@@ -15,24 +15,26 @@
 //! database error is not the event's fault: the runner records it, waits, and retries.
 //!
 //! Caught up, the runner parks on the store's head watch until the log grows (or it
-//! is told to stop). A runner building a new generation beside the active one asks,
+//! is told to stop). The runner is a thread of its own, because it calls the guest;
+//! it reaches the async store through the engine's tokio runtime. A runner building a new generation beside the active one asks,
 //! with every commit that reaches the head, to become the generation queries read.
 
-use super::catalog::{self, Batch, Committed, Generation};
 use super::overlay::{Overlay, Pending};
-use super::schema;
-use super::wake::{block_on, either};
-use super::{FailurePolicy, GenerationStatus, ProjectionLogic, ProjectionState};
-use crate::store::{EventStore, LogFilter, RecordedEvent, SqliteStore};
-use crate::{Error, Result};
-use refold_guest::Documents;
-use rusqlite::Connection;
+use super::{GenerationStatus, ProjectionLogic, ProjectionState};
+use crate::runtime::Documents;
+use crate::store::{
+    Committed, DocumentBatch, EventStore, FailurePolicy, Generation, LogFilter, ProjectionStore,
+    RecordedEvent,
+};
+use crate::sync::lock;
+use crate::{Error, Result, chain};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 /// The span over which the events/s rate is measured.
@@ -85,8 +87,8 @@ impl RunnerShared {
         Arc::new(RunnerShared {
             projection: projection.to_owned(),
             generation: generation.generation,
-            module: generation.module.clone(),
-            version: generation.version,
+            module: generation.built_by.module.clone(),
+            version: generation.built_by.version,
             active: AtomicBool::new(active),
             published,
             tracked: Mutex::new(Tracked {
@@ -105,7 +107,7 @@ impl RunnerShared {
     }
 
     fn tracked(&self) -> MutexGuard<'_, Tracked> {
-        self.tracked.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.tracked)
     }
 
     /// The generation's checkpoint as this process knows it.
@@ -232,7 +234,10 @@ pub(super) type OnPromoted = Box<dyn Fn(&Arc<RunnerShared>) + Send>;
 
 /// What a runner thread needs besides its logic.
 pub(super) struct RunnerContext {
-    pub(super) store: Arc<SqliteStore>,
+    pub(super) events: Arc<dyn EventStore>,
+    pub(super) store: Arc<dyn ProjectionStore>,
+    /// The runtime the store's futures run on.
+    pub(super) handle: Handle,
     pub(super) filter: LogFilter,
     pub(super) batch_size: usize,
     pub(super) retry_delay: Duration,
@@ -259,7 +264,10 @@ pub(super) fn spawn(
             }
             .run();
         })
-        .map_err(|source| Error::ProjectionThread { projection, source })
+        .map_err(|source| Error::Thread {
+            name: format!("refold-projection-{projection}"),
+            source,
+        })
 }
 
 /// What one step of the loop came to.
@@ -274,12 +282,6 @@ enum Step {
     Finished,
 }
 
-/// The connections a runner works with: one to write, one behind its overlay to read.
-struct Worker {
-    writer: Connection,
-    overlay: Overlay,
-}
-
 struct Runner {
     shared: Arc<RunnerShared>,
     logic: Arc<dyn ProjectionLogic>,
@@ -290,28 +292,26 @@ struct Runner {
 
 impl Runner {
     fn run(&self) {
-        let mut head = self.context.store.subscribe();
+        let handle = &self.context.handle;
+        let mut head = self.context.events.subscribe();
         let mut stop = self.shared.stop.subscribe();
-        let mut worker = None;
+        let overlay = Overlay::new(
+            self.context.store.clone(),
+            handle.clone(),
+            &self.shared.projection,
+            self.shared.generation,
+        );
         while !*stop.borrow_and_update() {
-            let step = match worker.as_mut() {
-                Some(worker) => self.step(worker, &mut head),
-                None => self.open().map(|opened| {
-                    worker = Some(opened);
-                    Step::Progressed
-                }),
-            };
-            match step {
+            match self.step(&overlay, &mut head) {
                 Ok(Step::Progressed) => {}
                 Ok(Step::Idle(checkpoint)) => {
                     self.shared.mark_caught_up();
-                    block_on(
-                        either(
-                            head.wait_for(|head| *head > checkpoint),
-                            stop.wait_for(|stop| *stop),
-                        ),
-                        None,
-                    );
+                    handle.block_on(async {
+                        tokio::select! {
+                            _ = head.wait_for(|head| *head > checkpoint) => {}
+                            _ = stop.wait_for(|stop| *stop) => {}
+                        }
+                    });
                 }
                 Ok(Step::Promoted) => (self.context.promoted)(&self.shared),
                 Ok(Step::Finished) => break,
@@ -319,36 +319,26 @@ impl Runner {
                     let message = chain(&error);
                     tracing::warn!(projection = %self.shared.projection, generation = self.shared.generation, error = %message, "projection runner failed; retrying");
                     self.shared.record_error(&message);
-                    worker = None;
-                    block_on(
+                    // Waking early is the point: a stop ends the wait.
+                    let _ = handle.block_on(tokio::time::timeout(
+                        self.context.retry_delay,
                         stop.wait_for(|stop| *stop),
-                        Some(Instant::now() + self.context.retry_delay),
-                    );
+                    ));
                 }
             }
         }
         self.shared.mark_stopped();
     }
 
-    fn open(&self) -> Result<Worker> {
-        let writer = schema::connect(&self.context.store)?;
-        let reader = schema::connect(&self.context.store)?;
-        reader.pragma_update(None, "query_only", true)?;
-        Ok(Worker {
-            writer,
-            overlay: Overlay::new(reader, &self.shared.projection, self.shared.generation),
-        })
-    }
-
     /// Read and apply the next batch, or find there is none.
-    fn step(&self, worker: &mut Worker, head: &mut watch::Receiver<u64>) -> Result<Step> {
+    fn step(&self, overlay: &Overlay, head: &mut watch::Receiver<u64>) -> Result<Step> {
         let head = *head.borrow_and_update();
         self.head_seen.set(head);
         let checkpoint = self.shared.checkpoint();
         if checkpoint >= head {
             if !self.shared.active.load(Ordering::SeqCst) {
                 // A rebuild at the head: take over if the active generation is not ahead.
-                match self.commit(worker, Pending::new(), checkpoint, 0, None, true)? {
+                match self.commit(Pending::new(), checkpoint, 0, None, true)? {
                     Step::Progressed => {}
                     done => return Ok(done),
                 }
@@ -356,10 +346,11 @@ impl Runner {
             return Ok(Step::Idle(checkpoint));
         }
         let batch_size = self.context.batch_size.max(1);
-        let events = self
-            .context
-            .store
-            .read_log(checkpoint, &self.context.filter, batch_size)?;
+        let events = self.context.handle.block_on(self.context.events.read_log(
+            checkpoint,
+            &self.context.filter,
+            batch_size,
+        ))?;
         let last_read = events.last().map_or(0, |e| e.global_position);
         // A short batch holds every wanted event up to the head seen before the read.
         let caught_up = events.len() < batch_size;
@@ -376,20 +367,20 @@ impl Runner {
             events = events.len(),
         )
         .entered();
-        self.process(worker, &events, read_to, caught_up)
+        self.process(overlay, &events, read_to, caught_up)
     }
 
     /// Apply `events` and commit up to `read_to`, finding the failing event if any.
     fn process(
         &self,
-        worker: &mut Worker,
+        overlay: &Overlay,
         events: &[RecordedEvent],
         read_to: u64,
         caught_up: bool,
     ) -> Result<Step> {
-        let failure = match self.apply(worker, events)? {
+        let failure = match self.apply(overlay, events)? {
             Ok(pending) => {
-                return self.commit(worker, pending, read_to, events.len(), None, caught_up);
+                return self.commit(pending, read_to, events.len(), None, caught_up);
             }
             Err(error) => error,
         };
@@ -397,64 +388,54 @@ impl Runner {
         // is live by the time the checkpoint is published.
         let at_end = |event: &RecordedEvent| caught_up && event.global_position == read_to;
         if let [event] = events {
-            if let Step::Finished = self.failed(worker, event, &failure, at_end(event))? {
+            if let Step::Finished = self.failed(event, &failure, at_end(event))? {
                 return Ok(Step::Finished);
             }
         } else {
             tracing::debug!(projection = %self.shared.projection, error = %chain(&failure), "a batch failed; applying its events one at a time");
             for event in events {
-                let step = match self.apply(worker, std::slice::from_ref(event))? {
-                    Ok(pending) => self.commit(
-                        worker,
-                        pending,
-                        event.global_position,
-                        1,
-                        None,
-                        at_end(event),
-                    )?,
-                    Err(error) => self.failed(worker, event, &error, at_end(event))?,
+                let step = match self.apply(overlay, std::slice::from_ref(event))? {
+                    Ok(pending) => {
+                        self.commit(pending, event.global_position, 1, None, at_end(event))?
+                    }
+                    Err(error) => self.failed(event, &error, at_end(event))?,
                 };
                 if let Step::Finished = step {
                     return Ok(Step::Finished);
                 }
             }
         }
-        self.commit(worker, Pending::new(), read_to, 0, None, caught_up)
+        self.commit(Pending::new(), read_to, 0, None, caught_up)
     }
 
     /// Apply `events` through the overlay, one call per run of one partition. The
     /// outer error is the database's; the inner one is the events'.
-    fn apply(&self, worker: &Worker, events: &[RecordedEvent]) -> Result<Result<Pending>> {
-        let mut documents: Box<dyn Documents + Send> = Box::new(worker.overlay.clone());
+    fn apply(&self, overlay: &Overlay, events: &[RecordedEvent]) -> Result<Result<Pending>> {
+        let mut documents: Box<dyn Documents> = Box::new(overlay.clone());
         for run in events.chunk_by(|a, b| a.partition == b.partition) {
-            worker.overlay.set_partition(&run[0].partition);
+            overlay.set_partition(&run[0].partition);
             if let Err(error) = self.logic.apply(run, &mut documents) {
-                worker.overlay.take()?;
+                overlay.take()?;
                 return Ok(Err(error));
             }
         }
-        Ok(Ok(worker.overlay.take()?))
+        Ok(Ok(overlay.take()?))
     }
 
     /// Handle `event` failing with `error` under the projection's policy.
-    fn failed(
-        &self,
-        worker: &mut Worker,
-        event: &RecordedEvent,
-        error: &Error,
-        caught_up: bool,
-    ) -> Result<Step> {
+    fn failed(&self, event: &RecordedEvent, error: &Error, caught_up: bool) -> Result<Step> {
         let message = chain(error);
         let position = event.global_position;
         match self.shared.policy() {
             FailurePolicy::Stop => {
-                catalog::record_fault(
-                    &worker.writer,
-                    &self.shared.projection,
-                    self.shared.generation,
-                    position,
-                    &message,
-                )?;
+                self.context
+                    .handle
+                    .block_on(self.context.store.record_fault(
+                        &self.shared.projection,
+                        self.shared.generation,
+                        position,
+                        &message,
+                    ))?;
                 tracing::error!(projection = %self.shared.projection, position, error = %message, "projection stopped at an event it cannot apply");
                 self.shared.record_fault(position, message);
                 Ok(Step::Finished)
@@ -462,7 +443,6 @@ impl Runner {
             FailurePolicy::Skip => {
                 tracing::warn!(projection = %self.shared.projection, position, error = %message, "projection skipped an event it cannot apply");
                 self.commit(
-                    worker,
                     Pending::new(),
                     position,
                     0,
@@ -475,7 +455,6 @@ impl Runner {
 
     fn commit(
         &self,
-        worker: &mut Worker,
         pending: Pending,
         checkpoint: u64,
         applied: usize,
@@ -483,18 +462,19 @@ impl Runner {
         caught_up: bool,
     ) -> Result<Step> {
         let was_skip = skipped.is_some();
-        let committed = catalog::commit(
-            &mut worker.writer,
-            Batch {
-                projection: &self.shared.projection,
+        let committed = self
+            .context
+            .handle
+            .block_on(self.context.store.commit(DocumentBatch {
+                projection: self.shared.projection.clone(),
                 generation: self.shared.generation,
-                pending,
+                changes: pending,
                 checkpoint,
                 skipped,
                 caught_up,
-            },
-        )?;
-        if committed == Committed::Superseded {
+                fence: None,
+            }))?;
+        if matches!(committed, Committed::Superseded | Committed::Fenced) {
             return Ok(Step::Finished);
         }
         let live = checkpoint >= self.head_seen.get();
@@ -505,16 +485,4 @@ impl Runner {
             _ => Step::Progressed,
         })
     }
-}
-
-/// An error with its sources, `: `-separated, as one line.
-fn chain(error: &Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

@@ -10,9 +10,9 @@
 
 use super::ProjectionLogic;
 use crate::commands::DeciderLogic;
-use crate::store::{LogFilter, RecordedEvent};
+use crate::runtime::Documents;
+use crate::store::{BuiltBy, LogFilter, RecordedEvent};
 use crate::{Error, Result};
-use refold_guest::Documents;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -53,16 +53,12 @@ impl ProjectionLogic for StreamSnapshots {
         &self.name
     }
 
-    fn module(&self) -> &str {
-        self.decider.name()
-    }
-
-    fn version(&self) -> u64 {
-        self.decider.version()
-    }
-
-    fn identity(&self) -> &str {
-        &self.identity
+    fn built_by(&self) -> BuiltBy {
+        BuiltBy {
+            module: self.decider.name().to_owned(),
+            version: self.decider.version(),
+            identity: self.identity.clone(),
+        }
     }
 
     fn filter(&self) -> Result<LogFilter> {
@@ -72,11 +68,7 @@ impl ProjectionLogic for StreamSnapshots {
         })
     }
 
-    fn apply(
-        &self,
-        events: &[RecordedEvent],
-        documents: &mut Box<dyn Documents + Send>,
-    ) -> Result<()> {
+    fn apply(&self, events: &[RecordedEvent], documents: &mut Box<dyn Documents>) -> Result<()> {
         let mut streams: Vec<(&str, Vec<RecordedEvent>)> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for event in events {
@@ -106,6 +98,6 @@ impl ProjectionLogic for StreamSnapshots {
 /// The state as JSON text, or why it is not.
 fn json_text(state: Vec<u8>) -> std::result::Result<String, String> {
     let text = String::from_utf8(state).map_err(|e| format!("not UTF-8: {e}"))?;
-    serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| format!("not JSON: {e}"))?;
+    crate::json::check_json(&text).map_err(|e| format!("not JSON: {e}"))?;
     Ok(text)
 }

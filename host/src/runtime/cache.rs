@@ -8,6 +8,7 @@
 //! a fingerprint of the wasmtime version and engine settings, because an artifact
 //! made under other settings cannot be loaded.
 
+use crate::sync::lock;
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -81,7 +82,7 @@ impl ComponentCache {
         hash: &str,
         bytes: &[u8],
     ) -> Result<Component> {
-        if let Some(component) = self.compiled.lock().expect("cache poisoned").get(hash) {
+        if let Some(component) = lock(&self.compiled).get(hash) {
             self.reused_count.fetch_add(1, Ordering::Relaxed);
             return Ok(component.clone());
         }
@@ -98,7 +99,7 @@ impl ComponentCache {
                 let component =
                     Component::new(engine, bytes).map_err(|source| Error::InvalidModule {
                         module: module.to_owned(),
-                        source,
+                        source: super::wasm_cause(source),
                     })?;
                 self.compiled_count.fetch_add(1, Ordering::Relaxed);
                 if let Some(path) = &artifact {

@@ -20,8 +20,9 @@ mod sandbox;
 pub use bindings::{DecideError, Event, NewEvent};
 pub use cache::{CacheStats, content_hash};
 pub use module::{Module, ModuleInfo};
+pub use sandbox::Documents;
 
-use crate::{Error, Result};
+use crate::{Error, Result, sync};
 use cache::ComponentCache;
 use module::EPOCH_TICK;
 use sandbox::HostState;
@@ -115,16 +116,16 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Runtime> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&wasm).map_err(Error::Runtime)?;
+        let engine = Engine::new(&wasm).map_err(wasm_error)?;
 
         let mut decider_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut decider_linker).map_err(Error::Runtime)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut decider_linker).map_err(wasm_error)?;
         let mut projection_linker = decider_linker.clone();
         bindings::projection::ProjectionModule::add_to_linker::<
             HostState,
             wasmtime::component::HasSelf<HostState>,
         >(&mut projection_linker, |state| state)
-        .map_err(Error::Runtime)?;
+        .map_err(wasm_error)?;
 
         let cache = ComponentCache::new(&engine, config.cache_dir.clone())?;
         let ticking = Arc::new(AtomicBool::new(true));
@@ -207,7 +208,7 @@ impl Runtime {
     }
 
     fn deploy_with(&self, mut module: Module, version: impl FnOnce(u64) -> u64) -> Arc<Module> {
-        let mut deployed = self.deployed.write().expect("module registry poisoned");
+        let mut deployed = sync::write(&self.deployed);
         let previous = deployed
             .get(&module.info.name)
             .map_or(0, |m| m.info.version);
@@ -230,7 +231,7 @@ impl Runtime {
 
     /// The current version of every deployed module, by name.
     pub fn modules(&self) -> Vec<ModuleInfo> {
-        let deployed = self.deployed.read().expect("module registry poisoned");
+        let deployed = sync::read(&self.deployed);
         let mut infos: Vec<ModuleInfo> = deployed.values().map(|m| m.info.clone()).collect();
         infos.sort_by(|a, b| a.name.cmp(&b.name));
         infos
@@ -276,6 +277,15 @@ impl Drop for Runtime {
 }
 
 /// Advance the engine's epoch every [`EPOCH_TICK`] until `ticking` turns false.
+/// A wasmtime error as the cause of a Refold error.
+pub(crate) fn wasm_cause(error: wasmtime::Error) -> crate::Cause {
+    error.into_boxed_dyn_error().into()
+}
+
+fn wasm_error(error: wasmtime::Error) -> Error {
+    Error::Runtime(wasm_cause(error))
+}
+
 fn spawn_epoch_ticker(engine: Engine, ticking: Arc<AtomicBool>) -> Result<()> {
     std::thread::Builder::new()
         .name("refold-epoch".to_owned())
@@ -286,5 +296,8 @@ fn spawn_epoch_ticker(engine: Engine, ticking: Arc<AtomicBool>) -> Result<()> {
             }
         })
         .map(|_| ())
-        .map_err(|e| Error::Runtime(wasmtime::Error::new(e)))
+        .map_err(|source| Error::Thread {
+            name: "refold-epoch".to_owned(),
+            source,
+        })
 }

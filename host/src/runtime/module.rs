@@ -6,13 +6,14 @@
 //! and puts the instance back, unless the call faulted: a faulted instance is
 //! dropped and the next call gets a fresh one.
 
+use super::Documents;
 use super::bindings::decider::DeciderModulePre;
 use super::bindings::projection::ProjectionModulePre;
 use super::bindings::{DecideError, Event, NewEvent, decider, projection};
 use super::sandbox::HostState;
 use super::{Limits, World};
+use crate::sync::lock;
 use crate::{Error, GuestFault, Result};
-use refold_guest::Documents;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -43,6 +44,7 @@ pub struct Module {
     instances_created: AtomicU64,
     calls: AtomicU64,
     call_nanos: AtomicU64,
+    in_flight: AtomicU64,
     kind: Kind,
 }
 
@@ -97,6 +99,7 @@ impl Module {
             instances_created: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             call_nanos: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             kind: Kind::Decider(Pool::new(pre)),
         }
     }
@@ -113,6 +116,7 @@ impl Module {
             instances_created: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             call_nanos: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             kind: Kind::Projection {
                 pool: Pool::new(pre),
                 event_types: Vec::new(),
@@ -140,6 +144,13 @@ impl Module {
     /// Guest calls made on this module version so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Guest calls running on this module version at this moment: counted from just
+    /// before the guest is entered until it returns (or faults). One atomic add and one
+    /// subtract per call; a swap deploys a new version while this drains to 0 on the old.
+    pub fn calls_in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Time spent in guest calls on this module version so far.
@@ -195,7 +206,7 @@ impl Module {
     }
 
     /// Apply `events` with the guest's `apply`, reading and writing `documents`.
-    pub fn apply(&self, events: &[Event], documents: &mut Box<dyn Documents + Send>) -> Result<()> {
+    pub fn apply(&self, events: &[Event], documents: &mut Box<dyn Documents>) -> Result<()> {
         let result = self.projection_call("apply", |p, store| {
             std::mem::swap(&mut store.data_mut().documents, documents);
             let result = p.refold_domain_projection().call_apply(&mut *store, events);
@@ -250,7 +261,7 @@ impl Module {
         function: &'static str,
         call: impl FnOnce(&B, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        let idle = pool.idle.lock().expect("instance pool poisoned").pop();
+        let idle = lock(&pool.idle).pop();
         let mut instance = match idle {
             Some(instance) => instance,
             None => self.instantiate(pool)?,
@@ -260,13 +271,15 @@ impl Module {
             .set_epoch_deadline(self.limits.deadline_ticks());
         instance.store.data().clear_stderr();
         let started = Instant::now();
+        let in_flight = InFlight::enter(&self.in_flight);
         let result = call(&instance.bindings, &mut instance.store);
+        drop(in_flight);
         self.calls.fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.call_nanos.fetch_add(nanos, Ordering::Relaxed);
         match result {
             Ok(result) => {
-                let mut idle = pool.idle.lock().expect("instance pool poisoned");
+                let mut idle = lock(&pool.idle);
                 if idle.len() < MAX_IDLE_INSTANCES {
                     idle.push(instance);
                 }
@@ -303,6 +316,23 @@ impl Module {
     }
 }
 
+/// One call counted in [`Module::calls_in_flight`] while it lives, even if the call
+/// unwinds.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicU64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl<B, P> Pool<B, P> {
     fn new(pre: P) -> Self {
         Pool {
@@ -325,14 +355,11 @@ fn check_new_event(event: &NewEvent) -> std::result::Result<(), String> {
 }
 
 fn check_json_object(what: &str, text: &str) -> std::result::Result<(), String> {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(_)) => Ok(()),
-        Ok(_) => Err(format!(
-            "{what} is JSON but not an object: {}",
-            truncate(text)
-        )),
-        Err(error) => Err(format!("{what} is not JSON ({error}): {}", truncate(text))),
-    }
+    use crate::json::NotAnObject;
+    crate::json::check_object(text).map_err(|problem| match problem {
+        NotAnObject::NotJson(error) => format!("{what} is not JSON ({error}): {}", truncate(text)),
+        NotAnObject::OtherJson => format!("{what} is JSON but not an object: {}", truncate(text)),
+    })
 }
 
 fn truncate(text: &str) -> String {

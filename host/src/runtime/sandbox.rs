@@ -9,7 +9,7 @@
 
 use crate::GuestFault;
 use crate::runtime::bindings::projection::refold::domain::documents;
-use refold_guest::Documents;
+use crate::sync::lock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
@@ -30,7 +30,7 @@ pub(crate) struct HostState {
     pub(crate) limiter: MemoryLimiter,
     stderr_tail: Arc<Mutex<Vec<u8>>>,
     /// The documents a projection call reads and writes; empty outside such a call.
-    pub(crate) documents: Box<dyn Documents + Send>,
+    pub(crate) documents: Box<dyn Documents>,
 }
 
 impl HostState {
@@ -86,7 +86,7 @@ impl HostState {
             Some(trap) => trap.to_string(),
             None => error.root_cause().to_string(),
         };
-        let stderr = self.stderr_tail.lock().expect("stderr buffer poisoned");
+        let stderr = lock(&self.stderr_tail);
         let stderr = String::from_utf8_lossy(&stderr);
         let stderr = stderr.trim();
         if stderr.is_empty() {
@@ -120,6 +120,18 @@ impl documents::Host for HostState {
     fn delete(&mut self, collection: String, id: String) {
         self.documents.delete(&collection, &id);
     }
+}
+
+/// Read-model documents as the host serves them to a projection call, through the
+/// component's `documents` import: text-level, scoped to the projection and the
+/// partition being applied.
+pub trait Documents: Send {
+    /// The document `id` of `collection` (JSON text), if it exists.
+    fn get(&mut self, collection: &str, id: &str) -> Option<String>;
+    /// Create or replace the document `id` of `collection`.
+    fn put(&mut self, collection: &str, id: &str, document: String);
+    /// Delete the document `id` of `collection`, if it exists.
+    fn delete(&mut self, collection: &str, id: &str);
 }
 
 /// The documents outside a projection call: there are none, and writes go nowhere.
@@ -256,12 +268,12 @@ impl Pollable for GuestOutput {
 impl OutputStream for GuestOutput {
     fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
         if let Some(tail) = &self.tail {
-            let mut tail = tail.lock().expect("stderr buffer poisoned");
+            let mut tail = lock(tail);
             tail.extend_from_slice(&bytes);
             let excess = tail.len().saturating_sub(STDERR_TAIL);
             tail.drain(..excess);
         }
-        let mut line = self.line.lock().expect("output buffer poisoned");
+        let mut line = lock(&self.line);
         line.extend_from_slice(&bytes);
         while let Some(end) = line.iter().position(|b| *b == b'\n') {
             let rest = line.split_off(end + 1);

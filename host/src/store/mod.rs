@@ -1,39 +1,60 @@
-//! The event store: the part that must never lose or reorder a fact.
+//! Storage: everything the engine keeps, behind backend-neutral traits.
 //!
-//! [`EventStore`] is the small, backend-neutral contract the rest of the engine uses:
-//! append to a stream under an [expected version](ExpectedVersion), read a stream or
-//! the global log, keep snapshots, and wake subscribers when the log grows.
-//! [`SqliteStore`] implements it on one SQLite file in WAL mode, with a single writer
-//! thread that commits the appends waiting at each moment together (group commit).
+//! The engine persists four kinds of things, each behind its own trait so a backend
+//! implements them over one database and the engine above never names the backend:
+//!
+//! - [`EventStore`]: the events, streams and snapshots, and a watch of the log head.
+//!   Appends are guarded by an [`ExpectedVersion`].
+//! - [`ProjectionStore`]: the projection catalog (generations, checkpoints, faults,
+//!   skipped events) and the read-model documents; a batch's document changes commit
+//!   with its checkpoint in one transaction.
+//! - [`ModuleStore`]: deployed modules (their bytes once per content hash, every
+//!   deploy) and the snapshot projections to run.
+//! - [`LeaseStore`]: leases with fencing tokens, so one runner at a time does a job
+//!   across processes.
+//!
+//! [`Storage`] holds one implementation of each. The SQLite backend, [`sqlite`],
+//! implements all four on one file, with one writer thread for every write.
+//!
+//! The traits are async. Implementations never run guest code; callers never hold a
+//! lock across an await.
 
-mod reads;
-mod schema;
-mod sqlite;
+mod records;
+pub mod sqlite;
 mod types;
 mod validate;
-mod writer;
 
-pub use sqlite::{SqliteStore, StoreConfig, Synchronous};
+pub use records::{
+    BuiltBy, Committed, Definition, Document, DocumentBatch, DocumentChange, DocumentKey,
+    FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord, NewModule, Page,
+    SnapshotProjection,
+};
 pub use types::{
     AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,
     LogFilter, RecordedEvent, Snapshot, StoreMetrics, category,
 };
 
 use crate::Result;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
-/// What the engine needs from an event store. Calls block; async callers wrap them in
-/// `spawn_blocking`.
+/// The events: append under an expected version, read a stream or the global log,
+/// keep snapshots, and wake subscribers when the log grows.
+#[async_trait]
 pub trait EventStore: Send + Sync {
     /// Append events to one stream, all or nothing, if its version matches `expected`.
+    /// One transaction; the outcome carries the events as recorded.
     ///
     /// Re-sending an append whose event ids are all already stored, in the same
     /// stream and order, returns the original outcome and writes nothing.
-    fn append(&self, request: AppendRequest) -> Result<AppendOutcome>;
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome>;
 
     /// Events of one stream, starting at stream position `from` (inclusive; for
     /// [`Direction::Backward`], `u64::MAX` means "from the end"), at most `limit`.
-    fn read_stream(
+    /// One read, so one consistent moment of the stream.
+    async fn read_stream(
         &self,
         partition: &str,
         stream: &str,
@@ -43,11 +64,16 @@ pub trait EventStore: Send + Sync {
     ) -> Result<Vec<RecordedEvent>>;
 
     /// Events of the global log with a global position greater than `after`, in order,
-    /// that pass `filter`, at most `limit`.
-    fn read_log(&self, after: u64, filter: &LogFilter, limit: usize) -> Result<Vec<RecordedEvent>>;
+    /// that pass `filter`, at most `limit`. One read.
+    async fn read_log(
+        &self,
+        after: u64,
+        filter: &LogFilter,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>>;
 
     /// The stream's version (position of its last event), or `None` if it has none.
-    fn stream_version(&self, partition: &str, stream: &str) -> Result<Option<u64>>;
+    async fn stream_version(&self, partition: &str, stream: &str) -> Result<Option<u64>>;
 
     /// The global position of the last event in the log (0 when empty).
     fn head(&self) -> u64;
@@ -56,11 +82,12 @@ pub trait EventStore: Send + Sync {
     /// learn of new events without polling.
     fn subscribe(&self) -> watch::Receiver<u64>;
 
-    /// Store a snapshot, replacing any older one of the same stream and module.
-    fn save_snapshot(&self, snapshot: Snapshot) -> Result<()>;
+    /// Store a snapshot, replacing an older one of the same stream and module (never a
+    /// newer one). One transaction.
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()>;
 
     /// The newest snapshot of a stream made by `module` (a module content hash).
-    fn load_snapshot(
+    async fn load_snapshot(
         &self,
         partition: &str,
         stream: &str,
@@ -69,4 +96,153 @@ pub trait EventStore: Send + Sync {
 
     /// Counters of the work done so far.
     fn metrics(&self) -> StoreMetrics;
+}
+
+/// The projection catalog and the read-model documents.
+///
+/// A projection has one generation that queries read (the active one) and at most one
+/// being built beside it; generation numbers are never reused. Every method that
+/// changes something is one transaction.
+#[async_trait]
+pub trait ProjectionStore: Send + Sync {
+    /// The stored definition of the projection `name`, if any.
+    async fn definition(&self, name: &str) -> Result<Option<Definition>>;
+
+    /// Store a new projection whose first generation `built_by` builds from position 0.
+    async fn create(
+        &self,
+        name: &str,
+        built_by: &BuiltBy,
+        policy: FailurePolicy,
+    ) -> Result<Generation>;
+
+    /// Start a new generation of `name` from position 0, built by `built_by`, dropping
+    /// any other generation being built.
+    async fn add_generation(&self, name: &str, built_by: &BuiltBy) -> Result<Generation>;
+
+    /// Let `built_by` go on building `generation` from its checkpoint: record it as
+    /// the logic building it and clear its fault.
+    async fn resume(&self, name: &str, generation: u64, built_by: &BuiltBy) -> Result<()>;
+
+    /// Record the projection's failure policy.
+    async fn set_policy(&self, name: &str, policy: FailurePolicy) -> Result<()>;
+
+    /// Drop the generation of `name` being built, if any, with its documents.
+    async fn drop_rebuild(&self, name: &str) -> Result<()>;
+
+    /// Record that `generation` stopped at the event at `position` because of `error`.
+    async fn record_fault(
+        &self,
+        name: &str,
+        generation: u64,
+        position: u64,
+        error: &str,
+    ) -> Result<()>;
+
+    /// Store a batch: its document changes, its checkpoint and its skipped event, in
+    /// one transaction, unless its generation is gone or its fence is stale. When the
+    /// batch is a rebuild that caught up with the head and with the active generation,
+    /// the same transaction makes it the active one and drops the old one.
+    async fn commit(&self, batch: DocumentBatch) -> Result<Committed>;
+
+    /// A committed document of one generation (not necessarily the active one): what a
+    /// runner reads beneath the changes of the batch it is applying.
+    async fn document(
+        &self,
+        name: &str,
+        generation: u64,
+        key: &DocumentKey,
+    ) -> Result<Option<String>>;
+
+    /// The document `id` of `collection` in `partition`, from the active generation.
+    async fn get(
+        &self,
+        name: &str,
+        partition: &str,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<String>>;
+
+    /// A page of the documents of `collection` in `partition`, in id order, from the
+    /// active generation, in one read (never a mix of two generations).
+    async fn list(
+        &self,
+        name: &str,
+        partition: &str,
+        collection: &str,
+        query: &ListQuery,
+    ) -> Result<Page>;
+
+    /// How many documents `collection` in `partition` holds in the active generation.
+    async fn count(&self, name: &str, partition: &str, collection: &str) -> Result<u64>;
+}
+
+/// Deployed modules and the snapshot projections to run.
+#[async_trait]
+pub trait ModuleStore: Send + Sync {
+    /// Record a deploy of `module` as the next version of its name, storing its bytes
+    /// unless a module with the same hash is stored already. One transaction; returns
+    /// the record with the version it got.
+    async fn record(&self, module: NewModule<'_>) -> Result<ModuleRecord>;
+
+    /// The newest deploy of every name with its bytes, oldest deploy first.
+    async fn current(&self) -> Result<Vec<(ModuleRecord, Vec<u8>)>>;
+
+    /// Every deploy of `name`, oldest first.
+    async fn history(&self, name: &str) -> Result<Vec<ModuleRecord>>;
+
+    /// Record (or update the policy of) a snapshot projection.
+    async fn record_snapshot(&self, snapshot: &SnapshotProjection) -> Result<()>;
+
+    /// Every recorded snapshot projection, by decider and category.
+    async fn snapshots(&self) -> Result<Vec<SnapshotProjection>>;
+}
+
+/// Leases: exactly one holder of a named job at a time, across processes.
+///
+/// A lease is held until it expires; its holder renews it by acquiring it again. Each
+/// time it passes to another owner its fencing token grows, and work committed under
+/// a lease carries the token ([`Fence`]), so a holder that paused past its expiry
+/// cannot commit after another took over.
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Take or renew the lease `name` for `owner` until `ttl` from now: granted when
+    /// it is free, expired, or already `owner`'s. `None` while another owner holds it.
+    /// One transaction.
+    async fn acquire(&self, name: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>>;
+
+    /// Give up `lease` if it is still held with its token, so another owner need not
+    /// wait for it to expire.
+    async fn release(&self, lease: &Lease) -> Result<()>;
+
+    /// Every lease recorded, held or expired, by name.
+    async fn leases(&self) -> Result<Vec<Lease>>;
+}
+
+/// One backend's implementation of every storage trait, over one database.
+#[derive(Clone)]
+pub struct Storage {
+    /// Events, streams and snapshots.
+    pub events: Arc<dyn EventStore>,
+    /// Projection catalog and read models.
+    pub projections: Arc<dyn ProjectionStore>,
+    /// Deployed modules.
+    pub modules: Arc<dyn ModuleStore>,
+    /// Leases.
+    pub leases: Arc<dyn LeaseStore>,
+}
+
+impl Storage {
+    /// Every trait served by one value that implements them all.
+    pub fn of<S>(store: Arc<S>) -> Storage
+    where
+        S: EventStore + ProjectionStore + ModuleStore + LeaseStore + 'static,
+    {
+        Storage {
+            events: store.clone(),
+            projections: store.clone(),
+            modules: store.clone(),
+            leases: store,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The values the event store takes and gives.
 
-use std::fmt;
+pub use crate::version::ExpectedVersion;
 use uuid::Uuid;
 
 /// The partition streams belong to when none is named.
@@ -12,49 +12,6 @@ pub fn category(stream: &str) -> &str {
     stream
         .split_once('-')
         .map_or(stream, |(category, _)| category)
-}
-
-/// The append guard: what the stream's version must be for an append to go through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExpectedVersion {
-    /// Append whatever the stream's version.
-    Any,
-    /// The stream must not exist yet (version 0).
-    NoStream,
-    /// The stream must have at least one event.
-    Exists,
-    /// The stream's version must be exactly this (0 = must not exist).
-    Exact(u64),
-}
-
-impl fmt::Display for ExpectedVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExpectedVersion::Any => f.write_str("any version"),
-            ExpectedVersion::NoStream => f.write_str("no stream"),
-            ExpectedVersion::Exists => f.write_str("an existing stream"),
-            ExpectedVersion::Exact(v) => write!(f, "version {v}"),
-        }
-    }
-}
-
-impl std::str::FromStr for ExpectedVersion {
-    type Err = String;
-
-    /// `any`, `no-stream`, `exists`, or a version number.
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "any" => Ok(ExpectedVersion::Any),
-            "no-stream" => Ok(ExpectedVersion::NoStream),
-            "exists" => Ok(ExpectedVersion::Exists),
-            number => number.parse().map(ExpectedVersion::Exact).map_err(|_| {
-                format!(
-                    "expected version '{text}' is not any, no-stream, exists or a version number"
-                )
-            }),
-        }
-    }
 }
 
 /// An event to append. The store assigns its positions and time.
@@ -140,6 +97,8 @@ pub struct AppendOutcome {
     pub last_position: u64,
     /// When the store recorded the append (RFC 3339, UTC, milliseconds).
     pub recorded_at: String,
+    /// The events as the store recorded them, in order.
+    pub events: Vec<RecordedEvent>,
 }
 
 /// An event as the store recorded it.
@@ -213,4 +172,12 @@ pub struct StoreMetrics {
     pub conflicts: u64,
     /// Events returned by reads.
     pub events_read: u64,
+    /// Writes (appends, snapshots, projection batches, every other record) handed to
+    /// the writer, counted once in its inbox.
+    pub writes_submitted: u64,
+    /// Writes the writer took from its inbox into a group, counted before the group's
+    /// transaction begins. `writes_submitted - writes_grouped` is the backlog in the
+    /// inbox, give or take the writes being handed over at that instant (a write can be
+    /// grouped before its sender counts it as submitted).
+    pub writes_grouped: u64,
 }

@@ -99,25 +99,19 @@ pub fn round_robin_appends(carts: u64, clients: u64) -> Vec<Vec<AppendRequest>> 
         .collect()
 }
 
-/// Run each client's appends on its own thread, in order; the first error (a conflict
-/// when an expected version was wrong) ends the run.
-pub fn append_concurrently(store: &dyn EventStore, clients: Vec<Vec<AppendRequest>>) -> Result<()> {
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = clients
-            .into_iter()
-            .map(|requests| {
-                scope.spawn(move || -> Result<()> {
-                    for request in requests {
-                        store.append(request)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .try_for_each(|worker| worker.join().expect("an append client panicked"))
-    })
+/// Run each client's appends concurrently with the others, each client's in order;
+/// the first error (a conflict when an expected version was wrong) ends the run.
+pub async fn append_concurrently(
+    store: &dyn EventStore,
+    clients: Vec<Vec<AppendRequest>>,
+) -> Result<()> {
+    let clients = clients.into_iter().map(|requests| async move {
+        for request in requests {
+            store.append(request).await?;
+        }
+        Ok::<_, refold::Error>(())
+    });
+    futures::future::try_join_all(clients).await.map(drop)
 }
 
 /// Append the standard carts `0..carts` to `store` in the default partition, in the
@@ -125,8 +119,8 @@ pub fn append_concurrently(store: &dyn EventStore, clients: Vec<Vec<AppendReques
 ///
 /// More clients make filling a store much faster (the store's group commit shares each
 /// commit among them) while every stream's events stay spread over the log.
-pub fn append_carts(store: &dyn EventStore, carts: u64, clients: u64) -> Result<()> {
-    append_concurrently(store, round_robin_appends(carts, clients))
+pub async fn append_carts(store: &dyn EventStore, carts: u64, clients: u64) -> Result<()> {
+    append_concurrently(store, round_robin_appends(carts, clients)).await
 }
 
 #[cfg(test)]

@@ -1,18 +1,16 @@
-//! The store's queries, run on read connections.
+//! The event store's queries besides appends (those are the writer's): reads of streams
+//! and the log, the head, snapshots.
 //!
-//! Reads never go through the writer: in WAL mode a reader sees the last committed state
-//! and neither blocks nor waits for the writer. Each read is one `SELECT`, so it sees one
-//! consistent moment of the log. The queries are shaped for the indexes made in
-//! [`schema`](super::schema).
+//! Each read is one `SELECT`, so it sees one consistent moment of the log. The queries
+//! are shaped for the indexes made in [`schema`](super::schema).
 
 use super::{Direction, LogFilter, RecordedEvent, Snapshot};
-use crate::Result;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 /// The columns [`event`] maps, in its order.
-const EVENT_COLUMNS: &str = "global_position, partition, stream, stream_position, event_id, \
+pub(super) const EVENT_COLUMNS: &str = "global_position, partition, stream, stream_position, event_id, \
                              event_type, data, metadata, recorded_at";
 
 /// An SQL integer for a position or limit; values past `i64::MAX` mean "no bound".
@@ -20,7 +18,7 @@ fn bound<T: TryInto<i64>>(value: T) -> i64 {
     value.try_into().unwrap_or(i64::MAX)
 }
 
-fn event(row: &Row<'_>) -> rusqlite::Result<RecordedEvent> {
+pub(super) fn event(row: &Row<'_>) -> rusqlite::Result<RecordedEvent> {
     let id: [u8; 16] = row.get(4)?;
     Ok(RecordedEvent {
         global_position: row.get(0)?,
@@ -43,7 +41,7 @@ pub(super) fn read_stream(
     from: u64,
     direction: Direction,
     limit: usize,
-) -> Result<Vec<RecordedEvent>> {
+) -> rusqlite::Result<Vec<RecordedEvent>> {
     let sql = match direction {
         Direction::Forward => format!(
             "SELECT {EVENT_COLUMNS} FROM events
@@ -57,10 +55,9 @@ pub(super) fn read_stream(
         ),
     };
     let mut statement = conn.prepare_cached(&sql)?;
-    let events = statement
+    statement
         .query_map(params![partition, stream, bound(from), bound(limit)], event)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(events)
+        .collect()
 }
 
 /// Events of the global log after position `after` that pass `filter`, at most `limit`.
@@ -69,7 +66,7 @@ pub(super) fn read_log(
     after: u64,
     filter: &LogFilter,
     limit: usize,
-) -> Result<Vec<RecordedEvent>> {
+) -> rusqlite::Result<Vec<RecordedEvent>> {
     let after = bound(after);
     let limit = bound(limit);
     let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ?");
@@ -101,10 +98,7 @@ pub(super) fn read_log(
     sql.push_str(" ORDER BY global_position LIMIT ?");
     args.push(&limit);
     let mut statement = conn.prepare_cached(&sql)?;
-    let events = statement
-        .query_map(args.as_slice(), event)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(events)
+    statement.query_map(args.as_slice(), event)?.collect()
 }
 
 /// The stream's version, or `None` if it has no events.
@@ -112,11 +106,10 @@ pub(super) fn stream_version(
     conn: &Connection,
     partition: &str,
     stream: &str,
-) -> Result<Option<u64>> {
-    Ok(conn
-        .prepare_cached("SELECT version FROM streams WHERE partition = ?1 AND stream = ?2")?
+) -> rusqlite::Result<Option<u64>> {
+    conn.prepare_cached("SELECT version FROM streams WHERE partition = ?1 AND stream = ?2")?
         .query_row(params![partition, stream], |row| row.get(0))
-        .optional()?)
+        .optional()
 }
 
 /// The stored snapshot of a stream made by `module`.
@@ -125,19 +118,46 @@ pub(super) fn load_snapshot(
     partition: &str,
     stream: &str,
     module: &str,
-) -> Result<Option<Snapshot>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT version, state FROM snapshots WHERE partition = ?1 AND stream = ?2 AND module = ?3",
-        )?
-        .query_row(params![partition, stream, module], |row| {
-            Ok(Snapshot {
-                partition: partition.to_owned(),
-                stream: stream.to_owned(),
-                module: module.to_owned(),
-                version: row.get(0)?,
-                state: row.get(1)?,
-            })
+) -> rusqlite::Result<Option<Snapshot>> {
+    conn.prepare_cached(
+        "SELECT version, state FROM snapshots WHERE partition = ?1 AND stream = ?2 AND module = ?3",
+    )?
+    .query_row(params![partition, stream, module], |row| {
+        Ok(Snapshot {
+            partition: partition.to_owned(),
+            stream: stream.to_owned(),
+            module: module.to_owned(),
+            version: row.get(0)?,
+            state: row.get(1)?,
         })
-        .optional()?)
+    })
+    .optional()
+}
+
+/// The log head as the database has it.
+pub(super) fn load_head(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(global_position), 0) FROM events",
+        [],
+        |row| row.get(0),
+    )
+}
+
+/// Store `snapshot` unless a snapshot of a newer stream version is stored already.
+pub(super) fn save_snapshot(conn: &Connection, snapshot: &Snapshot) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO snapshots (partition, stream, module, version, state)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (partition, stream, module) DO UPDATE
+         SET version = excluded.version, state = excluded.state
+         WHERE excluded.version >= snapshots.version",
+    )?
+    .execute(params![
+        snapshot.partition,
+        snapshot.stream,
+        snapshot.module,
+        snapshot.version,
+        snapshot.state,
+    ])
+    .map(drop)
 }

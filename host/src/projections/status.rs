@@ -1,0 +1,96 @@
+//! What a projection reports about itself, and the settings projections run with.
+
+use crate::store::FailurePolicy;
+use std::fmt;
+use std::time::Duration;
+
+/// What a projection generation is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProjectionState {
+    /// Applying the log, behind its head.
+    CatchingUp,
+    /// At the head, applying new events as they are appended.
+    Live,
+    /// A new generation being built beside the one queries read.
+    Rebuilding,
+    /// Stopped at an event it could not apply.
+    Faulted,
+    /// Not running in this process (shut down, replaced, or its logic not deployed).
+    Stopped,
+}
+
+impl fmt::Display for ProjectionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProjectionState::CatchingUp => "catching-up",
+            ProjectionState::Live => "live",
+            ProjectionState::Rebuilding => "rebuilding",
+            ProjectionState::Faulted => "faulted",
+            ProjectionState::Stopped => "stopped",
+        })
+    }
+}
+
+/// Settings of a [`ProjectionEngine`](super::ProjectionEngine).
+#[derive(Debug, Clone)]
+pub struct ProjectionConfig {
+    /// Events read and applied per transaction.
+    pub batch_size: usize,
+    /// How long a runner waits before retrying after a database error.
+    pub retry_delay: Duration,
+}
+
+impl Default for ProjectionConfig {
+    /// Batches of 500 events, retries after one second.
+    fn default() -> Self {
+        ProjectionConfig {
+            batch_size: 500,
+            retry_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The state of one projection.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectionStatus {
+    /// The projection's name.
+    pub name: String,
+    /// What it does with an event it cannot apply.
+    pub policy: FailurePolicy,
+    /// The generation queries read.
+    pub active: GenerationStatus,
+    /// A new generation being built beside it, if any.
+    pub rebuild: Option<GenerationStatus>,
+}
+
+/// The state of one generation of a projection's read model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationStatus {
+    /// The generation's number (each rebuild makes a new one).
+    pub generation: u64,
+    /// The module whose logic builds it.
+    pub module: String,
+    /// That module's version.
+    pub version: u64,
+    /// Every event up to this global position is applied.
+    pub checkpoint: u64,
+    /// The log's head.
+    pub head: u64,
+    /// Events of the log not yet passed: `head - checkpoint`.
+    pub lag: u64,
+    /// What it is doing.
+    pub state: ProjectionState,
+    /// Events applied per second, over the last few seconds.
+    pub events_per_second: f64,
+    /// Events applied by this process.
+    pub events_applied: u64,
+    /// The last error met, if the work has not succeeded since.
+    pub last_error: Option<String>,
+    /// The global position of the event it stopped at, when faulted.
+    pub faulted_at: Option<u64>,
+    /// Events skipped under the `skip` policy.
+    pub skipped: u64,
+}

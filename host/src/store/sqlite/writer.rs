@@ -1,0 +1,574 @@
+//! The single writer: one thread owns the write connection and commits the writes
+//! waiting at each moment together (group commit).
+//!
+//! SQLite takes one writer at a time, and with `synchronous=FULL` each commit waits for
+//! the disk. Funnelling every write of the process (appends, snapshots, projection
+//! batches, catalog and deploy records, leases) through one thread that commits
+//! everything waiting as one transaction pays that wait once per group instead of once
+//! per write, and no two connections of the process ever wait on each other's lock.
+//! Each write runs in its own savepoint, so a conflict or a reused event id undoes that
+//! write alone and fails it alone while the rest of the group commits. Callers hear
+//! back only after `COMMIT` returned, and subscribers learn the new head right then.
+
+use super::errors::{During, failed};
+use super::events::{self, EVENT_COLUMNS};
+use crate::store::{AppendOutcome, AppendRequest, ExpectedVersion, RecordedEvent, category};
+use crate::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Relaxed, Release};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{oneshot, watch};
+
+/// The store's counters, shared by the writer and the readers.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) appends: AtomicU64,
+    pub(super) events_appended: AtomicU64,
+    pub(super) commits: AtomicU64,
+    pub(super) conflicts: AtomicU64,
+    pub(super) events_read: AtomicU64,
+    pub(super) writes_submitted: AtomicU64,
+    pub(super) writes_grouped: AtomicU64,
+}
+
+/// How often an idle writer looks for commits of other processes to the same file.
+const FOREIGN_CHECK: Duration = Duration::from_millis(50);
+
+/// Where the writer sends a job's result.
+pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
+
+/// Why a group's transaction failed as a whole, shared by every write of the group.
+type GroupFailure = Arc<rusqlite::Error>;
+
+/// One write for the writer thread.
+pub(super) enum Job {
+    /// Append events to a stream (already checked by `validate`).
+    Append(AppendRequest, Reply<AppendOutcome>),
+    /// Any other write: run inside the group's transaction in a savepoint.
+    Write(Box<dyn WriteJob>),
+}
+
+impl Job {
+    /// A job that runs `work` on the write connection and answers `reply` with what it
+    /// returned once the group committed.
+    pub(super) fn write<T: Send + 'static>(
+        work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        reply: Reply<T>,
+    ) -> Job {
+        Job::Write(Box::new(Closure {
+            work: Some(work),
+            result: None,
+            reply,
+        }))
+    }
+
+    /// Tell the caller its job was never tried because the group's transaction failed.
+    fn fail(self, cause: &GroupFailure) {
+        match self {
+            Job::Append(_, reply) => drop(reply.send(Err(commit_failed(cause)))),
+            Job::Write(job) => job.answer(Some(cause)),
+        }
+    }
+}
+
+/// A write other than an append, as the writer runs it.
+pub(super) trait WriteJob: Send {
+    /// Do the write on the connection (inside a savepoint); whether it succeeded. Its
+    /// result is kept for [`answer`](Self::answer).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answer the caller: after `COMMIT` (`failure` is `None`), or with the failure of
+    /// the group's transaction.
+    fn answer(self: Box<Self>, failure: Option<&GroupFailure>);
+}
+
+struct Closure<T, F> {
+    work: Option<F>,
+    result: Option<Result<T>>,
+    reply: Reply<T>,
+}
+
+impl<T: Send, F: FnOnce(&Connection) -> Result<T> + Send> WriteJob for Closure<T, F> {
+    fn run(&mut self, conn: &Connection) -> bool {
+        let result = self.work.take().map(|work| work(conn));
+        let ok = matches!(result, Some(Ok(_)));
+        self.result = result;
+        ok
+    }
+
+    fn answer(self: Box<Self>, failure: Option<&GroupFailure>) {
+        let result = match (self.result, failure) {
+            (Some(Err(refused)), _) => Err(refused),
+            (Some(Ok(done)), None) => Ok(done),
+            (_, Some(cause)) => Err(commit_failed(cause)),
+            (None, None) => Err(Error::StoreClosed),
+        };
+        // A caller that stopped waiting has nobody to tell; its write stands.
+        drop(self.reply.send(result));
+    }
+}
+
+fn commit_failed(cause: &GroupFailure) -> Error {
+    Error::CommitFailed {
+        source: Arc::clone(cause) as _,
+    }
+}
+
+/// A job done inside the open transaction, waiting for `COMMIT` to be answered.
+enum Done {
+    /// An append's result; `written` is how many events it added (0 for an exact retry).
+    Append {
+        reply: Reply<AppendOutcome>,
+        result: Result<AppendOutcome>,
+        written: u64,
+    },
+    /// Any other write, its result kept inside.
+    Write(Box<dyn WriteJob>),
+}
+
+impl Done {
+    /// Tell the caller its result: the group committed.
+    fn send(self) {
+        match self {
+            // A caller that stopped waiting has nobody to tell; its write stands.
+            Done::Append { reply, result, .. } => drop(reply.send(result)),
+            Done::Write(job) => job.answer(None),
+        }
+    }
+
+    /// Tell the caller the group's transaction failed: a job that had succeeded inside it
+    /// now fails with `cause`; one that had failed keeps its own error.
+    fn fail(self, cause: &GroupFailure) {
+        match self {
+            Done::Append { reply, result, .. } => {
+                drop(reply.send(result.and_then(|_| Err(commit_failed(cause)))))
+            }
+            Done::Write(job) => job.answer(Some(cause)),
+        }
+    }
+}
+
+/// Why an append attempt inside its savepoint did not go through.
+enum Refusal {
+    /// The stream's version did not match; it is at this version.
+    Conflict(u64),
+    /// An insert hit a unique constraint: maybe an event id is stored already.
+    Unique(rusqlite::Error),
+    /// Anything else.
+    Failed(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Refusal {
+    fn from(e: rusqlite::Error) -> Self {
+        let unique = e.sqlite_error().is_some_and(|f| {
+            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        });
+        if unique {
+            Refusal::Unique(e)
+        } else {
+            Refusal::Failed(e)
+        }
+    }
+}
+
+/// The writer thread's state: the write connection and the log head it has committed.
+pub(super) struct Writer {
+    conn: Connection,
+    /// Global position of the last event written, including the open transaction.
+    head: u64,
+    head_tx: Arc<watch::Sender<u64>>,
+    counters: Arc<Counters>,
+    /// `PRAGMA data_version` when the writer last looked: it changes when another
+    /// connection to the file commits.
+    data_version: i64,
+}
+
+impl Writer {
+    /// A writer over `conn`, whose log head is `head`.
+    pub(super) fn new(
+        conn: Connection,
+        head: u64,
+        head_tx: Arc<watch::Sender<u64>>,
+        counters: Arc<Counters>,
+    ) -> Writer {
+        Writer {
+            conn,
+            head,
+            head_tx,
+            counters,
+            data_version: 0,
+        }
+    }
+
+    /// Serve jobs until every sender is gone: wait for one, take all that are waiting
+    /// besides, commit them as one group. Jobs already sent when the store is dropped
+    /// are still committed.
+    ///
+    /// While idle, the writer looks every [`FOREIGN_CHECK`] for commits another process
+    /// made to the file, so subscribers learn of their events too.
+    pub(super) fn run(mut self, jobs: Receiver<Job>) {
+        loop {
+            let first = match jobs.recv_timeout(FOREIGN_CHECK) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(error) = self.notice_foreign_commits() {
+                        tracing::warn!(%error, "cannot check the database for other processes' commits");
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut group = vec![first];
+            group.extend(jobs.try_iter());
+            // Release: whoever sees this count knows the group's members are fixed.
+            self.counters
+                .writes_grouped
+                .fetch_add(group.len() as u64, Release);
+            self.commit_group(group);
+        }
+    }
+
+    /// If another connection (another process: every write of this one is the
+    /// writer's) committed since the last look, read the log head again and publish it.
+    /// Inside the writer's transaction the head read is exact: the write lock is held.
+    fn notice_foreign_commits(&mut self) -> rusqlite::Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "data_version", |row| row.get(0))?;
+        if version == self.data_version {
+            return Ok(());
+        }
+        self.data_version = version;
+        let head = events::load_head(&self.conn)?;
+        if head != self.head {
+            self.head = head;
+            self.head_tx.send_replace(head);
+        }
+        Ok(())
+    }
+
+    fn commit_group(&mut self, group: Vec<Job>) {
+        let head_before = self.head;
+        let mut done = Vec::with_capacity(group.len());
+        let mut waiting = group.into_iter();
+        match self.write_group(&mut waiting, &mut done) {
+            Ok(()) => {
+                self.counters.commits.fetch_add(1, Relaxed);
+                for job in &done {
+                    if let Done::Append {
+                        result: Ok(_),
+                        written,
+                        ..
+                    } = job
+                        && *written > 0
+                    {
+                        self.counters.appends.fetch_add(1, Relaxed);
+                        self.counters.events_appended.fetch_add(*written, Relaxed);
+                    }
+                }
+                if self.head != head_before {
+                    self.head_tx.send_replace(self.head);
+                }
+                done.into_iter().for_each(Done::send);
+            }
+            Err(cause) => {
+                tracing::error!(error = %cause, "the store's group transaction failed");
+                if !self.conn.is_autocommit()
+                    && let Err(e) = self.conn.execute_batch("ROLLBACK")
+                {
+                    tracing::error!(error = %e, "cannot roll back the failed group transaction");
+                }
+                self.head = events::load_head(&self.conn).unwrap_or(head_before);
+                let cause = Arc::new(cause);
+                done.into_iter().for_each(|d| d.fail(&cause));
+                waiting.for_each(|job| job.fail(&cause));
+            }
+        }
+    }
+
+    /// Run the group's jobs in one transaction, each in its own savepoint. An error
+    /// returned here fails the whole group (the transaction itself broke).
+    fn write_group(
+        &mut self,
+        waiting: &mut impl Iterator<Item = Job>,
+        done: &mut Vec<Done>,
+    ) -> rusqlite::Result<()> {
+        self.exec("BEGIN IMMEDIATE")?;
+        self.notice_foreign_commits()?;
+        let recorded_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        for job in waiting {
+            done.push(match job {
+                Job::Append(request, reply) => {
+                    let (result, written) = self.append(request, &recorded_at)?;
+                    Done::Append {
+                        reply,
+                        result,
+                        written,
+                    }
+                }
+                Job::Write(mut job) => {
+                    // The job keeps its own result, for its answer after COMMIT.
+                    let _undone_if_failed =
+                        self.in_savepoint(|w| if job.run(&w.conn) { Ok(()) } else { Err(()) })?;
+                    Done::Write(job)
+                }
+            });
+        }
+        self.exec("COMMIT")
+    }
+
+    fn exec(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.execute([]).map(drop)
+    }
+
+    /// Run `write` in a savepoint, undoing it (and the head it moved) if it fails.
+    fn in_savepoint<T, E>(
+        &mut self,
+        write: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> rusqlite::Result<Result<T, E>> {
+        let head_before = self.head;
+        self.exec("SAVEPOINT write")?;
+        let result = write(self);
+        if result.is_err() {
+            self.exec("ROLLBACK TO write")?;
+            self.head = head_before;
+        }
+        self.exec("RELEASE write")?;
+        Ok(result)
+    }
+
+    /// Append in a savepoint; resolve a conflict or a taken id once it is rolled back.
+    /// Gives the result and how many events were written.
+    fn append(
+        &mut self,
+        request: AppendRequest,
+        recorded_at: &str,
+    ) -> rusqlite::Result<(Result<AppendOutcome>, u64)> {
+        let attempt = self.in_savepoint(|w| w.try_append(&request, recorded_at))?;
+        let written = request.events.len() as u64;
+        let refused = |e| (Err(failed("append")(e)), 0);
+        Ok(match attempt {
+            Ok((stream_version, first_position)) => (
+                Ok(recorded(
+                    request,
+                    stream_version,
+                    first_position,
+                    recorded_at,
+                )),
+                written,
+            ),
+            Err(Refusal::Failed(e)) => refused(e),
+            Err(Refusal::Conflict(actual)) => match self.original_outcome(&request) {
+                Ok(Some(outcome)) => (Ok(outcome), 0),
+                Ok(None) => {
+                    self.counters.conflicts.fetch_add(1, Relaxed);
+                    let conflict = Error::Conflict {
+                        partition: request.partition,
+                        stream: request.stream,
+                        expected: request.expected,
+                        actual,
+                    };
+                    (Err(conflict), 0)
+                }
+                Err(e) => (Err(e), 0),
+            },
+            Err(Refusal::Unique(cause)) => match self.original_outcome(&request) {
+                Ok(Some(outcome)) => (Ok(outcome), 0),
+                Ok(None) => refused(cause),
+                Err(e) => (Err(e), 0),
+            },
+        })
+    }
+
+    /// Check the stream's version and write the events and the new version. Gives the
+    /// stream's new version and the global position of the first event.
+    fn try_append(
+        &mut self,
+        request: &AppendRequest,
+        recorded_at: &str,
+    ) -> Result<(u64, u64), Refusal> {
+        let actual: Option<u64> = self
+            .conn
+            .prepare_cached("SELECT version FROM streams WHERE partition = ?1 AND stream = ?2")?
+            .query_row(params![request.partition, request.stream], |row| row.get(0))
+            .optional()?;
+        let version = actual.unwrap_or(0);
+        let accepted = match request.expected {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => version == 0,
+            ExpectedVersion::Exists => version > 0,
+            ExpectedVersion::Exact(expected) => version == expected,
+        };
+        if !accepted {
+            return Err(Refusal::Conflict(version));
+        }
+        let size = request.events.len() as u64;
+        let category = category(&request.stream);
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO events (global_position, partition, stream, category, stream_position,
+                event_id, event_type, data, metadata, recorded_at, append_index, append_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        for (index, event) in (0u64..).zip(&request.events) {
+            insert.execute(params![
+                self.head + 1 + index,
+                request.partition,
+                request.stream,
+                category,
+                version + 1 + index,
+                event.id.as_bytes(),
+                event.event_type,
+                event.data,
+                event.metadata,
+                recorded_at,
+                index,
+                size,
+            ])?;
+        }
+        let new_version = version + size;
+        let sql = if actual.is_some() {
+            "UPDATE streams SET version = ?3 WHERE partition = ?1 AND stream = ?2"
+        } else {
+            "INSERT INTO streams (partition, stream, version) VALUES (?1, ?2, ?3)"
+        };
+        self.conn.prepare_cached(sql)?.execute(params![
+            request.partition,
+            request.stream,
+            new_version
+        ])?;
+        let first_position = self.head + 1;
+        self.head += size;
+        Ok((new_version, first_position))
+    }
+
+    /// If some of the request's event ids are stored already: the outcome of the
+    /// original append when the request is an exact resend of it (same stream, same ids
+    /// in the same order, same count), else [`Error::DuplicateEventId`]. `None` when
+    /// none of its ids is stored.
+    fn original_outcome(&self, request: &AppendRequest) -> Result<Option<AppendOutcome>> {
+        let lookup = || -> rusqlite::Result<Vec<Option<Stored>>> {
+            let mut lookup = self.conn.prepare_cached(
+                "SELECT global_position, partition, stream, stream_position, append_index,
+                        append_size
+                 FROM events WHERE event_id = ?1",
+            )?;
+            request
+                .events
+                .iter()
+                .map(|event| {
+                    lookup
+                        .query_row([event.id.as_bytes()], |row| {
+                            Ok(Stored {
+                                position: row.get(0)?,
+                                partition: row.get(1)?,
+                                stream: row.get(2)?,
+                                stream_position: row.get(3)?,
+                                append_index: row.get(4)?,
+                                append_size: row.get(5)?,
+                            })
+                        })
+                        .optional()
+                })
+                .collect()
+        };
+        let stored = lookup().during("look up the ids of an append")?;
+        let Some((index, first)) = stored
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+        else {
+            return Ok(None);
+        };
+        let size = request.events.len() as u64;
+        let exact = (0u64..).zip(&stored).all(|(k, s)| {
+            s.as_ref().is_some_and(|s| {
+                s.partition == request.partition
+                    && s.stream == request.stream
+                    && s.position == first.position + k
+                    && s.stream_position == first.stream_position + k
+                    && s.append_index == k
+                    && s.append_size == size
+            })
+        });
+        if !exact {
+            return Err(Error::DuplicateEventId {
+                event_id: request.events[index].id,
+                position: first.position,
+                stored_stream: first.stream.clone(),
+            });
+        }
+        let events: Vec<RecordedEvent> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events
+                 WHERE global_position >= ?1 AND global_position < ?1 + ?2
+                 ORDER BY global_position"
+            ))
+            .and_then(|mut read| {
+                read.query_map(params![first.position, size], events::event)?
+                    .collect()
+            })
+            .during("read the original append")?;
+        Ok(Some(AppendOutcome {
+            stream_version: first.stream_position + size - 1,
+            first_position: first.position,
+            last_position: first.position + size - 1,
+            recorded_at: events
+                .first()
+                .map(|e| e.recorded_at.clone())
+                .unwrap_or_default(),
+            events,
+        }))
+    }
+}
+
+/// Where an event id is stored, as far as a retry check needs to know.
+struct Stored {
+    position: u64,
+    partition: String,
+    stream: String,
+    stream_position: u64,
+    append_index: u64,
+    append_size: u64,
+}
+
+/// The outcome of a committed append, its events as recorded (moved out of the request).
+fn recorded(
+    request: AppendRequest,
+    stream_version: u64,
+    first_position: u64,
+    recorded_at: &str,
+) -> AppendOutcome {
+    let AppendRequest {
+        partition,
+        stream,
+        events,
+        ..
+    } = request;
+    let size = events.len() as u64;
+    let first_stream_position = stream_version + 1 - size;
+    let events = (0u64..)
+        .zip(events)
+        .map(|(offset, event)| RecordedEvent {
+            global_position: first_position + offset,
+            partition: partition.clone(),
+            stream: stream.clone(),
+            stream_position: first_stream_position + offset,
+            id: event.id,
+            event_type: event.event_type,
+            data: event.data,
+            metadata: event.metadata,
+            recorded_at: recorded_at.to_owned(),
+        })
+        .collect();
+    AppendOutcome {
+        stream_version,
+        first_position,
+        last_position: first_position + size - 1,
+        recorded_at: recorded_at.to_owned(),
+        events,
+    }
+}

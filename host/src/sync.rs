@@ -1,0 +1,41 @@
+//! How the engine's threads meet: one policy for poisoned locks, and the one way guest
+//! code is run from async code.
+//!
+//! Guest calls block (wasmtime runs them synchronously, up to their CPU deadline), so
+//! async code hands them to tokio's blocking pool with [`blocking`] and awaits them:
+//! a slow guest never holds up the runtime's I/O threads.
+//!
+//! A lock is poisoned when a thread panicked while holding it. Every critical section
+//! in Refold replaces whole values (no multi-step update is left half done), so the data
+//! behind a poisoned lock is still consistent: take it and go on, rather than spread one
+//! panic to every later caller.
+
+use crate::{Error, Result};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Lock `mutex`, taking it even if a panicking thread poisoned it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Read `lock`, taking it even if a panicking thread poisoned it.
+pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Write `lock`, taking it even if a panicking thread poisoned it.
+pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Run `work` on tokio's blocking pool and wait for it. A panic in `work` resumes
+/// here; a pool shutting down cancels it.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Ok(value),
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        Err(_) => Err(Error::Cancelled),
+    }
+}
