@@ -15,7 +15,7 @@ use crate::{Error, Result};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -88,6 +88,8 @@ pub(super) struct Counters {
     pub(super) commits: AtomicU64,
     pub(super) conflicts: AtomicU64,
     pub(super) events_read: AtomicU64,
+    pub(super) writes_submitted: AtomicU64,
+    pub(super) writes_grouped: AtomicU64,
 }
 
 /// The SQLite settings a store observed on its write connection when it opened.
@@ -210,6 +212,9 @@ impl SqliteStore {
         let (reply, answer) = mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or(Error::StoreClosed)?;
         jobs.send(job(reply)).map_err(|_| Error::StoreClosed)?;
+        // Counted once sent, with Release (and read with Acquire): a reader of the
+        // metrics who sees the count knows the job is in the inbox.
+        self.counters.writes_submitted.fetch_add(1, Release);
         answer.recv().map_err(|_| Error::StoreClosed)?
     }
 
@@ -302,6 +307,8 @@ impl EventStore for SqliteStore {
             commits: self.counters.commits.load(Relaxed),
             conflicts: self.counters.conflicts.load(Relaxed),
             events_read: self.counters.events_read.load(Relaxed),
+            writes_submitted: self.counters.writes_submitted.load(Acquire),
+            writes_grouped: self.counters.writes_grouped.load(Acquire),
         }
     }
 }

@@ -213,4 +213,12 @@ pub struct StoreMetrics {
     pub conflicts: u64,
     /// Events returned by reads.
     pub events_read: u64,
+    /// Writes (appends and snapshot saves) handed to the writer thread, counted once
+    /// in its inbox.
+    pub writes_submitted: u64,
+    /// Writes the writer thread took from its inbox into a group, counted before the
+    /// group's transaction begins. `writes_submitted - writes_grouped` is the backlog
+    /// in the inbox, give or take the writes being handed over at that instant (a write
+    /// can be grouped before its sender counts it as submitted).
+    pub writes_grouped: u64,
 }

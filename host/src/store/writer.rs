@@ -13,7 +13,7 @@ use super::{AppendOutcome, AppendRequest, ExpectedVersion, Snapshot, category};
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::SystemTime;
 use tokio::sync::watch;
@@ -156,6 +156,10 @@ impl Writer {
         while let Ok(first) = jobs.recv() {
             let mut group = vec![first];
             group.extend(jobs.try_iter());
+            // Release: whoever sees this count knows the group's members are fixed.
+            self.counters
+                .writes_grouped
+                .fetch_add(group.len() as u64, Release);
             self.commit_group(group);
         }
     }
