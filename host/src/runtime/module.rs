@@ -43,6 +43,7 @@ pub struct Module {
     instances_created: AtomicU64,
     calls: AtomicU64,
     call_nanos: AtomicU64,
+    in_flight: AtomicU64,
     kind: Kind,
 }
 
@@ -97,6 +98,7 @@ impl Module {
             instances_created: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             call_nanos: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             kind: Kind::Decider(Pool::new(pre)),
         }
     }
@@ -113,6 +115,7 @@ impl Module {
             instances_created: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             call_nanos: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             kind: Kind::Projection {
                 pool: Pool::new(pre),
                 event_types: Vec::new(),
@@ -140,6 +143,13 @@ impl Module {
     /// Guest calls made on this module version so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Guest calls running on this module version at this moment: counted from just
+    /// before the guest is entered until it returns (or faults). One atomic add and one
+    /// subtract per call; a swap deploys a new version while this drains to 0 on the old.
+    pub fn calls_in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Time spent in guest calls on this module version so far.
@@ -260,7 +270,9 @@ impl Module {
             .set_epoch_deadline(self.limits.deadline_ticks());
         instance.store.data().clear_stderr();
         let started = Instant::now();
+        let in_flight = InFlight::enter(&self.in_flight);
         let result = call(&instance.bindings, &mut instance.store);
+        drop(in_flight);
         self.calls.fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.call_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -300,6 +312,23 @@ impl Module {
                 Err(self.fault("instantiate", fault))
             }
         }
+    }
+}
+
+/// One call counted in [`Module::calls_in_flight`] while it lives, even if the call
+/// unwinds.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicU64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
