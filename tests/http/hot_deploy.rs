@@ -3,6 +3,7 @@
 
 use crate::support::guests::{self, CART_V2};
 use crate::support::server::{Db, add_item, agent, open_cart, post, put};
+use crate::support::wait::{PATIENCE, wait_until};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -40,18 +41,19 @@ fn a_hot_deploy_fails_no_request_and_the_new_rule_applies() {
             })
         })
         .collect();
-    let versions_seen = |version: u64| {
-        seen.lock()
-            .unwrap()
-            .0
-            .iter()
-            .filter(|(_, v)| *v == version)
-            .count()
-    };
     let http = agent();
-    while versions_seen(1) < 20 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    // (answers from `version`, failures, the last failure)
+    let answers = |version: u64| {
+        let seen = seen.lock().unwrap();
+        let answers = seen.0.iter().filter(|(_, v)| *v == version).count();
+        (answers, seen.1.len(), seen.1.last().cloned())
+    };
+    wait_until(
+        PATIENCE,
+        "20 commands answered by v1 (answers, failures, last failure)",
+        || answers(1),
+        |(answers, ..)| *answers >= 20,
+    );
     let deployed = put(
         &http,
         &server.url("/modules/cart"),
@@ -84,9 +86,12 @@ fn a_hot_deploy_fails_no_request_and_the_new_rule_applies() {
             .contains("at most 2 units"),
         "{error}"
     );
-    while versions_seen(2) < 20 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(
+        PATIENCE,
+        "20 commands answered by v2 (answers, failures, last failure)",
+        || answers(2),
+        |(answers, ..)| *answers >= 20,
+    );
     stop.store(true, Ordering::SeqCst);
     for client in clients {
         client.join().expect("a client succeeds");

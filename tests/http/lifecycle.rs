@@ -2,6 +2,7 @@
 //! a burst of writes loses no acknowledged write.
 
 use crate::support::server::{Db, add_item, agent, get, open_cart, post};
+use crate::support::wait::{PATIENCE, wait_until};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,9 +125,12 @@ fn sigterm_during_a_burst_loses_no_acknowledged_write() {
             })
         })
         .collect();
-    while successes.load(Ordering::SeqCst) < 150 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(
+        PATIENCE,
+        "150 acknowledged writes",
+        || successes.load(Ordering::SeqCst),
+        |&acknowledged| acknowledged >= 150,
+    );
     server.sigterm();
     let status = server.wait();
     assert!(status.success(), "{status}; log:\n{}", server.log());

@@ -4,11 +4,11 @@
 use super::{PATIENCE, Setup, confirmed_summary};
 use crate::support::block_on;
 use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
+use crate::support::wait::wait_until;
 use refold::projections::{FailurePolicy, ListQuery, ProjectionEngine};
 use refold::store::EventStore;
 use refold_workload as workload;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 const CARTS: u64 = 2_000;
 
@@ -57,13 +57,23 @@ fn read_model(engine: &ProjectionEngine) -> Shape {
     shapes[0]
 }
 
+/// Sets its flag when dropped, on success and on a panic alike.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Wait until no rebuild of `name` is under way any more.
 fn wait_for_switch(engine: &ProjectionEngine, name: &str) {
-    let deadline = Instant::now() + PATIENCE;
-    while engine.status_of(name).unwrap().rebuild.is_some() {
-        assert!(Instant::now() < deadline, "the rebuild never took over");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        PATIENCE,
+        "the rebuild to take over",
+        || engine.status_of(name).unwrap(),
+        |status| status.rebuild.is_none(),
+    );
 }
 
 fn stored_generations(setup: &Setup) -> Vec<i64> {
@@ -101,20 +111,42 @@ fn queries_during_a_rebuild_see_the_old_model_whole_then_the_new_one() {
             }
             seen
         });
+        // Stops the reader however this ends: a failure below must not hang the scope.
+        let _stop_reader = SetOnDrop(&done);
         let v2 = setup.module("summary", FAULTY_PROJECTION);
         block_on(setup.engine.deploy(v2, FailurePolicy::Stop)).unwrap();
         let reads_before = reads.load(Ordering::SeqCst);
         let during = setup.engine.status_of("summary").unwrap();
         assert_eq!(during.active.version, 1);
         assert_eq!(during.rebuild.as_ref().map(|r| r.version), Some(2));
+        {
+            // Hold the file's write lock, so the rebuild can neither commit nor take
+            // over, until the reader has run its queries during the rebuild.
+            let blocker = rusqlite::Connection::open(setup.store.path()).unwrap();
+            blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+            wait_until(
+                PATIENCE,
+                "5 queries while the rebuild is held",
+                || reads.load(Ordering::SeqCst) - reads_before,
+                |&reads| reads >= 5,
+            );
+            blocker.execute_batch("ROLLBACK").unwrap();
+        }
         wait_for_switch(&setup.engine, "summary");
         let reads_during = reads.load(Ordering::SeqCst) - reads_before;
         assert!(
             reads_during >= 5,
             "only {reads_during} queries ran during the rebuild"
         );
-        // Let the reader see the new model a few times.
-        std::thread::sleep(Duration::from_millis(50));
+        // Let the reader see the new model: the second query counted from here began
+        // after the switch.
+        let reads_at_switch = reads.load(Ordering::SeqCst);
+        wait_until(
+            PATIENCE,
+            "2 queries after the switch",
+            || reads.load(Ordering::SeqCst) - reads_at_switch,
+            |&reads| reads >= 2,
+        );
         done.store(true, Ordering::SeqCst);
         reader.join().unwrap()
     });

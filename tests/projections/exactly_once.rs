@@ -2,16 +2,22 @@
 //! over 100,000 cart events is killed with SIGKILL at random moments and restarted on
 //! the same file; the read model it ends with equals a from-scratch rebuild, document
 //! for document, and the workload's check sums hold.
+//!
+//! The kill points come from a seeded generator: each run is let go a few batches (the
+//! child applies one batch per line it reads on stdin) and killed soon after it reports
+//! beginning the k-th, so it dies mid-batch or between batches, and never after the
+//! catch-up ends: the runs together are let go fewer batches than the catch-up takes.
 
 use super::PATIENCE;
 use crate::support::guests::{self, CART_SUMMARY};
+use crate::support::wait::Lines;
 use crate::support::{block_on, example_binary};
 use refold::projections::{FailurePolicy, ListQuery, ProjectionConfig, ProjectionEngine};
 use refold::runtime::{Runtime, RuntimeConfig};
 use refold::store::EventStore;
 use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
 use refold_workload as workload;
-use std::io::{BufRead, BufReader};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -19,6 +25,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const EVENTS: u64 = workload::CARTS * (workload::ITEMS + 2);
 const KILLS: usize = 10;
+/// A killed run is killed once it reports starting its k-th batch, k in 1..=this.
+const MOST_BATCHES_BEFORE_KILL: u64 = 12;
+/// ... and is let go up to this many batches further (0..this), to die anywhere from
+/// inside batch k to waiting before batch k + extra + 1.
+const EXTRA_BATCHES: u64 = 3;
+/// The kill comes 0..this many milliseconds after batch k began. Where it can land is
+/// bounded by the batches allowed, whatever the delay; the delay spreads it over the
+/// phases of a batch: applying, committing, reading the next, waiting for its turn.
+const MOST_KILL_DELAY_MS: u64 = 100;
+/// How long the last, unkilled run may take to catch up the rest (its own limit).
+const LAST_RUN: Duration = Duration::from_secs(600);
 
 /// A small xorshift generator: the test prints its seed so a run can be repeated.
 struct Rng(u64);
@@ -89,29 +106,51 @@ fn sigkill_during_catch_up_never_applies_an_event_twice_or_skips_one() {
     let child = example_binary("projection-child");
     let wasm = guests::wasm_path(CART_SUMMARY);
     let cache = dir.path().join("compiled");
-    let run_child = || {
-        Command::new(&child)
+    let run_child = |stdin: Stdio| {
+        let mut process = Command::new(&child)
             .arg(&killed)
             .arg(&wasm)
             .arg(&cache)
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .spawn()
-            .unwrap()
+            .unwrap();
+        let lines = Lines::new(process.stdout.take().unwrap());
+        (process, lines)
     };
+    // Every killed run together applies fewer batches than the catch-up takes.
+    let batches = EVENTS / ProjectionConfig::default().batch_size as u64;
+    let most_batches = KILLS as u64 * (MOST_BATCHES_BEFORE_KILL + EXTRA_BATCHES - 1);
+    assert!(
+        most_batches < batches,
+        "{KILLS} kills could let the child apply {most_batches} of the {batches} batches"
+    );
 
     let mut kills = Vec::new();
     for kill in 0..KILLS {
-        let mut process = run_child();
-        let mut started = String::new();
-        BufReader::new(process.stdout.as_mut().unwrap())
-            .read_line(&mut started)
+        let batches_before_kill = 1 + rng.below(MOST_BATCHES_BEFORE_KILL);
+        let batches_allowed = batches_before_kill + rng.below(EXTRA_BATCHES);
+        let (mut process, mut lines) = run_child(Stdio::piped());
+        let mut pace = process.stdin.take().unwrap();
+        pace.write_all("go\n".repeat(batches_allowed as usize).as_bytes())
             .unwrap();
+        let started = lines.next(PATIENCE, &format!("run {kill} to start"));
         assert_eq!(started.trim(), "started", "run {kill}");
-        std::thread::sleep(Duration::from_millis(rng.below(250)));
+        for batch in 1..=batches_before_kill {
+            let line = lines.next(
+                PATIENCE,
+                &format!("run {kill} to begin batch {batch} of {batches_before_kill}"),
+            );
+            assert!(line.starts_with("apply "), "run {kill}: {line:?}");
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(MOST_KILL_DELAY_MS)));
         process.kill().unwrap();
         let status = process.wait().unwrap();
+        drop(pace);
         let checkpoint = committed_checkpoint(&killed);
-        println!("kill {kill}: {status} at checkpoint {checkpoint}");
+        println!(
+            "kill {kill}: {status} once batch {batches_before_kill} began ({batches_allowed} allowed), at checkpoint {checkpoint}"
+        );
         assert!(
             !status.success() && checkpoint < EVENTS,
             "the child finished before kill {kill} (kills so far at {kills:?}): the kills must land mid-catch-up"
@@ -119,10 +158,22 @@ fn sigkill_during_catch_up_never_applies_an_event_twice_or_skips_one() {
         kills.push(checkpoint);
     }
 
-    let output = run_child().wait_with_output().unwrap();
-    assert!(output.status.success(), "the last run failed: {output:?}");
+    let last_run = std::time::Instant::now();
+    let (mut process, lines) = run_child(Stdio::null());
+    let output = lines.rest(LAST_RUN);
+    let status = process.wait().unwrap();
+    let batches_left = output.iter().filter(|l| l.starts_with("apply ")).count();
+    println!(
+        "the last run applied {batches_left} batches in {:?}",
+        last_run.elapsed()
+    );
+    assert!(
+        status.success(),
+        "the last run failed: {status}; its last lines: {:?}",
+        &output[output.len().saturating_sub(5)..]
+    );
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout).lines().last(),
+        output.last().map(String::as_str),
         Some(format!("done {EVENTS}").as_str())
     );
     assert_eq!(committed_checkpoint(&killed), EVENTS);

@@ -4,10 +4,10 @@
 use super::{PATIENCE, Setup};
 use crate::support::block_on;
 use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
+use crate::support::wait::wait_until;
 use refold::projections::{FailurePolicy, ProjectionState};
 use refold::store::EventStore;
 use refold_workload as workload;
-use std::time::{Duration, Instant};
 
 #[test]
 fn redeploying_after_a_restart_resumes_from_the_checkpoint() {
@@ -69,19 +69,13 @@ fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint() {
     let v2 = setup.module("summary", FAULTY_PROJECTION);
     block_on(setup.engine.deploy(v2, FailurePolicy::Stop)).unwrap();
     // Stop the process once the rebuild has committed its first batch.
-    let deadline = Instant::now() + PATIENCE;
-    while setup
-        .engine
-        .status_of("summary")
-        .unwrap()
-        .rebuild
-        .unwrap()
-        .checkpoint
-        == 0
-    {
-        assert!(Instant::now() < deadline, "the rebuild never started");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until(
+        PATIENCE,
+        "the rebuild to commit its first batch",
+        || setup.engine.status_of("summary").unwrap().rebuild,
+        |rebuild| rebuild.as_ref().is_none_or(|r| r.checkpoint > 0),
+    )
+    .expect("the rebuild took over before the restart");
 
     let Setup { engine, store, .. } = setup;
     drop(engine);
@@ -103,11 +97,12 @@ fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint() {
     // (stopped) while the rebuild goes on from where it was.
     let v2 = setup.module("summary", FAULTY_PROJECTION);
     block_on(setup.engine.deploy(v2, FailurePolicy::Stop)).unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    while setup.engine.status_of("summary").unwrap().rebuild.is_some() {
-        assert!(Instant::now() < deadline, "the rebuild never took over");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        PATIENCE,
+        "the rebuild to take over",
+        || setup.engine.status_of("summary").unwrap(),
+        |status| status.rebuild.is_none(),
+    );
     let status = setup.engine.status_of("summary").unwrap();
     assert_eq!(status.active.generation, 2);
     assert_eq!(status.active.checkpoint, setup.store.head());

@@ -1,6 +1,7 @@
 //! Hot swap: a new version takes new calls while calls in flight finish on the old.
 
 use crate::support::guests::{self, CART, FAULTY};
+use crate::support::wait::{PATIENCE, wait_until};
 use refold::runtime::{Runtime, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -35,7 +36,14 @@ fn deploying_a_new_version_swaps_new_calls_while_a_call_in_flight_finishes_on_th
         })
     };
     assert_eq!(started_rx.recv().unwrap(), 1);
-    std::thread::sleep(Duration::from_millis(20));
+    // Deploy once the guest is inside the spin, which lasts hundreds of milliseconds
+    // (a deploy takes microseconds).
+    wait_until(
+        PATIENCE,
+        "the spinning call to be in flight on v1",
+        || v1.calls_in_flight(),
+        |&calls| calls == 1,
+    );
 
     let v2 = runtime.deploy(v2);
     assert_eq!(v2.info().version, 2);

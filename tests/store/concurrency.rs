@@ -2,12 +2,13 @@
 //! append inside a group failing alone.
 
 use super::{counted, whole_log};
+use crate::support::wait::{PATIENCE, wait_until};
 use crate::support::{TempStore, block_on};
 use refold::Error;
+use refold::store::sqlite::StoreConfig;
 use refold::store::{AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex};
-use std::time::Duration;
 
 #[test]
 fn eight_threads_append_to_one_stream_without_gaps_or_duplicates() {
@@ -102,45 +103,56 @@ fn concurrent_appends_are_committed_in_groups() {
     assert_eq!(whole_log(&*store).len() as u64, THREADS * EACH);
 }
 
-/// Wait until `count` threads are about to send their append, then `settle` more, for
-/// the appends to reach the writer's inbox.
-fn settle_after(sending: &AtomicU64, count: u64, settle: Duration) {
-    while sending.load(Ordering::SeqCst) < count {
-        std::thread::yield_now();
-    }
-    std::thread::sleep(settle);
+/// The store's write counters: (handed to the writer, taken by it into a group).
+fn writes(store: &TempStore) -> (u64, u64) {
+    let m = store.metrics();
+    (m.writes_submitted, m.writes_grouped)
 }
 
 #[test]
 fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
     const THREADS: u64 = 12;
-    let store = TempStore::new();
+    // The writer waits for the lock held below for as long as the test may wait.
+    let store = TempStore::with(|path| {
+        let mut config = StoreConfig::new(path);
+        config.busy_timeout = 2 * PATIENCE;
+        config
+    });
     let prepared = block_on(store.append(AppendRequest::new(
         "contested",
         ExpectedVersion::NoStream,
         vec![counted(0)],
     )))
     .unwrap();
-    // Hold SQLite's write lock from another connection so that the appends below queue
-    // up behind the writer and are all committed by one transaction once it is released.
-    let blocker = rusqlite::Connection::open(store.path()).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let commits_before = store.metrics().commits;
-    let sending = AtomicU64::new(0);
+    let (submitted, grouped) = writes(&store);
+    let since = || {
+        let (s, g) = writes(&store);
+        (s - submitted, g - grouped)
+    };
     let results = Mutex::new(Vec::new());
     std::thread::scope(|s| {
+        // Hold SQLite's write lock from another connection so that the appends below
+        // queue up behind the writer and are all committed by one transaction once it
+        // is released. (Dropped first if the test fails, so the writer is let go.)
+        let blocker = rusqlite::Connection::open(store.path()).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
         // The writer takes this one alone and waits for the lock with it.
         let first = s.spawn(|| {
-            sending.fetch_add(1, Ordering::SeqCst);
             block_on(store.append(AppendRequest::new(
                 "first",
                 ExpectedVersion::NoStream,
                 vec![counted(0)],
             )))
         });
-        settle_after(&sending, 1, Duration::from_millis(100));
+        wait_until(
+            PATIENCE,
+            "the writer to take the first append alone: (submitted, grouped) = (1, 1)",
+            since,
+            |&seen| seen == (1, 1),
+        );
         for t in 0..THREADS {
-            let (store, sending, results) = (&store, &sending, &results);
+            let (store, results) = (&store, &results);
             s.spawn(move || {
                 // Even threads create their own stream; odd ones try to create
                 // `contested`, which exists already.
@@ -149,14 +161,22 @@ fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
                 } else {
                     "contested".to_owned()
                 };
-                sending.fetch_add(1, Ordering::SeqCst);
                 let request =
                     AppendRequest::new(stream.clone(), ExpectedVersion::NoStream, vec![counted(t)]);
                 let result = block_on(store.append(request));
                 results.lock().unwrap().push((t, stream, result));
             });
         }
-        settle_after(&sending, 1 + THREADS, Duration::from_millis(500));
+        // The writer is held in the first group, so all the others wait in its inbox.
+        wait_until(
+            PATIENCE,
+            &format!(
+                "every other append to be in the writer's inbox: (submitted, grouped) = ({}, 1)",
+                1 + THREADS
+            ),
+            since,
+            |&(submitted, _)| submitted == 1 + THREADS,
+        );
         blocker.execute_batch("COMMIT").unwrap();
         first
             .join()

@@ -1,19 +1,25 @@
 //! Durability: a real child process appends from several threads and is killed with
 //! SIGKILL at random moments, again and again, on the same file. Every acknowledged
 //! append must survive whole, at its acknowledged position, and nothing may be torn.
+//! Each kill comes once the child has acknowledged a seeded number of appends, so it
+//! always lands while appends are under way.
 
 use super::whole_log;
+use crate::support::wait::{Lines, PATIENCE};
 use crate::support::{block_on, example_binary};
 use refold::store::sqlite::{SqliteStore, StoreConfig};
 use refold::store::{EventStore, RecordedEvent};
 use std::collections::HashMap;
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
 const ROUNDS: usize = 24;
 const THREADS: &str = "6";
+/// Each round kills the child once it has acknowledged k appends, k in 1..=this, ...
+const MOST_ACKS_BEFORE_KILL: u64 = 200;
+/// ... and 0..this many microseconds more.
+const MOST_JITTER_MICROS: u64 = 5_000;
 
 /// A small deterministic generator (SplitMix64), so a failing run can be replayed from
 /// its printed seed (`REFOLD_CRASH_SEED`).
@@ -60,34 +66,37 @@ fn parse_ack(line: &str) -> Ack {
     }
 }
 
-/// Run the child on `database` for `delay`, kill it, and give the appends it acknowledged.
-fn run_and_kill(binary: &std::path::Path, database: &std::path::Path, delay: Duration) -> Vec<Ack> {
+/// Run the child on `database` until it has acknowledged `acks` appends, kill it
+/// `jitter` later, and give every append it acknowledged (it acknowledges more in the
+/// meantime). The jitter decides nothing the test checks: it spreads the kill over the
+/// phases of the writer's group commit (writing, syncing, answering).
+fn run_and_kill(
+    binary: &std::path::Path,
+    database: &std::path::Path,
+    acks: u64,
+    jitter: Duration,
+) -> Vec<Ack> {
     let mut child = Command::new(binary)
         .arg(database)
         .arg(THREADS)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the append-loop child");
-    let mut stdout = child.stdout.take().expect("the child's stdout");
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        stdout
-            .read_to_string(&mut out)
-            .expect("read the child's stdout");
-        out
-    });
-    std::thread::sleep(delay);
+    // Complete lines only: a line cut by the kill was never an acknowledgement.
+    let mut lines = Lines::new(child.stdout.take().expect("the child's stdout"));
+    let mut acknowledged: Vec<String> = (1..=acks)
+        .map(|n| lines.next(PATIENCE, &format!("acknowledgement {n} of {acks}")))
+        .collect();
+    std::thread::sleep(jitter);
     // `kill` sends SIGKILL on Unix: no destructor, no flush, no clean shutdown.
     child.kill().expect("kill the child");
     let status = child.wait().expect("reap the child");
-    let out = reader.join().expect("the stdout reader");
+    acknowledged.extend(lines.rest(PATIENCE));
     assert!(
         status.code().is_none(),
         "the child exited by itself ({status}) before it was killed"
     );
-    // A line cut by the kill was never complete, so never an acknowledgement.
-    let complete = out.rfind('\n').map_or("", |end| &out[..end]);
-    complete.lines().map(parse_ack).collect()
+    acknowledged.iter().map(|line| parse_ack(line)).collect()
 }
 
 #[test]
@@ -108,8 +117,9 @@ fn acknowledged_appends_survive_sigkill_whole() {
     let database = dir.path().join("events.db");
     let mut acks = Vec::new();
     for _ in 0..ROUNDS {
-        let delay = Duration::from_millis(20 + random.next() % 281);
-        acks.extend(run_and_kill(&binary, &database, delay));
+        let acks_before_kill = 1 + random.next() % MOST_ACKS_BEFORE_KILL;
+        let jitter = Duration::from_micros(random.next() % MOST_JITTER_MICROS);
+        acks.extend(run_and_kill(&binary, &database, acks_before_kill, jitter));
     }
     assert!(
         !acks.is_empty(),

@@ -2,7 +2,9 @@
 
 use super::append;
 use crate::support::TempStore;
+use refold::store::sqlite::SqliteStore;
 use refold::store::{EventStore, ExpectedVersion};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long a subscriber may wait for a wake-up before the test fails.
@@ -19,12 +21,33 @@ fn a_subscriber_is_woken_by_an_append_and_sees_the_new_head() {
         .build()
         .expect("build a tokio runtime");
     std::thread::scope(|s| {
-        let appender = s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(50));
-            append(&*store, "s-2", ExpectedVersion::NoStream, 3)
-        });
+        let (parked, is_parked) = mpsc::channel();
+        let appender = {
+            let store: &SqliteStore = &store;
+            s.spawn(move || {
+                // Append only once the subscriber waits: it must be woken, not find the
+                // change already there.
+                is_parked
+                    .recv_timeout(WAKE_TIMEOUT)
+                    .expect("the subscriber never waited for a change");
+                append(store, "s-2", ExpectedVersion::NoStream, 3)
+            })
+        };
         runtime.block_on(async {
-            tokio::time::timeout(WAKE_TIMEOUT, heads.changed())
+            let mut changed = std::pin::pin!(heads.changed());
+            let mut parked = Some(parked);
+            let woken = std::future::poll_fn(|cx| {
+                let poll = changed.as_mut().poll(cx);
+                if poll.is_pending()
+                    && let Some(parked) = parked.take()
+                {
+                    parked
+                        .send(())
+                        .expect("the appender waits for the subscriber");
+                }
+                poll
+            });
+            tokio::time::timeout(WAKE_TIMEOUT, woken)
                 .await
                 .expect("the subscriber was not woken within the timeout")
                 .expect("the store stopped publishing its head");

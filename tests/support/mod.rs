@@ -1,8 +1,10 @@
 //! Helpers shared by every part's integration tests: temporary stores, guest
-//! components, and the cargo examples some tests run as child processes.
+//! components, the cargo examples some tests run as child processes, and waiting with
+//! a deadline.
 
 pub mod guests;
 pub mod server;
+pub mod wait;
 
 use refold::runtime::{Documents, Event};
 use refold::store::sqlite::{SqliteStore, StoreConfig};

@@ -2,8 +2,8 @@
 //! for it.
 
 use super::guests::{self, CART, CART_SUMMARY};
+use super::wait::{Lines, PATIENCE};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -69,23 +69,23 @@ impl Server {
             .stderr(stderr)
             .spawn()
             .expect("the refold binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut line = String::new();
-        let read = stdout.read_line(&mut line);
+        // Read on its own thread, which keeps draining stdout so the server never
+        // blocks on a full pipe.
+        let mut stdout = Lines::new(child.stdout.take().expect("piped stdout"));
+        let line = stdout.next_within(PATIENCE);
         let address = line
-            .strip_prefix("refold listening on http://")
+            .as_deref()
+            .and_then(|line| line.strip_prefix("refold listening on http://"))
             .and_then(|rest| rest.split_whitespace().next())
             .map(str::to_owned);
         let Some(address) = address else {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "refold serve did not say where it listens ({read:?}, {line:?}); its log:\n{}",
+                "refold serve did not say where it listens within {PATIENCE:?} (its first line: {line:?}); its log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         Server {
             child,
             base: format!("http://{address}"),
