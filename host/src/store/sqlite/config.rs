@@ -26,7 +26,7 @@ pub enum Synchronous {
     Normal,
 }
 
-/// Where and how to open a [`SqliteStore`].
+/// Where and how to open a [`SqliteStore`](super::SqliteStore).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct StoreConfig {
