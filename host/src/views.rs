@@ -135,6 +135,58 @@ pub(crate) struct AppendBody {
     pub(crate) events: Vec<NewEventBody>,
 }
 
+/// The body of an append to several streams at once (`POST /streams`): every append
+/// commits, or none does.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppendsBody {
+    pub(crate) appends: Vec<StreamAppendBody>,
+}
+
+/// One stream's part of an append to several streams.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct StreamAppendBody {
+    pub(crate) stream: String,
+    /// The stream's partition; `default` when absent.
+    pub(crate) partition: Option<String>,
+    /// `"any"` (when absent), `"no-stream"`, `"exists"` or a version number.
+    pub(crate) expected_version: Option<serde_json::Value>,
+    pub(crate) events: Vec<NewEventBody>,
+}
+
+/// What an append to several streams returns: each stream's outcome, in request order.
+#[derive(Serialize)]
+pub(crate) struct AppendsView<'a> {
+    appends: Vec<StreamAppendView<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamAppendView<'a> {
+    stream: &'a str,
+    partition: &'a str,
+    #[serde(flatten)]
+    outcome: AppendView<'a>,
+}
+
+impl<'a> AppendsView<'a> {
+    /// The view of the outcomes of `requests`, in their order.
+    pub(crate) fn of(requests: &'a [(String, String)], outcomes: &'a [AppendOutcome]) -> Self {
+        AppendsView {
+            appends: requests
+                .iter()
+                .zip(outcomes)
+                .map(|((partition, stream), outcome)| StreamAppendView {
+                    stream,
+                    partition,
+                    outcome: AppendView::of(outcome),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One event of an append.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

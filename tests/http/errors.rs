@@ -40,6 +40,11 @@ fn each_error_has_its_status_and_a_json_body() {
     );
     let error = conflict.error(409, "conflict");
     assert!(error["message"].as_str().unwrap().contains('5'), "{error}");
+    assert_eq!(
+        error["details"],
+        serde_json::json!({"stream": "cart-1", "partition": "default", "expected": 5, "actual": 1}),
+        "the facts a client acts on"
+    );
     // ...with the expected version given as a header.
     let conflict = http
         .post(&url("/streams/cart-1"))

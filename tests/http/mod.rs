@@ -1,6 +1,7 @@
 //! The HTTP API end to end: the real `refold serve` as a child process on a loopback
 //! port, spoken to by a real HTTP client.
 
+mod appends;
 mod errors;
 mod flow;
 mod hot_deploy;

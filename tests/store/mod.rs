@@ -5,6 +5,7 @@ mod append;
 mod concurrency;
 mod crash;
 mod invalid;
+mod multi;
 mod notify;
 mod reads;
 mod schema;

@@ -10,6 +10,7 @@
 //! | route | what |
 //! | --- | --- |
 //! | `POST /commands/{decider}/{stream}` | handle a command (body: command JSON) |
+//! | `POST /streams` | append to several streams at once, all or nothing (`{"appends": [{"stream", "partition"?, "expectedVersion"?, "events"}]}`) |
 //! | `POST /streams/{stream}` | append events under an expected version |
 //! | `GET /streams/{stream}` | read a stream (`from`, `direction`, `limit`) |
 //! | `GET /log` | read the global log (`after`, `limit`, `types`, `category`, `partition`) |
@@ -120,6 +121,7 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         }));
     Router::new()
         .route("/commands/{decider}/{stream}", post(writes::command))
+        .route("/streams", post(writes::append_all))
         .route("/streams/{stream}", post(writes::append).get(reads::stream))
         .route("/log", get(reads::log))
         .route("/log/live", get(reads::live))

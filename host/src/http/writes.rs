@@ -3,8 +3,8 @@
 use super::error::ApiError;
 use super::{AppState, PartitionQuery};
 use crate::projections::FailurePolicy;
-use crate::store::{AppendRequest, EventData, ExpectedVersion};
-use crate::views::{AppendBody, AppendView, OutcomeView};
+use crate::store::{AppendRequest, DEFAULT_PARTITION, EventData, ExpectedVersion};
+use crate::views::{AppendBody, AppendView, AppendsBody, AppendsView, NewEventBody, OutcomeView};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -65,23 +65,50 @@ pub(crate) async fn append(
         })
         .transpose()?;
     let expected = parse_expected(header.or(body.expected_version))?;
-    let events = body
-        .events
-        .into_iter()
-        .map(|e| {
-            let mut event = EventData::new(e.event_type, e.data.get());
-            if let Some(id) = e.id {
-                event = event.with_id(id);
-            }
-            match e.metadata {
-                Some(metadata) => event.with_metadata(metadata.get()),
-                None => event,
-            }
-        })
-        .collect();
+    let events = body.events.into_iter().map(event_data).collect();
     let request = AppendRequest::new(stream, expected, events).in_partition(query.partition());
     let outcome = state.engine.store().append(request).await?;
     Ok(Json(AppendView::of(&outcome)).into_response())
+}
+
+/// `POST /streams`: append to several streams at once, each under its own expected
+/// version; all or nothing.
+pub(crate) async fn append_all(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: AppendsBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the append body is not valid: {e}")))?;
+    let requests = body
+        .appends
+        .into_iter()
+        .map(|append| {
+            let expected = parse_expected(append.expected_version)?;
+            let events = append.events.into_iter().map(event_data).collect();
+            let partition = append
+                .partition
+                .unwrap_or_else(|| DEFAULT_PARTITION.to_owned());
+            Ok(AppendRequest::new(append.stream, expected, events).in_partition(partition))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let streams: Vec<(String, String)> = requests
+        .iter()
+        .map(|r| (r.partition.clone(), r.stream.clone()))
+        .collect();
+    let outcomes = state.engine.store().append_all(requests).await?;
+    Ok(Json(AppendsView::of(&streams, &outcomes)).into_response())
+}
+
+/// An event of an append body as the store takes it.
+fn event_data(event: NewEventBody) -> EventData {
+    let mut data = EventData::new(event.event_type, event.data.get());
+    if let Some(id) = event.id {
+        data = data.with_id(id);
+    }
+    match event.metadata {
+        Some(metadata) => data.with_metadata(metadata.get()),
+        None => data,
+    }
 }
 
 /// `"any"`, `"no-stream"`, `"exists"`, or a version (number or numeric text); absent

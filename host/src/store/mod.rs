@@ -51,6 +51,16 @@ pub trait EventStore: Send + Sync {
     /// stream and order, returns the original outcome and writes nothing.
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome>;
 
+    /// Append to several streams at once, each under its own expected version, all or
+    /// nothing, in one transaction; the outcomes are in the order of `requests`. When
+    /// one does not go through, none does, and the error names that one (a conflict
+    /// names its stream and actual version). A stream may appear more than once: each
+    /// request sees the ones before it.
+    ///
+    /// Re-sending appends whose event ids are all stored already, each in the same
+    /// stream and order, returns the original outcomes and writes nothing.
+    async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>>;
+
     /// Events of one stream, starting at stream position `from` (inclusive; for
     /// [`Direction::Backward`], `u64::MAX` means "from the end"), at most `limit`.
     /// One read, so one consistent moment of the stream.

@@ -9,8 +9,39 @@ use super::AppendRequest;
 use crate::{Error, Result, json};
 use std::collections::HashSet;
 
+/// Refuse `requests` with [`Error::InvalidAppend`] unless there is at least one, each
+/// holds every rule of an append, and no event id appears twice among them all.
+pub(super) fn check_appends(requests: &[AppendRequest], max_event_size: usize) -> Result<()> {
+    if requests.is_empty() {
+        return Err(Error::InvalidAppend {
+            stream: String::new(),
+            reason: "there are no appends: name at least one stream and its events".to_owned(),
+        });
+    }
+    for request in requests {
+        check_append(request, max_event_size)?;
+    }
+    if let [_, _, ..] = requests {
+        let mut ids = HashSet::new();
+        for request in requests {
+            for (index, event) in request.events.iter().enumerate() {
+                if !ids.insert(event.id) {
+                    return Err(Error::InvalidAppend {
+                        stream: request.stream.clone(),
+                        reason: format!(
+                            "event {index} repeats the id {} of an earlier event of these appends: give every event its own id",
+                            event.id
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuse `request` with [`Error::InvalidAppend`] unless every rule of an append holds.
-pub(super) fn check_append(request: &AppendRequest, max_event_size: usize) -> Result<()> {
+fn check_append(request: &AppendRequest, max_event_size: usize) -> Result<()> {
     let refuse = |reason: String| {
         Err(Error::InvalidAppend {
             stream: request.stream.clone(),

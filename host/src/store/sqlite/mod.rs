@@ -201,8 +201,15 @@ fn observe(conn: &Connection) -> rusqlite::Result<Observed> {
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome> {
-        validate::check_append(&request, self.config.max_event_size)?;
-        self.submit(|reply| Job::Append(request, reply)).await
+        let mut outcomes = self.append_all(vec![request]).await?;
+        Ok(outcomes
+            .pop()
+            .expect("the writer answers one outcome per request"))
+    }
+
+    async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>> {
+        validate::check_appends(&requests, self.config.max_event_size)?;
+        self.submit(|reply| Job::Append(requests, reply)).await
     }
 
     async fn read_stream(

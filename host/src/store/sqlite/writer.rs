@@ -45,8 +45,9 @@ type GroupFailure = Arc<rusqlite::Error>;
 
 /// One write for the writer thread.
 pub(super) enum Job {
-    /// Append events to a stream (already checked by `validate`).
-    Append(AppendRequest, Reply<AppendOutcome>),
+    /// Append events to one or more streams, all or nothing (already checked by
+    /// `validate`).
+    Append(Vec<AppendRequest>, Reply<Vec<AppendOutcome>>),
     /// Any other write: run inside the group's transaction in a savepoint.
     Write(Box<dyn WriteJob>),
 }
@@ -118,11 +119,12 @@ fn commit_failed(cause: &GroupFailure) -> Error {
 
 /// A job done inside the open transaction, waiting for `COMMIT` to be answered.
 enum Done {
-    /// An append's result; `written` is how many events it added (0 for an exact retry).
+    /// An append's result, and how many appends and events it wrote (none for an exact
+    /// retry).
     Append {
-        reply: Reply<AppendOutcome>,
-        result: Result<AppendOutcome>,
-        written: u64,
+        reply: Reply<Vec<AppendOutcome>>,
+        result: Result<Vec<AppendOutcome>>,
+        written: Written,
     },
     /// Any other write, its result kept inside.
     Write(Box<dyn WriteJob>),
@@ -263,10 +265,11 @@ impl Writer {
                         written,
                         ..
                     } = job
-                        && *written > 0
                     {
-                        self.counters.appends.fetch_add(1, Relaxed);
-                        self.counters.events_appended.fetch_add(*written, Relaxed);
+                        self.counters.appends.fetch_add(written.appends, Relaxed);
+                        self.counters
+                            .events_appended
+                            .fetch_add(written.events, Relaxed);
                     }
                 }
                 if self.head != head_before {
@@ -301,8 +304,8 @@ impl Writer {
         let recorded_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         for job in waiting {
             done.push(match job {
-                Job::Append(request, reply) => {
-                    let (result, written) = self.append(request, &recorded_at)?;
+                Job::Append(requests, reply) => {
+                    let (result, written) = self.append(requests, &recorded_at)?;
                     Done::Append {
                         reply,
                         result,
@@ -340,47 +343,76 @@ impl Writer {
         Ok(result)
     }
 
-    /// Append in a savepoint; resolve a conflict or a taken id once it is rolled back.
-    /// Gives the result and how many events were written.
+    /// Append every request in one savepoint, all or nothing; resolve a conflict or a
+    /// taken id once it is rolled back. Gives the result and what was written.
     fn append(
         &mut self,
-        request: AppendRequest,
+        requests: Vec<AppendRequest>,
         recorded_at: &str,
-    ) -> rusqlite::Result<(Result<AppendOutcome>, u64)> {
-        let attempt = self.in_savepoint(|w| w.try_append(&request, recorded_at))?;
-        let written = request.events.len() as u64;
-        let refused = |e| (Err(failed("append")(e)), 0);
+    ) -> rusqlite::Result<(Result<Vec<AppendOutcome>>, Written)> {
+        let attempt = self.in_savepoint(|w| {
+            requests
+                .iter()
+                .enumerate()
+                .map(|(index, request)| {
+                    w.try_append(request, recorded_at)
+                        .map_err(|refusal| (index, refusal))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let written = Written {
+            appends: requests.len() as u64,
+            events: requests.iter().map(|r| r.events.len() as u64).sum(),
+        };
         Ok(match attempt {
-            Ok((stream_version, first_position)) => (
-                Ok(recorded(
-                    request,
-                    stream_version,
-                    first_position,
-                    recorded_at,
-                )),
+            Ok(positions) => (
+                Ok(requests
+                    .into_iter()
+                    .zip(positions)
+                    .map(|(request, (stream_version, first_position))| {
+                        recorded(request, stream_version, first_position, recorded_at)
+                    })
+                    .collect()),
                 written,
             ),
-            Err(Refusal::Failed(e)) => refused(e),
-            Err(Refusal::Conflict(actual)) => match self.original_outcome(&request) {
-                Ok(Some(outcome)) => (Ok(outcome), 0),
-                Ok(None) => {
-                    self.counters.conflicts.fetch_add(1, Relaxed);
-                    let conflict = Error::Conflict {
-                        partition: request.partition,
-                        stream: request.stream,
-                        expected: request.expected,
-                        actual,
-                    };
-                    (Err(conflict), 0)
-                }
-                Err(e) => (Err(e), 0),
-            },
-            Err(Refusal::Unique(cause)) => match self.original_outcome(&request) {
-                Ok(Some(outcome)) => (Ok(outcome), 0),
-                Ok(None) => refused(cause),
-                Err(e) => (Err(e), 0),
-            },
+            Err((index, refusal)) => (self.refused(requests, index, refusal), Written::NOTHING),
         })
+    }
+
+    /// The answer to appends refused at `requests[index]` (and rolled back): the
+    /// original outcomes when every request is an exact resend of one already stored,
+    /// else why they were refused.
+    fn refused(
+        &self,
+        mut requests: Vec<AppendRequest>,
+        index: usize,
+        refusal: Refusal,
+    ) -> Result<Vec<AppendOutcome>> {
+        let conflict = match refusal {
+            Refusal::Failed(e) => return Err(failed("append")(e)),
+            Refusal::Conflict(actual) => Ok(actual),
+            Refusal::Unique(e) => Err(e),
+        };
+        let originals = requests
+            .iter()
+            .map(|request| self.original_outcome(request))
+            .collect::<Result<Vec<_>>>()?;
+        if originals.iter().all(Option::is_some) {
+            return Ok(originals.into_iter().flatten().collect());
+        }
+        match conflict {
+            Ok(actual) => {
+                self.counters.conflicts.fetch_add(1, Relaxed);
+                let request = requests.swap_remove(index);
+                Err(Error::Conflict {
+                    partition: request.partition,
+                    stream: request.stream,
+                    expected: request.expected,
+                    actual,
+                })
+            }
+            Err(e) => Err(failed("append")(e)),
+        }
     }
 
     /// Check the stream's version and write the events and the new version. Gives the
@@ -523,6 +555,21 @@ impl Writer {
             events,
         }))
     }
+}
+
+/// What a committed append wrote, for the counters.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    appends: u64,
+    events: u64,
+}
+
+impl Written {
+    /// An exact retry or a refusal writes nothing.
+    const NOTHING: Written = Written {
+        appends: 0,
+        events: 0,
+    };
 }
 
 /// Where an event id is stored, as far as a retry check needs to know.
