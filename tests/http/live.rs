@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// One connection to `GET /log/live`, read event by event.
-struct Feed {
+pub(super) struct Feed {
     lines: BufReader<Box<dyn Read + Send>>,
 }
 
 impl Feed {
-    fn open(server: &Server, last_event_id: Option<u64>) -> Feed {
+    pub(super) fn open(server: &Server, last_event_id: Option<u64>) -> Feed {
         let http: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_per_read(Some(Duration::from_secs(30)))
@@ -37,7 +37,7 @@ impl Feed {
 
     /// The next event: its id and its data. Fails when none comes within a minute
     /// (the server sends a keep-alive comment every 15 seconds).
-    fn next(&mut self) -> (u64, Value) {
+    pub(super) fn next(&mut self) -> (u64, Value) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let (mut id, mut data) = (None, None);
         loop {

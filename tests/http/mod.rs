@@ -7,3 +7,4 @@ mod flow;
 mod hot_deploy;
 mod lifecycle;
 mod live;
+mod shared_file;
