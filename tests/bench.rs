@@ -9,8 +9,12 @@ use std::process::Command;
 const EXPECTED: &[(&str, &str)] = &[
     ("raw-sqlite", "BULK"),
     ("refold", "W1"),
+    ("raw-sqlite", "W1"),
     ("refold", "W1-64"),
     ("refold", "W2"),
+    ("raw-sqlite", "W2"),
+    ("refold", "W2-batch"),
+    ("raw-sqlite", "W2-batch"),
     ("refold", "W3-1k"),
     ("native", "W3-1k"),
     ("raw-sqlite", "W3-1k"),

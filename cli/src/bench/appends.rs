@@ -1,10 +1,13 @@
-//! The append workloads, W1, W1-64 and W2, and the BULK ceiling they are compared to.
+//! The append workloads, W1, W1-64, W2 and W2-batch, their raw baselines, and the BULK
+//! ceiling they are compared to.
 //!
 //! They measure the store's write path: validation, the hand-off to the writer thread,
 //! the version check, the inserts, and the commit, which at `synchronous=FULL` waits
 //! for the disk. W1 pays one commit per event; W1-64 lets group commit share commits
-//! among 64 clients; W2 pays one commit per ten events. BULK is what SQLite itself
-//! does with the same rows and no per-append work at all.
+//! among 64 clients; W2 pays one commit per ten events; W2-batch appends 100 carts per
+//! call (1,000 events to 100 streams, all or nothing). Each has a raw baseline of the
+//! same shape (one transaction per call, with the version check of every stream).
+//! BULK is what SQLite itself does with the same rows and no per-append work at all.
 
 use super::{
     Job, Metric, Recorder, Result, System, Work, baseline, carts_events, per_second, timed,
@@ -37,6 +40,46 @@ pub(super) fn w1(work: &Work<'_>, recorder: &mut Recorder, job: Job) -> Result<(
         Metric::EventsPerS,
         per_second(events, elapsed),
     );
+    if job == Job::W1 {
+        raw_one_per_call(work, recorder, "W1", Metric::EventsPerS, carts)?;
+    }
+    Ok(())
+}
+
+/// One event per transaction with its stream's version check, round-robin by round
+/// over `carts` (the order of W1, and of W4's writes), raw; recorded as `workload`.
+pub(super) fn raw_one_per_call(
+    work: &Work<'_>,
+    recorder: &mut Recorder,
+    workload: &str,
+    metric: Metric,
+    carts: u64,
+) -> Result<()> {
+    let path = work.dir.join("raw.db");
+    let mut conn = baseline::fresh(work.setup, &path)?;
+    let events = carts_events(carts);
+    let ((), elapsed) = timed(|| {
+        for round in 0..=workload::ITEMS + 1 {
+            for (i, cart) in (0..).zip(&events) {
+                let stream = format!("cart-{i}");
+                let event = std::slice::from_ref(&cart[round as usize]);
+                baseline::append(&mut conn, &[(&stream, round, event)])?;
+            }
+        }
+        Ok(())
+    })?;
+    drop(conn);
+    verify_carts(
+        &format!("raw-sqlite {workload}"),
+        &work.setup.open_store(&path)?,
+        carts,
+    )?;
+    recorder.figure(
+        System::RawSqlite,
+        workload,
+        metric,
+        per_second(carts * (workload::ITEMS + 2), elapsed),
+    );
     Ok(())
 }
 
@@ -63,6 +106,82 @@ pub(super) fn w2(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
     recorder.figure(
         System::Refold,
         "W2",
+        Metric::EventsPerS,
+        per_second(carts * (workload::ITEMS + 2), elapsed),
+    );
+    raw_carts_per_call(work, recorder, "W2", 1)
+}
+
+/// Carts per call of W2-batch.
+const BATCH_CARTS: usize = 100;
+
+/// W2-batch: W2's carts, 100 per call to `append_all` (each stream expected new);
+/// events per second.
+pub(super) fn w2_batch(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
+    let carts = work.setup.sizes().carts;
+    let store = work.fresh_store("w2-batch.db")?;
+    recorder.observe(&store);
+    let requests: Vec<AppendRequest> = carts_events(carts)
+        .into_iter()
+        .zip(0..)
+        .map(|(events, i)| {
+            AppendRequest::new(format!("cart-{i}"), ExpectedVersion::NoStream, events)
+        })
+        .collect();
+    let mut batches = Vec::new();
+    let mut requests = requests.into_iter().peekable();
+    while requests.peek().is_some() {
+        batches.push(requests.by_ref().take(BATCH_CARTS).collect::<Vec<_>>());
+    }
+    let ((), elapsed) = timed(|| {
+        for batch in batches {
+            crate::block_on(store.append_all(batch))?;
+        }
+        Ok(())
+    })?;
+    verify_carts("W2-batch", &store, carts)?;
+    recorder.figure(
+        System::Refold,
+        "W2-batch",
+        Metric::EventsPerS,
+        per_second(carts * (workload::ITEMS + 2), elapsed),
+    );
+    raw_carts_per_call(work, recorder, "W2-batch", BATCH_CARTS)
+}
+
+/// `per_call` whole carts per transaction, each with its stream's version check (new
+/// streams), carts in order, raw; recorded as `workload`.
+fn raw_carts_per_call(
+    work: &Work<'_>,
+    recorder: &mut Recorder,
+    workload: &str,
+    per_call: usize,
+) -> Result<()> {
+    let carts = work.setup.sizes().carts;
+    let path = work.dir.join("raw.db");
+    let mut conn = baseline::fresh(work.setup, &path)?;
+    let events = carts_events(carts);
+    let streams: Vec<String> = (0..carts).map(|i| format!("cart-{i}")).collect();
+    let ((), elapsed) = timed(|| {
+        for (names, carts) in streams.chunks(per_call).zip(events.chunks(per_call)) {
+            let appends: Vec<(&str, u64, &[EventData])> = names
+                .iter()
+                .zip(carts)
+                .map(|(name, events)| (name.as_str(), 0, events.as_slice()))
+                .collect();
+            baseline::append(&mut conn, &appends)?;
+        }
+        Ok(())
+    })?;
+    drop(conn);
+    verify_carts(
+        &format!("raw-sqlite {workload}"),
+        &work.setup.open_store(&path)?,
+        carts,
+    )?;
+    recorder.figure(
+        System::RawSqlite,
+        workload,
         Metric::EventsPerS,
         per_second(carts * (workload::ITEMS + 2), elapsed),
     );

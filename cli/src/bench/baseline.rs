@@ -82,44 +82,47 @@ pub(super) fn insert_bulk(conn: &mut Connection, rows: &[(String, u64, EventData
     Ok(())
 }
 
-/// Append one event to `stream` in its own transaction if the stream is at `expected`:
-/// what a hand-written event store does per append (read the stream's version, insert
-/// the event, move the version).
-pub(super) fn append_one(
-    conn: &mut Connection,
-    stream: &str,
-    expected: u64,
-    event: &EventData,
-) -> Result<()> {
+/// Append `appends` — (stream, expected version, events) — in one transaction, each
+/// only if its stream is at its expected version: what a hand-written event store does
+/// per call (read each stream's version, insert its events, move its version).
+pub(super) fn append(conn: &mut Connection, appends: &[(&str, u64, &[EventData])]) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: u64 = tx
-        .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM streams WHERE partition = 'default' AND stream = ?1")?
-        .query_row([stream], |row| row.get(0))?;
-    check(version == expected, "raw-sqlite", || {
-        format!("{stream} is at version {version}, expected {expected}")
-    })?;
-    let position: u64 = tx
-        .prepare_cached("SELECT COALESCE(MAX(global_position), 0) + 1 FROM events")?
+    let mut position: u64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(global_position), 0) FROM events")?
         .query_row([], |row| row.get(0))?;
-    tx.prepare_cached(&format!(
-        "INSERT INTO events ({EVENT_COLUMNS})
-         VALUES (?1, 'default', ?2, 'cart', ?3, ?4, ?5, ?6, ?7, ?8, 0, 1)"
-    ))?
-    .execute(params![
-        position,
-        stream,
-        expected + 1,
-        event.id.as_bytes(),
-        event.event_type,
-        event.data,
-        event.metadata,
-        now(),
-    ])?;
-    tx.prepare_cached(
-        "INSERT INTO streams (partition, stream, version) VALUES ('default', ?1, ?2)
-         ON CONFLICT (partition, stream) DO UPDATE SET version = excluded.version",
-    )?
-    .execute(params![stream, expected + 1])?;
+    let recorded_at = now();
+    for &(stream, expected, events) in appends {
+        let version: u64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM streams WHERE partition = 'default' AND stream = ?1")?
+            .query_row([stream], |row| row.get(0))?;
+        check(version == expected, "raw-sqlite", || {
+            format!("{stream} is at version {version}, expected {expected}")
+        })?;
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS})
+             VALUES (?1, 'default', ?2, 'cart', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))?;
+        for (index, event) in (0u64..).zip(events) {
+            position += 1;
+            insert.execute(params![
+                position,
+                stream,
+                expected + 1 + index,
+                event.id.as_bytes(),
+                event.event_type,
+                event.data,
+                event.metadata,
+                recorded_at,
+                index,
+                events.len() as u64,
+            ])?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO streams (partition, stream, version) VALUES ('default', ?1, ?2)
+             ON CONFLICT (partition, stream) DO UPDATE SET version = excluded.version",
+        )?
+        .execute(params![stream, expected + events.len() as u64])?;
+    }
     tx.commit()?;
     Ok(())
 }

@@ -7,10 +7,7 @@
 //! (`NativeDecider<Cart>`), and, for W4, the writes alone as raw SQLite appends with a
 //! version check: the floor under any command path.
 
-use super::{
-    Job, Metric, Recorder, Result, System, Work, baseline, carts_events, per_second, timed,
-    verify_carts,
-};
+use super::{Job, Metric, Recorder, Result, System, Work, per_second, timed, verify_carts};
 use cart::Cart;
 use refold::commands::{CommandConfig, CommandHandler, DeciderLogic, NativeDecider};
 use refold::store::DEFAULT_PARTITION;
@@ -107,37 +104,7 @@ pub(super) fn w4(work: &Work<'_>, recorder: &mut Recorder, job: Job) -> Result<(
         );
     }
     if job == Job::W4 {
-        raw_writes(work, recorder, carts)?;
+        super::appends::raw_one_per_call(work, recorder, "W4", Metric::CommandsPerS, carts)?;
     }
-    Ok(())
-}
-
-/// W4's writes alone, raw: the decided events appended one per transaction with a
-/// version check, in W4's order.
-fn raw_writes(work: &Work<'_>, recorder: &mut Recorder, carts: u64) -> Result<()> {
-    let path = work.dir.join("raw.db");
-    let mut conn = baseline::fresh(work.setup, &path)?;
-    let events = carts_events(carts);
-    let ((), elapsed) = timed(|| {
-        for round in 0..=workload::ITEMS + 1 {
-            for (i, cart) in (0..).zip(&events) {
-                baseline::append_one(
-                    &mut conn,
-                    &format!("cart-{i}"),
-                    round,
-                    &cart[round as usize],
-                )?;
-            }
-        }
-        Ok(())
-    })?;
-    drop(conn);
-    verify_carts("raw-sqlite W4", &work.setup.open_store(&path)?, carts)?;
-    recorder.figure(
-        System::RawSqlite,
-        "W4",
-        Metric::CommandsPerS,
-        per_second(carts * (workload::ITEMS + 2), elapsed),
-    );
     Ok(())
 }

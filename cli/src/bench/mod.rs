@@ -6,7 +6,7 @@
 //! fresh temporary databases: [`run_job`] runs one and returns a [`JobReport`] with
 //! its [`Figure`]s, the SQLite settings it observed and the process's peak memory.
 //! The workloads live in one module per part of the engine they measure:
-//! `appends` (W1, W1-64, W2 and the BULK ceiling), `rehydrate` (W3, READ-ALL, FOLD),
+//! `appends` (W1, W1-64, W2, W2-batch and the BULK ceiling), `rehydrate` (W3, READ-ALL, FOLD),
 //! `commands` (W4, W4-16), `projection` (W5) and `lifecycle` (W6). `baseline` holds
 //! the raw-rusqlite code every SQLite baseline shares, and [`report`] the statistics,
 //! tables and JSON lines.
@@ -87,6 +87,8 @@ pub enum Job {
     W1x64,
     /// W2: one append of a whole cart per stream.
     W2,
+    /// W2-batch: W2's carts, 100 streams per multi-stream append.
+    W2Batch,
     /// W3-1k, W3-10k and W3-10k-snap, with the READ-ALL and FOLD ceilings.
     W3,
     /// W4: command handling, one client.
@@ -101,11 +103,12 @@ pub enum Job {
 
 impl Job {
     /// Every job, in the order a run goes through them.
-    pub const ALL: [Job; 9] = [
+    pub const ALL: [Job; 10] = [
         Job::Bulk,
         Job::W1,
         Job::W1x64,
         Job::W2,
+        Job::W2Batch,
         Job::W3,
         Job::W4,
         Job::W4x16,
@@ -120,6 +123,7 @@ impl Job {
             Job::W1 => "W1",
             Job::W1x64 => "W1-64",
             Job::W2 => "W2",
+            Job::W2Batch => "W2-batch",
             Job::W3 => "W3",
             Job::W4 => "W4",
             Job::W4x16 => "W4-16",
@@ -134,6 +138,7 @@ impl Job {
         let name = name.trim().to_ascii_uppercase();
         match name.as_str() {
             "W3-1K" | "W3-10K" | "W3-10K-SNAP" | "READ-ALL" | "FOLD" => Some(Job::W3),
+            "W2-BATCH" => Some(Job::W2Batch),
             _ if name.starts_with("W6-") => Some(Job::W6),
             _ => Job::ALL.into_iter().find(|job| job.name() == name),
         }
@@ -143,7 +148,7 @@ impl Job {
     /// its baseline too.
     pub fn baselines(self) -> &'static [Job] {
         match self {
-            Job::W1 | Job::W1x64 | Job::W2 => &[Job::Bulk],
+            Job::W1 | Job::W1x64 | Job::W2 | Job::W2Batch => &[Job::Bulk],
             _ => &[],
         }
     }
@@ -350,6 +355,7 @@ pub fn run_job(job: Job, setup: &Setup, run: u32) -> Result<JobReport> {
         Job::W1 => appends::w1(&work, &mut recorder, Job::W1)?,
         Job::W1x64 => appends::w1(&work, &mut recorder, Job::W1x64)?,
         Job::W2 => appends::w2(&work, &mut recorder)?,
+        Job::W2Batch => appends::w2_batch(&work, &mut recorder)?,
         Job::W3 => rehydrate::w3(&work, &mut recorder)?,
         Job::W4 => commands::w4(&work, &mut recorder, Job::W4)?,
         Job::W4x16 => commands::w4(&work, &mut recorder, Job::W4x16)?,

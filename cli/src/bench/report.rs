@@ -284,7 +284,7 @@ fn series(reports: &[JobReport]) -> Vec<Series> {
 /// The figures a Refold figure is compared to: the same workload and metric by native
 /// logic and by raw SQLite, and for the append workloads the BULK ceiling.
 fn baselines_of<'a>(figure: &Series, all: &'a [Series]) -> Vec<&'a Series> {
-    let bulk = matches!(figure.workload.as_str(), "W1" | "W1-64" | "W2");
+    let bulk = matches!(figure.workload.as_str(), "W1" | "W1-64" | "W2" | "W2-batch");
     all.iter()
         .filter(|other| {
             other.variant == figure.variant
