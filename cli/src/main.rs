@@ -11,6 +11,8 @@ mod append;
 mod bench;
 mod command;
 mod deploy;
+mod export;
+mod import;
 mod modules;
 mod projections;
 mod read;
@@ -72,6 +74,8 @@ enum Action {
     Modules(modules::ModulesArgs),
     Append(append::AppendArgs),
     Read(read::ReadArgs),
+    Export(export::ExportArgs),
+    Import(import::ImportArgs),
     Command(command::CommandArgs),
     Projections(projections::ProjectionsArgs),
     Rebuild(projections::RebuildArgs),
@@ -89,6 +93,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Action::Modules(args) => modules::run(db, &args),
         Action::Append(args) => append::run(db, &args),
         Action::Read(args) => read::run(db, &args),
+        Action::Export(args) => export::run(db, &args),
+        Action::Import(args) => import::run(db, &args),
         Action::Command(args) => command::run(db, &args),
         Action::Projections(args) => projections::status(db, &args),
         Action::Rebuild(args) => projections::rebuild(db, &args),

@@ -70,6 +70,60 @@ pub enum Error {
         /// The stream it is stored in.
         stored_stream: String,
     },
+    /// An event given to an import is not a valid event; nothing of the import was
+    /// written.
+    #[error("cannot import the event at global position {position}: {reason}")]
+    InvalidImport {
+        /// The event's global position, as given.
+        position: u64,
+        /// What was wrong and what to do.
+        reason: String,
+    },
+    /// An imported event does not continue the store's log: its global position is not
+    /// the one after the head, and it is not the event already stored at its position.
+    /// Nothing of the import was written.
+    #[error(
+        "cannot import the event at global position {position}: the store's log ends at {head}, so the next event imported must be at {next} (an event already stored at its position is skipped only when it is the same event: same id, stream and stream position); import into an empty store, or import the events that continue this store's log",
+        next = .head + 1
+    )]
+    ImportOutOfOrder {
+        /// The event's global position, as given.
+        position: u64,
+        /// The store's log head at that event (the events written before it in the same
+        /// import included).
+        head: u64,
+    },
+    /// An imported event's stream position is not the one after its stream's version.
+    /// Nothing of the import was written.
+    #[error(
+        "cannot import the event at global position {position}: it is at position {stream_position} of stream '{stream}' in partition '{partition}', but that stream is at {version}, so its next event must be at {next}: import every event of the stream, in order from its first (export the whole log again)",
+        next = .version + 1
+    )]
+    ImportStreamOutOfOrder {
+        /// The event's global position, as given.
+        position: u64,
+        /// The partition of its stream.
+        partition: String,
+        /// Its stream.
+        stream: String,
+        /// Its stream position, as given.
+        stream_position: u64,
+        /// The stream's version in the store (0 when it has no events).
+        version: u64,
+    },
+    /// An imported event's id is stored already, as another event. Nothing of the
+    /// import was written.
+    #[error(
+        "cannot import the event at global position {position}: its id {event_id} is already stored as the event at global position {stored_at}: every event of a log has its own id, so the events imported and those stored are not one log"
+    )]
+    ImportIdTaken {
+        /// The event's global position, as given.
+        position: u64,
+        /// Its id.
+        event_id: uuid::Uuid,
+        /// The global position of the stored event with that id.
+        stored_at: u64,
+    },
     /// The database was written by a newer Refold than this one.
     #[error(
         "database {path} has schema version {found}, but this Refold supports up to {supported}: upgrade Refold to open it"

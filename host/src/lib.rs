@@ -9,7 +9,8 @@
 //!   [`ModuleStore`](store::ModuleStore) and [`LeaseStore`](store::LeaseStore), bundled
 //!   as a [`Storage`](store::Storage); the SQLite backend
 //!   ([`store::sqlite`]) implements them all on one file. Appends are guarded by an
-//!   [`ExpectedVersion`](store::ExpectedVersion) and committed in groups by one writer.
+//!   [`ExpectedVersion`](store::ExpectedVersion) and committed in groups by one writer;
+//!   [`import`](store::EventStore::import) copies another store's log exactly.
 //! - [`runtime`]: one wasmtime engine, modules compiled once (and cached on disk by
 //!   content hash), warm instances, a CPU deadline and a memory cap on every call, and
 //!   a registry where deploying a new version swaps it in atomically.

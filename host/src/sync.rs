@@ -2,8 +2,8 @@
 //! code is run from async code.
 //!
 //! Guest calls block (wasmtime runs them synchronously, up to their CPU deadline), so
-//! async code hands them to tokio's blocking pool with [`blocking`] and awaits them:
-//! a slow guest never holds up the runtime's I/O threads.
+//! async code runs them through [`blocking`]: a slow guest never holds up the runtime's
+//! other tasks.
 //!
 //! A lock is poisoned when a thread panicked while holding it. Every critical section
 //! in Refold replaces whole values (no multi-step update is left half done), so the data
@@ -28,11 +28,19 @@ pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Run `work` on tokio's blocking pool and wait for it. A panic in `work` resumes
-/// here; a pool shutting down cancels it.
+/// Run `work`, which blocks, without holding up the async runtime's other tasks, and
+/// wait for it. On a multi-threaded runtime it runs in place (`block_in_place`): from a
+/// worker thread, the worker's other tasks move to another thread first; from a thread
+/// in `Runtime::block_on` nothing needs to move. Elsewhere (a current-thread runtime)
+/// it goes to tokio's blocking pool. A panic in `work` resumes here; a pool shutting
+/// down cancels it.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
+        return Ok(tokio::task::block_in_place(work));
+    }
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => Ok(value),
         Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),

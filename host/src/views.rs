@@ -41,6 +41,100 @@ impl<'a> EventView<'a> {
     }
 }
 
+/// An event in its stored form, every field, as `refold export` writes it and
+/// `refold import` reads it back ([`StoredEventBody`]): one JSON object per line,
+/// `{"position", "partition", "stream", "streamPosition", "id", "type", "data",
+/// "metadata", "recordedAt"}`, data and metadata inline as JSON exactly as stored.
+///
+/// Two changes keep each event on one line, neither of which changes the JSON value:
+/// whitespace around data and metadata is left out, and a line break between their
+/// tokens (JSON strings cannot hold one) is written as a space. An import of the line
+/// stores what it holds, so exporting the imported log gives the same lines.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredEventView<'a> {
+    position: u64,
+    partition: &'a str,
+    stream: &'a str,
+    stream_position: u64,
+    id: uuid::Uuid,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    #[serde(serialize_with = "one_line")]
+    data: &'a str,
+    #[serde(serialize_with = "one_line")]
+    metadata: &'a str,
+    recorded_at: &'a str,
+}
+
+impl<'a> StoredEventView<'a> {
+    /// The stored form of `event`.
+    pub fn of(event: &'a RecordedEvent) -> Self {
+        StoredEventView {
+            position: event.global_position,
+            partition: &event.partition,
+            stream: &event.stream,
+            stream_position: event.stream_position,
+            id: event.id,
+            event_type: &event.event_type,
+            data: &event.data,
+            metadata: &event.metadata,
+            recorded_at: &event.recorded_at,
+        }
+    }
+}
+
+/// Stored JSON text inline, on one line; text that is not JSON fails the
+/// serialization rather than being replaced.
+fn one_line<S: serde::Serializer>(json: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::Error as _;
+    let not_json = |e: serde_json::Error| S::Error::custom(format!("stored JSON is broken: {e}"));
+    if json.contains(['\n', '\r']) {
+        let spaced = json.replace(['\n', '\r'], " ");
+        serde_json::from_str::<&RawValue>(&spaced)
+            .map_err(not_json)?
+            .serialize(serializer)
+    } else {
+        serde_json::from_str::<&RawValue>(json)
+            .map_err(not_json)?
+            .serialize(serializer)
+    }
+}
+
+/// One line of a `refold export` file ([`StoredEventView`]), read back: every field
+/// required, nothing else allowed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoredEventBody {
+    position: u64,
+    partition: String,
+    stream: String,
+    stream_position: u64,
+    id: uuid::Uuid,
+    #[serde(rename = "type")]
+    event_type: String,
+    data: Box<RawValue>,
+    metadata: Box<RawValue>,
+    recorded_at: String,
+}
+
+impl StoredEventBody {
+    /// The event the line holds, its data and metadata as written in it.
+    pub fn into_event(self) -> RecordedEvent {
+        RecordedEvent {
+            global_position: self.position,
+            partition: self.partition,
+            stream: self.stream,
+            stream_position: self.stream_position,
+            id: self.id,
+            event_type: self.event_type,
+            data: Box::<str>::from(self.data).into_string(),
+            metadata: Box::<str>::from(self.metadata).into_string(),
+            recorded_at: self.recorded_at,
+        }
+    }
+}
+
 /// Stored data and metadata were checked to be JSON objects on the way in.
 fn raw(json: &str) -> &RawValue {
     serde_json::from_str(json).unwrap_or_else(|_| serde_json::from_str("{}").expect("{} is JSON"))

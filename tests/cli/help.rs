@@ -12,6 +12,8 @@ fn every_subcommand_help_has_an_example() {
         "modules",
         "append",
         "read",
+        "export",
+        "import",
         "command",
         "projections",
         "rebuild",

@@ -2,6 +2,7 @@
 
 mod deploy;
 mod events;
+mod export;
 mod help;
 mod read_side;
 mod test;

@@ -4,6 +4,7 @@
 mod append;
 mod concurrency;
 mod crash;
+mod import;
 mod invalid;
 mod multi;
 mod notify;

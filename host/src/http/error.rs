@@ -98,6 +98,46 @@ impl From<Error> for ApiError {
                 None,
                 Some(json!({ "stream": stored_stream, "position": position })),
             ),
+            Error::InvalidImport { position, .. } => (
+                S::BAD_REQUEST,
+                "invalid-import",
+                None,
+                Some(json!({ "position": position })),
+            ),
+            Error::ImportOutOfOrder { position, head } => (
+                S::CONFLICT,
+                "import-out-of-order",
+                None,
+                Some(json!({ "position": position, "head": head })),
+            ),
+            Error::ImportStreamOutOfOrder {
+                position,
+                partition,
+                stream,
+                stream_position,
+                version,
+            } => (
+                S::CONFLICT,
+                "import-out-of-order",
+                None,
+                Some(json!({
+                    "position": position,
+                    "stream": stream,
+                    "partition": partition,
+                    "streamPosition": stream_position,
+                    "actual": version,
+                })),
+            ),
+            Error::ImportIdTaken {
+                position,
+                event_id,
+                stored_at,
+            } => (
+                S::CONFLICT,
+                "duplicate-event-id",
+                None,
+                Some(json!({ "position": position, "id": event_id, "storedAt": stored_at })),
+            ),
             Error::Guest { module, .. } | Error::StateNotJson { module, .. } => {
                 (S::INTERNAL_SERVER_ERROR, "guest-fault", Some(module), None)
             }

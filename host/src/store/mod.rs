@@ -31,7 +31,7 @@ pub use records::{
 };
 pub use types::{
     AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,
-    LogFilter, RecordedEvent, Snapshot, StoreMetrics, category,
+    ImportOutcome, LogFilter, RecordedEvent, Snapshot, StoreMetrics, category,
 };
 
 use crate::Result;
@@ -60,6 +60,35 @@ pub trait EventStore: Send + Sync {
     /// Re-sending appends whose event ids are all stored already, each in the same
     /// stream and order, returns the original outcomes and writes nothing.
     async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>>;
+
+    /// Write events exactly as given, every field (global position, partition, stream,
+    /// stream position, id, type, data, metadata, recorded-at): a copy of another
+    /// store's log, e.g. from `refold export`. One transaction for the call, all or
+    /// nothing; the outcome says how many events were written and skipped, and the head
+    /// after (an empty call writes nothing and gives the head).
+    ///
+    /// `events` are in global order. An event whose id is stored already at the same
+    /// global position, in the same stream at the same stream position, is skipped, so
+    /// an import cut short (a crash, a refusal of a later call) is resumed by importing
+    /// the same events again. Every other event must continue the log: its global
+    /// position is the head + 1 (the events before it in the call included) and its
+    /// stream position its stream's version + 1. Refused, with nothing written:
+    /// an event that is not a valid event (the checks of an append: a partition, a
+    /// stream and a type that are not empty, data and metadata JSON objects, the size
+    /// limit; also positions from 1, global positions increasing within the call, an
+    /// RFC 3339 recorded-at) with [`Error::InvalidImport`](crate::Error::InvalidImport);
+    /// a global position that does not follow the head, or that holds another event,
+    /// with [`Error::ImportOutOfOrder`](crate::Error::ImportOutOfOrder); a stream
+    /// position that does not follow its stream's version with
+    /// [`Error::ImportStreamOutOfOrder`](crate::Error::ImportStreamOutOfOrder); an id
+    /// stored as another event with [`Error::ImportIdTaken`](crate::Error::ImportIdTaken).
+    ///
+    /// Written events count as appended events in [`metrics`](Self::metrics), and the
+    /// head watch learns the new head as after an append. Each imported event is
+    /// recorded as an append of its own: a later resend of an original append of one
+    /// event is still recognised as a retry, one of several events is refused as a
+    /// reused id.
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportOutcome>;
 
     /// Events of one stream, starting at stream position `from` (inclusive; for
     /// [`Direction::Backward`], `u64::MAX` means "from the end"), at most `limit`.

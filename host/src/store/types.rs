@@ -124,6 +124,17 @@ pub struct RecordedEvent {
     pub recorded_at: String,
 }
 
+/// What a successful import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ImportOutcome {
+    /// Events written.
+    pub imported: u64,
+    /// Events skipped because they were stored already, each at its position.
+    pub skipped: u64,
+    /// The global position of the last event in the log after the import.
+    pub head: u64,
+}
+
 /// Which way to read a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -164,7 +175,7 @@ pub struct Snapshot {
 pub struct StoreMetrics {
     /// Appends committed.
     pub appends: u64,
-    /// Events committed.
+    /// Events committed, by appends and by imports.
     pub events_appended: u64,
     /// Transactions the writer committed (one per group).
     pub commits: u64,

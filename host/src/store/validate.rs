@@ -1,13 +1,14 @@
-//! Checks an append before it reaches the writer.
+//! Checks an append, or an import, before it reaches the writer.
 //!
 //! The writer thread is the store's one serial resource, so everything that can be
 //! decided from the request alone (names present, JSON shape, sizes, ids distinct) is
 //! decided here, on the caller's thread. A refused append names what was wrong and the
 //! index of the offending event, and nothing is written.
 
-use super::AppendRequest;
-use crate::{Error, Result, json};
-use std::collections::HashSet;
+use super::{AppendRequest, RecordedEvent};
+use crate::json::{self, NotAnObject};
+use crate::{Error, Result};
+use std::collections::{HashMap, HashSet};
 
 /// Refuse `requests` with [`Error::InvalidAppend`] unless there is at least one, each
 /// holds every rule of an append, and no event id appears twice among them all.
@@ -59,34 +60,131 @@ fn check_append(request: &AppendRequest, max_event_size: usize) -> Result<()> {
     }
     let mut ids = HashSet::with_capacity(request.events.len());
     for (index, event) in request.events.iter().enumerate() {
-        if event.event_type.is_empty() {
-            return refuse(format!(
-                "event {index} has an empty event type: give it a type name"
-            ));
-        }
-        let size = event.event_type.len() + event.data.len() + event.metadata.len();
-        if size > max_event_size {
-            return refuse(format!(
-                "event {index} ('{}') is {size} bytes (type + data + metadata), over the \
-                 {max_event_size}-byte limit: store large payloads elsewhere and reference them",
-                event.event_type
-            ));
-        }
-        if let Err(why) = json::check_object(&event.data) {
-            return refuse(format!(
-                "event {index} ('{}'): its data is not a JSON object ({why})",
-                event.event_type
-            ));
-        }
-        if let Err(why) = json::check_object(&event.metadata) {
-            return refuse(format!(
-                "event {index} ('{}'): its metadata is not a JSON object ({why}); use '{{}}' for none",
-                event.event_type
-            ));
+        let checked = check_event(
+            &event.event_type,
+            &event.data,
+            &event.metadata,
+            max_event_size,
+        );
+        if let Err(fault) = checked {
+            let event_type = &event.event_type;
+            return refuse(match fault {
+                Fault::EmptyType => {
+                    format!("event {index} has an empty event type: give it a type name")
+                }
+                Fault::TooLarge(size) => format!(
+                    "event {index} ('{event_type}') is {size} bytes (type + data + metadata), over the \
+                     {max_event_size}-byte limit: store large payloads elsewhere and reference them"
+                ),
+                Fault::Data(why) => {
+                    format!("event {index} ('{event_type}'): its data is not a JSON object ({why})")
+                }
+                Fault::Metadata(why) => format!(
+                    "event {index} ('{event_type}'): its metadata is not a JSON object ({why}); use '{{}}' for none"
+                ),
+            });
         }
         if !ids.insert(event.id) {
             return refuse(format!(
                 "event {index} repeats the id {} of an earlier event: give every event its own id",
+                event.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What is wrong with one event, whether appended or imported.
+enum Fault {
+    /// Its type is empty.
+    EmptyType,
+    /// Type + data + metadata take this many bytes, over the limit.
+    TooLarge(usize),
+    /// Its data is not a JSON object.
+    Data(NotAnObject),
+    /// Its metadata is not a JSON object.
+    Metadata(NotAnObject),
+}
+
+/// The rules every stored event holds, in the order they are reported.
+fn check_event(
+    event_type: &str,
+    data: &str,
+    metadata: &str,
+    max_event_size: usize,
+) -> Result<(), Fault> {
+    if event_type.is_empty() {
+        return Err(Fault::EmptyType);
+    }
+    let size = event_type.len() + data.len() + metadata.len();
+    if size > max_event_size {
+        return Err(Fault::TooLarge(size));
+    }
+    json::check_object(data).map_err(Fault::Data)?;
+    json::check_object(metadata).map_err(Fault::Metadata)
+}
+
+/// Refuse `events` with [`Error::InvalidImport`] unless each is a valid event (the
+/// rules of an append, positions from 1, a recorded-at in RFC 3339), their global
+/// positions increase and no id appears twice among them. Whether they continue the store's log is the writer's to check.
+pub(super) fn check_import(events: &[RecordedEvent], max_event_size: usize) -> Result<()> {
+    let mut previous: Option<u64> = None;
+    let mut ids = HashMap::with_capacity(events.len());
+    for event in events {
+        let position = event.global_position;
+        let refuse = |reason: String| Err(Error::InvalidImport { position, reason });
+        if position == 0 {
+            return refuse("global positions start at 1".to_owned());
+        }
+        if let Some(previous) = previous.filter(|&previous| position <= previous) {
+            return refuse(format!(
+                "it comes after the event at global position {previous} in the same import: \
+                 give the events in global order"
+            ));
+        }
+        previous = Some(position);
+        if event.partition.is_empty() {
+            return refuse("its partition is empty: name one (e.g. 'default')".to_owned());
+        }
+        if event.stream.is_empty() {
+            return refuse("its stream id is empty: name the stream (e.g. 'cart-42')".to_owned());
+        }
+        if event.stream_position == 0 {
+            return refuse(format!(
+                "its position in stream '{}' is 0, but stream positions start at 1",
+                event.stream
+            ));
+        }
+        let checked = check_event(
+            &event.event_type,
+            &event.data,
+            &event.metadata,
+            max_event_size,
+        );
+        if let Err(fault) = checked {
+            let event_type = &event.event_type;
+            return refuse(match fault {
+                Fault::EmptyType => "its event type is empty: give it a type name".to_owned(),
+                Fault::TooLarge(size) => format!(
+                    "it ('{event_type}') is {size} bytes (type + data + metadata), over this \
+                     store's {max_event_size}-byte limit: open the store with a larger \
+                     max_event_size to import it"
+                ),
+                Fault::Data(why) => format!("its data is not a JSON object ({why})"),
+                Fault::Metadata(why) => format!("its metadata is not a JSON object ({why})"),
+            });
+        }
+        if humantime::parse_rfc3339(&event.recorded_at).is_err() {
+            return refuse(format!(
+                "its recorded-at '{}' is not an RFC 3339 time in UTC (like \
+                 2024-01-01T00:00:00.000Z)",
+                event.recorded_at
+            ));
+        }
+        if let Some(first) = ids.insert(event.id, position) {
+            return refuse(format!(
+                "its id {} is the id of the event at global position {first} in the same \
+                 import: every event of a log has its own id",
                 event.id
             ));
         }
@@ -255,6 +353,118 @@ mod tests {
         assert_eq!(
             refusal(&request),
             "the stream id is empty: name the stream (e.g. 'cart-42')"
+        );
+    }
+
+    /// An event as an import takes it: at `position`, the first of its stream.
+    fn imported(position: u64) -> RecordedEvent {
+        RecordedEvent {
+            global_position: position,
+            partition: "default".to_owned(),
+            stream: format!("s-{position}"),
+            stream_position: 1,
+            id: Uuid::now_v7(),
+            event_type: "E".to_owned(),
+            data: "{}".to_owned(),
+            metadata: "{}".to_owned(),
+            recorded_at: "2024-01-01T00:00:00.000Z".to_owned(),
+        }
+    }
+
+    /// The position and reason `events` are refused for; panics unless refused.
+    fn import_refusal(events: &[RecordedEvent]) -> (u64, String) {
+        match check_import(events, LIMIT) {
+            Err(Error::InvalidImport { position, reason }) => (position, reason),
+            other => panic!("expected an invalid import, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn well_formed_events_in_global_order_pass_an_import() {
+        let events = [imported(1), imported(2), imported(7)];
+        assert!(check_import(&events, LIMIT).is_ok());
+        assert!(check_import(&[], LIMIT).is_ok());
+    }
+
+    #[test]
+    fn an_import_out_of_global_order_is_refused_at_the_first_event_behind() {
+        let events = [imported(1), imported(3), imported(3)];
+        assert_eq!(
+            import_refusal(&events),
+            (
+                3,
+                "it comes after the event at global position 3 in the same import: give the \
+                 events in global order"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            import_refusal(&[imported(0)]),
+            (0, "global positions start at 1".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_id_given_twice_in_an_import_is_refused_at_the_second() {
+        let first = imported(3);
+        let mut twin = imported(5);
+        twin.id = first.id;
+        assert_eq!(
+            import_refusal(&[first.clone(), imported(4), twin]),
+            (
+                5,
+                format!(
+                    "its id {} is the id of the event at global position 3 in the same \
+                     import: every event of a log has its own id",
+                    first.id
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn an_imported_event_is_held_to_the_rules_of_an_append() {
+        let with = |change: fn(&mut RecordedEvent)| {
+            let mut event = imported(4);
+            change(&mut event);
+            import_refusal(&[imported(3), event]).1
+        };
+        assert_eq!(
+            with(|e| e.partition.clear()),
+            "its partition is empty: name one (e.g. 'default')"
+        );
+        assert_eq!(
+            with(|e| e.stream.clear()),
+            "its stream id is empty: name the stream (e.g. 'cart-42')"
+        );
+        assert_eq!(
+            with(|e| e.stream_position = 0),
+            "its position in stream 's-4' is 0, but stream positions start at 1"
+        );
+        assert_eq!(
+            with(|e| e.event_type.clear()),
+            "its event type is empty: give it a type name"
+        );
+        assert_eq!(
+            with(|e| e.data = "[1]".to_owned()),
+            "its data is not a JSON object (it is JSON of another kind)"
+        );
+        assert_eq!(
+            with(|e| e.metadata = "null".to_owned()),
+            "its metadata is not a JSON object (it is JSON of another kind)"
+        );
+        assert_eq!(
+            with(|e| e.data = format!(r#"{{"x":"{}"}}"#, "a".repeat(LIMIT))),
+            format!(
+                "it ('E') is {} bytes (type + data + metadata), over this store's \
+                 {LIMIT}-byte limit: open the store with a larger max_event_size to import it",
+                1 + LIMIT + 8 + 2
+            )
+        );
+        assert_eq!(
+            with(|e| e.recorded_at = "yesterday".to_owned()),
+            "its recorded-at 'yesterday' is not an RFC 3339 time in UTC (like \
+             2024-01-01T00:00:00.000Z)"
         );
     }
 }

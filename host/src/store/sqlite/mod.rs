@@ -1,8 +1,8 @@
 //! The SQLite backend: every storage trait on one SQLite file in WAL mode.
 //!
 //! [`SqliteStore`] opens and migrates the file (`schema`), checks appends on the
-//! caller's thread, hands every write (appends, snapshots, projection batches, catalog
-//! changes, deploy records, leases) to the one writer thread (`writer`), which
+//! caller's thread, hands every write (appends, imports, snapshots, projection batches,
+//! catalog changes, deploy records, leases) to the one writer thread (`writer`), which
 //! commits the writes waiting at each moment in one transaction (group commit), and
 //! serves reads from a pool of read-only connections (`readers`). No two connections
 //! of one process ever wait for each other's write lock.
@@ -25,9 +25,9 @@ mod writer;
 
 use super::{
     AppendOutcome, AppendRequest, BuiltBy, Committed, Definition, Direction, DocumentBatch,
-    DocumentKey, EventStore, FailurePolicy, Generation, Lease, LeaseStore, ListQuery, LogFilter,
-    ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore, RecordedEvent, Snapshot,
-    SnapshotProjection, Storage, StoreMetrics, validate,
+    DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease, LeaseStore,
+    ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
+    RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics, validate,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -210,6 +210,11 @@ impl EventStore for SqliteStore {
     async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>> {
         validate::check_appends(&requests, self.config.max_event_size)?;
         self.submit(|reply| Job::Append(requests, reply)).await
+    }
+
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportOutcome> {
+        validate::check_import(&events, self.config.max_event_size)?;
+        self.submit(|reply| Job::Import(events, reply)).await
     }
 
     async fn read_stream(

@@ -12,7 +12,9 @@
 
 use super::errors::{During, failed};
 use super::events::{self, EVENT_COLUMNS};
-use crate::store::{AppendOutcome, AppendRequest, ExpectedVersion, RecordedEvent, category};
+use crate::store::{
+    AppendOutcome, AppendRequest, ExpectedVersion, ImportOutcome, RecordedEvent, category,
+};
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
@@ -48,6 +50,9 @@ pub(super) enum Job {
     /// Append events to one or more streams, all or nothing (already checked by
     /// `validate`).
     Append(Vec<AppendRequest>, Reply<Vec<AppendOutcome>>),
+    /// Write events exactly as given, all or nothing (their shapes already checked by
+    /// `validate`), skipping those stored already.
+    Import(Vec<RecordedEvent>, Reply<ImportOutcome>),
     /// Any other write: run inside the group's transaction in a savepoint.
     Write(Box<dyn WriteJob>),
 }
@@ -70,6 +75,7 @@ impl Job {
     fn fail(self, cause: &GroupFailure) {
         match self {
             Job::Append(_, reply) => drop(reply.send(Err(commit_failed(cause)))),
+            Job::Import(_, reply) => drop(reply.send(Err(commit_failed(cause)))),
             Job::Write(job) => job.answer(Some(cause)),
         }
     }
@@ -126,6 +132,11 @@ enum Done {
         result: Result<Vec<AppendOutcome>>,
         written: Written,
     },
+    /// An import's result (which says how many events it wrote).
+    Import {
+        reply: Reply<ImportOutcome>,
+        result: Result<ImportOutcome>,
+    },
     /// Any other write, its result kept inside.
     Write(Box<dyn WriteJob>),
 }
@@ -136,6 +147,7 @@ impl Done {
         match self {
             // A caller that stopped waiting has nobody to tell; its write stands.
             Done::Append { reply, result, .. } => drop(reply.send(result)),
+            Done::Import { reply, result } => drop(reply.send(result)),
             Done::Write(job) => job.answer(None),
         }
     }
@@ -145,6 +157,9 @@ impl Done {
     fn fail(self, cause: &GroupFailure) {
         match self {
             Done::Append { reply, result, .. } => {
+                drop(reply.send(result.and_then(|_| Err(commit_failed(cause)))))
+            }
+            Done::Import { reply, result } => {
                 drop(reply.send(result.and_then(|_| Err(commit_failed(cause)))))
             }
             Done::Write(job) => job.answer(Some(cause)),
@@ -164,16 +179,20 @@ enum Refusal {
 
 impl From<rusqlite::Error> for Refusal {
     fn from(e: rusqlite::Error) -> Self {
-        let unique = e.sqlite_error().is_some_and(|f| {
-            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        });
-        if unique {
+        if is_unique(&e) {
             Refusal::Unique(e)
         } else {
             Refusal::Failed(e)
         }
     }
+}
+
+/// Whether `e` is a unique (or primary key) constraint failing.
+fn is_unique(e: &rusqlite::Error) -> bool {
+    e.sqlite_error().is_some_and(|f| {
+        f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    })
 }
 
 /// The writer thread's state: the write connection and the log head it has committed.
@@ -260,16 +279,26 @@ impl Writer {
             Ok(()) => {
                 self.counters.commits.fetch_add(1, Relaxed);
                 for job in &done {
-                    if let Done::Append {
-                        result: Ok(_),
-                        written,
-                        ..
-                    } = job
-                    {
-                        self.counters.appends.fetch_add(written.appends, Relaxed);
-                        self.counters
-                            .events_appended
-                            .fetch_add(written.events, Relaxed);
+                    match job {
+                        Done::Append {
+                            result: Ok(_),
+                            written,
+                            ..
+                        } => {
+                            self.counters.appends.fetch_add(written.appends, Relaxed);
+                            self.counters
+                                .events_appended
+                                .fetch_add(written.events, Relaxed);
+                        }
+                        Done::Import {
+                            result: Ok(outcome),
+                            ..
+                        } => {
+                            self.counters
+                                .events_appended
+                                .fetch_add(outcome.imported, Relaxed);
+                        }
+                        _ => {}
                     }
                 }
                 if self.head != head_before {
@@ -311,6 +340,10 @@ impl Writer {
                         result,
                         written,
                     }
+                }
+                Job::Import(events, reply) => {
+                    let result = self.in_savepoint(|w| w.import(&events))?;
+                    Done::Import { reply, result }
                 }
                 Job::Write(mut job) => {
                     // The job keeps its own result, for its answer after COMMIT.
@@ -554,6 +587,148 @@ impl Writer {
                 .unwrap_or_default(),
             events,
         }))
+    }
+}
+
+impl Writer {
+    /// Write `events` as given, in order: skip each stored already at its position,
+    /// refuse any other that does not continue the log. Run in a savepoint, so a
+    /// refusal undoes the events written before it.
+    fn import(&mut self, events: &[RecordedEvent]) -> Result<ImportOutcome> {
+        let (mut imported, mut skipped) = (0, 0);
+        for event in events {
+            let position = event.global_position;
+            if position <= self.head && self.is_stored(event).during("import events")? {
+                skipped += 1;
+                continue;
+            }
+            if position != self.head + 1 {
+                return Err(Error::ImportOutOfOrder {
+                    position,
+                    head: self.head,
+                });
+            }
+            let actual: Option<u64> = self
+                .conn
+                .prepare_cached("SELECT version FROM streams WHERE partition = ?1 AND stream = ?2")
+                .and_then(|mut read| {
+                    read.query_row(params![event.partition, event.stream], |row| row.get(0))
+                        .optional()
+                })
+                .during("import events")?;
+            let version = actual.unwrap_or(0);
+            if event.stream_position != version + 1 {
+                return Err(Error::ImportStreamOutOfOrder {
+                    position,
+                    partition: event.partition.clone(),
+                    stream: event.stream.clone(),
+                    stream_position: event.stream_position,
+                    version,
+                });
+            }
+            // Each event is recorded as an append of its own: the appends that first
+            // wrote them are not part of what is imported.
+            let inserted = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO events (global_position, partition, stream, category,
+                        stream_position, event_id, event_type, data, metadata, recorded_at,
+                        append_index, append_size)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 1)",
+                )
+                .and_then(|mut insert| {
+                    insert.execute(params![
+                        position,
+                        event.partition,
+                        event.stream,
+                        category(&event.stream),
+                        event.stream_position,
+                        event.id.as_bytes(),
+                        event.event_type,
+                        event.data,
+                        event.metadata,
+                        event.recorded_at,
+                    ])
+                });
+            if let Err(error) = inserted {
+                return Err(self.id_taken(event, error));
+            }
+            let sql = if actual.is_some() {
+                "UPDATE streams SET version = ?3 WHERE partition = ?1 AND stream = ?2"
+            } else {
+                "INSERT INTO streams (partition, stream, version) VALUES (?1, ?2, ?3)"
+            };
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut write| {
+                    write.execute(params![
+                        event.partition,
+                        event.stream,
+                        event.stream_position
+                    ])
+                })
+                .during("import events")?;
+            self.head = position;
+            imported += 1;
+        }
+        Ok(ImportOutcome {
+            imported,
+            skipped,
+            head: self.head,
+        })
+    }
+
+    /// Why the insert of `event` failed with `error`: its id is stored already as the
+    /// event this names, or the store failed.
+    fn id_taken(&self, event: &RecordedEvent, error: rusqlite::Error) -> Error {
+        if !is_unique(&error) {
+            return failed("import events")(error);
+        }
+        let stored_at = self
+            .conn
+            .prepare_cached("SELECT global_position FROM events WHERE event_id = ?1")
+            .and_then(|mut lookup| {
+                lookup
+                    .query_row([event.id.as_bytes()], |row| row.get(0))
+                    .optional()
+            });
+        match stored_at {
+            Ok(Some(stored_at)) => Error::ImportIdTaken {
+                position: event.global_position,
+                event_id: event.id,
+                stored_at,
+            },
+            Ok(None) => failed("import events")(error),
+            Err(e) => failed("look up the id of an imported event")(e),
+        }
+    }
+
+    /// Whether the event stored at `event`'s global position is `event`: the same id,
+    /// in the same stream at the same stream position.
+    fn is_stored(&self, event: &RecordedEvent) -> rusqlite::Result<bool> {
+        let stored = self
+            .conn
+            .prepare_cached(
+                "SELECT event_id, partition, stream, stream_position FROM events
+                 WHERE global_position = ?1",
+            )?
+            .query_row([event.global_position], |row| {
+                Ok((
+                    row.get::<_, [u8; 16]>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, u64>(3)?,
+                ))
+            })
+            .optional()?;
+        Ok(
+            stored.is_some_and(|(id, partition, stream, stream_position)| {
+                id == *event.id.as_bytes()
+                    && partition == event.partition
+                    && stream == event.stream
+                    && stream_position == event.stream_position
+            }),
+        )
     }
 }
 
