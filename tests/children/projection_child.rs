@@ -84,7 +84,13 @@ async fn main() -> anyhow::Result<()> {
         ..RuntimeConfig::default()
     })?);
     let module = runtime.deploy(runtime.load_file("cart-summary", &wasm)?);
-    let engine = ProjectionEngine::new(&storage, runtime, ProjectionConfig::default());
+    // A short lease: the child started after a kill takes over from the killed one
+    // (whose lease nobody released) within a second.
+    let config = ProjectionConfig {
+        lease_ttl: Duration::from_secs(1),
+        ..ProjectionConfig::default()
+    };
+    let engine = ProjectionEngine::new(&storage, runtime, config);
     // Before the deploy starts the runner, so that `started` is the first line.
     println!("started");
     std::io::stdout().flush()?;

@@ -6,6 +6,7 @@ mod blue_green;
 mod catch_up;
 mod exactly_once;
 mod failures;
+mod leases;
 mod read_your_writes;
 mod restart;
 mod snapshots;

@@ -10,7 +10,8 @@ use super::runner::{self, Progress, RunnerContext, RunnerShared};
 use super::{ProjectionConfig, ProjectionLogic, ProjectionStatus, StreamSnapshots};
 use crate::runtime::{Module, Runtime};
 use crate::store::{
-    Definition, EventStore, FailurePolicy, Generation, ListQuery, Page, ProjectionStore, Storage,
+    Definition, EventStore, FailurePolicy, Generation, LeaseStore, ListQuery, Page,
+    ProjectionStore, Storage,
 };
 use crate::sync::{blocking, lock};
 use crate::{Error, Result};
@@ -29,6 +30,9 @@ pub struct ProjectionEngine {
 struct Inner {
     events: Arc<dyn EventStore>,
     store: Arc<dyn ProjectionStore>,
+    leases: Arc<dyn LeaseStore>,
+    /// This engine as the owner of its runners' leases: unique per engine.
+    owner: Arc<str>,
     runtime: Arc<Runtime>,
     config: ProjectionConfig,
     /// The async runtime runners use to reach the store from their threads.
@@ -99,6 +103,8 @@ impl ProjectionEngine {
             inner: Arc::new(Inner {
                 events: storage.events.clone(),
                 store: storage.projections.clone(),
+                leases: storage.leases.clone(),
+                owner: format!("pid {} engine {}", std::process::id(), uuid::Uuid::new_v4()).into(),
                 runtime,
                 config,
                 handle: Handle::current(),
@@ -516,6 +522,9 @@ impl Inner {
         let context = RunnerContext {
             events: self.events.clone(),
             store: self.store.clone(),
+            leases: self.leases.clone(),
+            owner: self.owner.clone(),
+            lease_ttl: self.config.lease_ttl,
             handle: self.handle.clone(),
             filter: logic.filter()?,
             batch_size: self.config.batch_size,

@@ -15,7 +15,15 @@
 //! database error is not the event's fault: the runner records it, waits, and retries.
 //!
 //! Caught up, the runner parks on the store's head watch until the log grows (or it
-//! is told to stop). The runner is a thread of its own, because it calls the guest;
+//! is told to stop).
+//!
+//! A runner works only while it holds its generation's lease (`projection:<name>:<n>`
+//! in the [`LeaseStore`]), renewed at a third of its time to live, and every batch it
+//! commits carries the lease's fence: when several processes run the same projection
+//! over one database, exactly one applies events at a time, and one that paused past
+//! its lease commits nothing after another took over. A runner that does not hold the
+//! lease stands by, and when it takes it over it goes on from the checkpoint the store
+//! has. The runner is a thread of its own, because it calls the guest;
 //! it reaches the async store through the engine's tokio runtime. A runner building a new generation beside the active one asks,
 //! with every commit that reaches the head, to become the generation queries read.
 
@@ -23,12 +31,12 @@ use super::overlay::{Overlay, Pending};
 use super::{GenerationStatus, ProjectionLogic, ProjectionState};
 use crate::runtime::Documents;
 use crate::store::{
-    Committed, DocumentBatch, EventStore, FailurePolicy, Generation, LogFilter, ProjectionStore,
-    RecordedEvent,
+    Committed, DocumentBatch, EventStore, FailurePolicy, Generation, Lease, LeaseStore, LogFilter,
+    ProjectionStore, RecordedEvent,
 };
 use crate::sync::lock;
 use crate::{Error, Result, chain};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,6 +74,8 @@ struct Tracked {
     checkpoint: u64,
     caught_up: bool,
     stopped: bool,
+    /// Another owner holds the lease; this runner waits to take over.
+    standby: bool,
     fault: Option<(u64, String)>,
     last_error: Option<String>,
     skipped: u64,
@@ -96,6 +106,7 @@ impl RunnerShared {
                 checkpoint: generation.checkpoint,
                 caught_up: false,
                 stopped: false,
+                standby: false,
                 fault: generation.fault.clone(),
                 last_error: generation.fault.as_ref().map(|(_, error)| error.clone()),
                 skipped: generation.skipped,
@@ -144,6 +155,8 @@ impl RunnerShared {
             ProjectionState::Faulted
         } else if tracked.stopped {
             ProjectionState::Stopped
+        } else if tracked.standby {
+            ProjectionState::Standby
         } else if !self.active.load(Ordering::SeqCst) {
             ProjectionState::Rebuilding
         } else if tracked.caught_up {
@@ -209,6 +222,18 @@ impl RunnerShared {
         self.publish(&tracked);
     }
 
+    fn set_standby(&self, standby: bool) {
+        self.tracked().standby = standby;
+    }
+
+    /// Go on from `checkpoint`, the store's, after taking the lease over.
+    fn take_over(&self, checkpoint: u64) {
+        let mut tracked = self.tracked();
+        tracked.checkpoint = checkpoint;
+        tracked.caught_up = false;
+        self.publish(&tracked);
+    }
+
     fn mark_caught_up(&self) {
         self.tracked().caught_up = true;
     }
@@ -236,6 +261,11 @@ pub(super) type OnPromoted = Box<dyn Fn(&Arc<RunnerShared>) + Send>;
 pub(super) struct RunnerContext {
     pub(super) events: Arc<dyn EventStore>,
     pub(super) store: Arc<dyn ProjectionStore>,
+    pub(super) leases: Arc<dyn LeaseStore>,
+    /// Who this process is, as lease owner.
+    pub(super) owner: Arc<str>,
+    /// How long a lease lasts unless renewed.
+    pub(super) lease_ttl: Duration,
     /// The runtime the store's futures run on.
     pub(super) handle: Handle,
     pub(super) filter: LogFilter,
@@ -261,6 +291,7 @@ pub(super) fn spawn(
                 logic,
                 context,
                 head_seen: Cell::new(0),
+                lease: RefCell::new(None),
             }
             .run();
         })
@@ -288,6 +319,18 @@ struct Runner {
     context: RunnerContext,
     /// The log's head when the current step began.
     head_seen: Cell<u64>,
+    /// The lease held, and when it was last taken or renewed.
+    lease: RefCell<Option<(Lease, Instant)>>,
+}
+
+/// Where a runner stands with its lease.
+enum Held {
+    /// It holds the lease: it may work.
+    Yes,
+    /// Another owner holds it.
+    No,
+    /// Its generation is gone from the store, or stopped at an event elsewhere.
+    Finished,
 }
 
 impl Runner {
@@ -302,7 +345,23 @@ impl Runner {
             self.shared.generation,
         );
         while !*stop.borrow_and_update() {
-            match self.step(&overlay, &mut head) {
+            let step = match self.hold_lease() {
+                Ok(Held::Yes) => self.step(&overlay, &mut head),
+                Ok(Held::No) => {
+                    // Look again a third of a lease later; a stop ends the wait early.
+                    handle.block_on(async {
+                        let _ = tokio::time::timeout(
+                            self.context.lease_ttl / 3,
+                            stop.wait_for(|stop| *stop),
+                        )
+                        .await;
+                    });
+                    continue;
+                }
+                Ok(Held::Finished) => break,
+                Err(error) => Err(error),
+            };
+            match step {
                 Ok(Step::Progressed) => {}
                 Ok(Step::Idle(checkpoint)) => {
                     self.shared.mark_caught_up();
@@ -320,14 +379,85 @@ impl Runner {
                     tracing::warn!(projection = %self.shared.projection, generation = self.shared.generation, error = %message, "projection runner failed; retrying");
                     self.shared.record_error(&message);
                     // Waking early is the point: a stop ends the wait.
-                    let _ = handle.block_on(tokio::time::timeout(
-                        self.context.retry_delay,
-                        stop.wait_for(|stop| *stop),
-                    ));
+                    handle.block_on(async {
+                        let _ = tokio::time::timeout(
+                            self.context.retry_delay,
+                            stop.wait_for(|stop| *stop),
+                        )
+                        .await;
+                    });
                 }
             }
         }
+        self.release_lease();
         self.shared.mark_stopped();
+    }
+
+    /// Take or renew the generation's lease when due. Taking it over from another owner
+    /// (or again after losing it) first catches up with what the store has.
+    fn hold_lease(&self) -> Result<Held> {
+        let ttl = self.context.lease_ttl;
+        if let Some((_, since)) = &*self.lease.borrow()
+            && since.elapsed() < ttl / 3
+        {
+            return Ok(Held::Yes);
+        }
+        let asked = Instant::now();
+        let name = format!(
+            "projection:{}:{}",
+            self.shared.projection, self.shared.generation
+        );
+        let granted = self.context.handle.block_on(self.context.leases.acquire(
+            &name,
+            &self.context.owner,
+            ttl,
+        ))?;
+        let Some(lease) = granted else {
+            if self.lease.take().is_some() {
+                tracing::info!(projection = %self.shared.projection, generation = self.shared.generation, "another process took over this projection");
+            }
+            self.shared.set_standby(true);
+            return Ok(Held::No);
+        };
+        let taken_over = self
+            .lease
+            .borrow()
+            .as_ref()
+            .is_none_or(|(held, _)| held.token != lease.token);
+        *self.lease.borrow_mut() = Some((lease, asked));
+        if taken_over {
+            let stored = self
+                .context
+                .handle
+                .block_on(self.context.store.definition(&self.shared.projection))?;
+            let generation = stored.and_then(|definition| {
+                std::iter::once(definition.active)
+                    .chain(definition.building)
+                    .find(|g| g.generation == self.shared.generation)
+            });
+            let Some(generation) = generation else {
+                return Ok(Held::Finished);
+            };
+            if let Some((position, error)) = generation.fault {
+                self.shared.record_fault(position, error);
+                return Ok(Held::Finished);
+            }
+            self.shared.take_over(generation.checkpoint);
+        }
+        self.shared.set_standby(false);
+        Ok(Held::Yes)
+    }
+
+    /// Give the lease up, so another process need not wait for it to expire.
+    fn release_lease(&self) {
+        if let Some((lease, _)) = self.lease.take()
+            && let Err(error) = self
+                .context
+                .handle
+                .block_on(self.context.leases.release(&lease))
+        {
+            tracing::warn!(projection = %self.shared.projection, error = %chain(&error), "cannot release the projection's lease; another process takes over when it expires");
+        }
     }
 
     /// Read and apply the next batch, or find there is none.
@@ -472,10 +602,16 @@ impl Runner {
                 checkpoint,
                 skipped,
                 caught_up,
-                fence: None,
+                fence: self.lease.borrow().as_ref().map(|(lease, _)| lease.fence()),
             }))?;
-        if matches!(committed, Committed::Superseded | Committed::Fenced) {
-            return Ok(Step::Finished);
+        match committed {
+            Committed::Superseded => return Ok(Step::Finished),
+            Committed::Fenced => {
+                // Another process took the lease over: nothing of this batch stands.
+                self.lease.take();
+                return Ok(Step::Progressed);
+            }
+            Committed::Stored | Committed::Promoted => {}
         }
         let live = checkpoint >= self.head_seen.get();
         self.shared

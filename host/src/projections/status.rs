@@ -18,6 +18,9 @@ pub enum ProjectionState {
     Faulted,
     /// Not running in this process (shut down, replaced, or its logic not deployed).
     Stopped,
+    /// Another process runs it (it holds the lease); this one takes over when that
+    /// process stops or its lease expires.
+    Standby,
 }
 
 impl fmt::Display for ProjectionState {
@@ -28,6 +31,7 @@ impl fmt::Display for ProjectionState {
             ProjectionState::Rebuilding => "rebuilding",
             ProjectionState::Faulted => "faulted",
             ProjectionState::Stopped => "stopped",
+            ProjectionState::Standby => "standby",
         })
     }
 }
@@ -39,14 +43,18 @@ pub struct ProjectionConfig {
     pub batch_size: usize,
     /// How long a runner waits before retrying after a database error.
     pub retry_delay: Duration,
+    /// How long a runner's lease lasts unless renewed (it renews at a third of it):
+    /// how long another process waits to take over when this one dies.
+    pub lease_ttl: Duration,
 }
 
 impl Default for ProjectionConfig {
-    /// Batches of 500 events, retries after one second.
+    /// Batches of 500 events, retries after one second, leases of ten seconds.
     fn default() -> Self {
         ProjectionConfig {
             batch_size: 500,
             retry_delay: Duration::from_secs(1),
+            lease_ttl: Duration::from_secs(10),
         }
     }
 }

@@ -1,0 +1,185 @@
+//! Two engines on one database file (as two `refold serve` would be): each projection
+//! generation runs in exactly one of them, under its lease; the other stands by and
+//! takes over from the stored checkpoint when the first stops. Work committed under a
+//! lease that passed to another owner is refused.
+
+use super::{PATIENCE, confirmed_summary};
+use crate::support::wait::wait_until;
+use crate::support::{self, TempStore, block_on, guests};
+use refold::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine, ProjectionState};
+use refold::runtime::{Runtime, RuntimeConfig};
+use refold::store::sqlite::{SqliteStore, StoreConfig};
+use refold::store::{
+    AppendRequest, BuiltBy, Committed, DocumentBatch, DocumentKey, EventData, EventStore,
+    ExpectedVersion, Storage,
+};
+use refold_workload as workload;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Short leases, so a take-over happens within the test's patience.
+const TTL: Duration = Duration::from_millis(600);
+
+fn engine(storage: &Storage, runtime: &Arc<Runtime>) -> ProjectionEngine {
+    let _runtime = support::runtime().enter();
+    ProjectionEngine::new(
+        storage,
+        runtime.clone(),
+        ProjectionConfig {
+            lease_ttl: TTL,
+            ..ProjectionConfig::default()
+        },
+    )
+}
+
+/// Append the standard cart `i` (all its events) through `store`.
+fn append_cart(store: &dyn EventStore, i: u64) {
+    let events = workload::cart_events(i, workload::ITEMS)
+        .into_iter()
+        .map(|(event_type, data)| EventData::new(event_type, data))
+        .collect();
+    block_on(store.append(AppendRequest::new(
+        format!("cart-{i}"),
+        ExpectedVersion::NoStream,
+        events,
+    )))
+    .unwrap();
+}
+
+#[test]
+fn a_second_engine_stands_by_and_takes_over_from_the_checkpoint() {
+    let first_store = TempStore::new();
+    let second_store = Arc::new(SqliteStore::open(StoreConfig::new(first_store.path())).unwrap());
+    let (first_storage, second_storage) =
+        (first_store.storage(), Storage::of(second_store.clone()));
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let module = runtime.deploy(
+        runtime
+            .load("cart-summary", &guests::wasm(guests::CART_SUMMARY))
+            .unwrap(),
+    );
+    block_on(workload::append_carts(&*first_store, 40, 4)).unwrap();
+
+    let first = engine(&first_storage, &runtime);
+    block_on(first.deploy(module.clone(), FailurePolicy::Stop)).unwrap();
+    block_on(first.wait_for("cart-summary", first_store.head(), PATIENCE)).unwrap();
+    let second = engine(&second_storage, &runtime);
+    block_on(second.deploy(module, FailurePolicy::Stop)).unwrap();
+    wait_until(
+        PATIENCE,
+        "the second engine to stand by while the first holds the lease",
+        || second.status_of("cart-summary").unwrap().active.state,
+        |state| *state == ProjectionState::Standby,
+    );
+
+    // Events appended through the second engine's store are applied by the first.
+    append_cart(&*second_store, 40);
+    block_on(first.wait_for("cart-summary", second_store.head(), PATIENCE)).unwrap();
+    let leases = block_on(second_storage.leases.leases()).unwrap();
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert_eq!(
+        second.status_of("cart-summary").unwrap().active.state,
+        ProjectionState::Standby,
+        "only one engine runs the projection"
+    );
+
+    // The first stops (and gives its lease up): the second goes on from the checkpoint.
+    drop(first);
+    append_cart(&*second_store, 41);
+    let reached = block_on(second.wait_for("cart-summary", second_store.head(), PATIENCE)).unwrap();
+    assert_eq!(reached, second_store.head());
+    for i in 0..42 {
+        let text = block_on(second.get(
+            "cart-summary",
+            "default",
+            cart_summary::COLLECTION,
+            &format!("cart-{i}"),
+        ))
+        .unwrap()
+        .unwrap_or_else(|| panic!("no summary of cart-{i}"));
+        let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            document,
+            confirmed_summary(i),
+            "cart-{i}, applied exactly once"
+        );
+    }
+    let count = block_on(second.count("cart-summary", "default", cart_summary::COLLECTION));
+    assert_eq!(count.unwrap(), 42);
+    let lease = &block_on(second_storage.leases.leases()).unwrap()[0];
+    assert_eq!(lease.token, 2, "the lease passed once: {lease:?}");
+}
+
+#[test]
+fn a_batch_under_a_lease_that_passed_on_commits_nothing() {
+    let store = TempStore::new();
+    let storage = store.storage();
+    let built_by = BuiltBy {
+        module: "m".into(),
+        version: 1,
+        identity: "m-1".into(),
+    };
+    block_on(
+        storage
+            .projections
+            .create("p", &built_by, FailurePolicy::Stop),
+    )
+    .unwrap();
+    let stale = block_on(
+        storage
+            .leases
+            .acquire("projection:p:1", "a", Duration::from_millis(1)),
+    )
+    .unwrap()
+    .expect("a free lease is granted");
+    let current = wait_until(
+        PATIENCE,
+        "the first owner's lease to expire and pass to the second",
+        || {
+            block_on(
+                storage
+                    .leases
+                    .acquire("projection:p:1", "b", Duration::from_secs(60)),
+            )
+            .unwrap()
+        },
+        Option::is_some,
+    )
+    .unwrap();
+    assert_eq!(current.token, stale.token + 1);
+    let batch = |fence| DocumentBatch {
+        projection: "p".into(),
+        generation: 1,
+        changes: HashMap::from([(
+            DocumentKey {
+                partition: "default".into(),
+                collection: "c".into(),
+                id: "d".into(),
+            },
+            Some(r#"{"n":1}"#.to_owned()),
+        )]),
+        checkpoint: 7,
+        skipped: None,
+        caught_up: false,
+        fence: Some(fence),
+    };
+    let refused = block_on(storage.projections.commit(batch(stale.fence()))).unwrap();
+    assert_eq!(refused, Committed::Fenced);
+    let definition = block_on(storage.projections.definition("p"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        definition.active.checkpoint, 0,
+        "nothing of the fenced batch"
+    );
+    let document = block_on(storage.projections.get("p", "default", "c", "d")).unwrap();
+    assert_eq!(document, None);
+
+    let stored = block_on(storage.projections.commit(batch(current.fence()))).unwrap();
+    assert_eq!(stored, Committed::Stored);
+    let definition = block_on(storage.projections.definition("p"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(definition.active.checkpoint, 7);
+}
