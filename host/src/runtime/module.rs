@@ -93,6 +93,11 @@ impl Module {
         limits: Limits,
         pre: DeciderModulePre<HostState>,
     ) -> Self {
+        Module::of_kind(info, limits, Kind::Decider(Pool::new(pre)))
+    }
+
+    /// A module of `kind` that has made no instance and no call yet.
+    fn of_kind(info: ModuleInfo, limits: Limits, kind: Kind) -> Self {
         Module {
             info,
             limits,
@@ -100,7 +105,7 @@ impl Module {
             calls: AtomicU64::new(0),
             call_nanos: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
-            kind: Kind::Decider(Pool::new(pre)),
+            kind,
         }
     }
 
@@ -110,18 +115,14 @@ impl Module {
         limits: Limits,
         pre: ProjectionModulePre<HostState>,
     ) -> Result<Self> {
-        let mut module = Module {
+        let mut module = Module::of_kind(
             info,
             limits,
-            instances_created: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
-            call_nanos: AtomicU64::new(0),
-            in_flight: AtomicU64::new(0),
-            kind: Kind::Projection {
+            Kind::Projection {
                 pool: Pool::new(pre),
                 event_types: Vec::new(),
             },
-        };
+        );
         let wanted = module.projection_call("event-types", |p, store| {
             p.refold_domain_projection().call_event_types(store)
         })?;
