@@ -146,6 +146,15 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// Another process held the database's write lock for longer than the store waits
+    /// for it; nothing of the write was stored.
+    #[error(
+        "the database is locked by another process: its write lock was not free within {waited:?}, and nothing was written; retry, or open the store with a longer busy timeout"
+    )]
+    Locked {
+        /// How long the store waited for the lock.
+        waited: Duration,
+    },
     /// The store's writer is gone (the store was closed or its thread failed).
     #[error("the store is closed")]
     StoreClosed,

@@ -218,3 +218,40 @@ fn a_failing_append_fails_alone_and_the_rest_of_its_group_commits() {
         "no gap where the conflicts were"
     );
 }
+
+#[test]
+fn a_write_lock_held_by_another_process_past_the_timeout_is_a_clear_error() {
+    const WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+    let store = TempStore::with(|path| {
+        let mut config = StoreConfig::new(path);
+        config.busy_timeout = WAIT;
+        config
+    });
+    // Another process's connection holds the file's write lock.
+    let other = rusqlite::Connection::open(store.path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let refused = block_on(store.append(AppendRequest::new(
+        "s-1",
+        ExpectedVersion::NoStream,
+        vec![counted(1)],
+    )));
+    match &refused {
+        Err(error @ Error::Locked { waited }) => {
+            assert_eq!(*waited, WAIT);
+            let message = error.to_string();
+            assert!(message.contains("locked by another process"), "{message}");
+        }
+        other => panic!("expected the lock to be named, got {other:?}"),
+    }
+    other.execute_batch("COMMIT").unwrap();
+    let appended = block_on(store.append(AppendRequest::new(
+        "s-1",
+        ExpectedVersion::NoStream,
+        vec![counted(1)],
+    )))
+    .expect("the lock is free again");
+    assert_eq!(
+        appended.last_position, 1,
+        "nothing of the refused append was stored"
+    );
+}

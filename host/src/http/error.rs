@@ -168,6 +168,7 @@ impl From<Error> for ApiError {
                 Some(json!({ "position": position })),
             ),
             Error::Cancelled => (S::SERVICE_UNAVAILABLE, "shutting-down", None, None),
+            Error::Locked { .. } => (S::SERVICE_UNAVAILABLE, "locked", None, None),
             Error::SchemaTooNew { .. }
             | Error::CommitFailed { .. }
             | Error::StoreClosed

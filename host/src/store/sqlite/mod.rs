@@ -94,7 +94,13 @@ impl SqliteStore {
         let head_tx = Arc::new(head_tx);
         let counters = Arc::new(Counters::default());
         let (jobs, inbox) = mpsc::channel();
-        let writer = Writer::new(conn, head, Arc::clone(&head_tx), Arc::clone(&counters));
+        let writer = Writer::new(
+            conn,
+            head,
+            Arc::clone(&head_tx),
+            Arc::clone(&counters),
+            config.busy_timeout,
+        );
         let writer = std::thread::Builder::new()
             .name("refold-store-writer".to_owned())
             .spawn(move || writer.run(inbox))

@@ -43,7 +43,11 @@ const FOREIGN_CHECK: Duration = Duration::from_millis(50);
 pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// Why a group's transaction failed as a whole, shared by every write of the group.
-type GroupFailure = Arc<rusqlite::Error>;
+pub(super) struct GroupFailure {
+    cause: Arc<rusqlite::Error>,
+    /// How long SQLite waited for the write lock before giving up.
+    busy_timeout: Duration,
+}
 
 /// One write for the writer thread.
 pub(super) enum Job {
@@ -117,9 +121,16 @@ impl<T: Send, F: FnOnce(&Connection) -> Result<T> + Send> WriteJob for Closure<T
     }
 }
 
-fn commit_failed(cause: &GroupFailure) -> Error {
+/// What a write of a group that failed as a whole is told: that another process held
+/// the file's write lock too long, or that the transaction failed.
+fn commit_failed(failure: &GroupFailure) -> Error {
+    if failure.cause.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+        return Error::Locked {
+            waited: failure.busy_timeout,
+        };
+    }
     Error::CommitFailed {
-        source: Arc::clone(cause) as _,
+        source: Arc::clone(&failure.cause) as _,
     }
 }
 
@@ -205,6 +216,8 @@ pub(super) struct Writer {
     /// `PRAGMA data_version` when the writer last looked: it changes when another
     /// connection to the file commits.
     data_version: i64,
+    /// How long the connection waits for another process's write lock.
+    busy_timeout: Duration,
 }
 
 impl Writer {
@@ -214,6 +227,7 @@ impl Writer {
         head: u64,
         head_tx: Arc<watch::Sender<u64>>,
         counters: Arc<Counters>,
+        busy_timeout: Duration,
     ) -> Writer {
         Writer {
             conn,
@@ -221,6 +235,7 @@ impl Writer {
             head_tx,
             counters,
             data_version: 0,
+            busy_timeout,
         }
     }
 
@@ -314,9 +329,12 @@ impl Writer {
                     tracing::error!(error = %e, "cannot roll back the failed group transaction");
                 }
                 self.head = events::load_head(&self.conn).unwrap_or(head_before);
-                let cause = Arc::new(cause);
-                done.into_iter().for_each(|d| d.fail(&cause));
-                waiting.for_each(|job| job.fail(&cause));
+                let failure = GroupFailure {
+                    cause: Arc::new(cause),
+                    busy_timeout: self.busy_timeout,
+                };
+                done.into_iter().for_each(|d| d.fail(&failure));
+                waiting.for_each(|job| job.fail(&failure));
             }
         }
     }
