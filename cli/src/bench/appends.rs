@@ -86,30 +86,7 @@ pub(super) fn raw_one_per_call(
 /// W2: one append per cart with its ten events, expected version 0, carts in order;
 /// events per second.
 pub(super) fn w2(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
-    let carts = work.setup.sizes().carts;
-    let store = work.fresh_store("w2.db")?;
-    recorder.observe(&store);
-    let requests: Vec<AppendRequest> = carts_events(carts)
-        .into_iter()
-        .zip(0..)
-        .map(|(events, i)| {
-            AppendRequest::new(format!("cart-{i}"), ExpectedVersion::NoStream, events)
-        })
-        .collect();
-    let ((), elapsed) = timed(|| {
-        for request in requests {
-            crate::block_on(store.append(request))?;
-        }
-        Ok(())
-    })?;
-    verify_carts("W2", &store, carts)?;
-    recorder.figure(
-        System::Refold,
-        "W2",
-        Metric::EventsPerS,
-        per_second(carts * (workload::ITEMS + 2), elapsed),
-    );
-    raw_carts_per_call(work, recorder, "W2", 1)
+    carts_per_call(work, recorder, "W2", 1)
 }
 
 /// Carts per call of W2-batch.
@@ -118,35 +95,45 @@ const BATCH_CARTS: usize = 100;
 /// W2-batch: W2's carts, 100 per call to `append_all` (each stream expected new);
 /// events per second.
 pub(super) fn w2_batch(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
+    carts_per_call(work, recorder, "W2-batch", BATCH_CARTS)
+}
+
+/// `per_call` whole carts per append call (each stream expected new), carts in order,
+/// through the store and then raw; recorded as `workload`.
+fn carts_per_call(
+    work: &Work<'_>,
+    recorder: &mut Recorder,
+    workload: &str,
+    per_call: usize,
+) -> Result<()> {
     let carts = work.setup.sizes().carts;
-    let store = work.fresh_store("w2-batch.db")?;
+    let store = work.fresh_store(&format!("{workload}.db"))?;
     recorder.observe(&store);
-    let requests: Vec<AppendRequest> = carts_events(carts)
+    let mut requests = carts_events(carts)
         .into_iter()
         .zip(0..)
         .map(|(events, i)| {
             AppendRequest::new(format!("cart-{i}"), ExpectedVersion::NoStream, events)
         })
-        .collect();
-    let mut batches = Vec::new();
-    let mut requests = requests.into_iter().peekable();
+        .peekable();
+    let mut calls = Vec::new();
     while requests.peek().is_some() {
-        batches.push(requests.by_ref().take(BATCH_CARTS).collect::<Vec<_>>());
+        calls.push(requests.by_ref().take(per_call).collect::<Vec<_>>());
     }
     let ((), elapsed) = timed(|| {
-        for batch in batches {
-            crate::block_on(store.append_all(batch))?;
+        for call in calls {
+            crate::block_on(store.append_all(call))?;
         }
         Ok(())
     })?;
-    verify_carts("W2-batch", &store, carts)?;
+    verify_carts(workload, &store, carts)?;
     recorder.figure(
         System::Refold,
-        "W2-batch",
+        workload,
         Metric::EventsPerS,
         per_second(carts * (workload::ITEMS + 2), elapsed),
     );
-    raw_carts_per_call(work, recorder, "W2-batch", BATCH_CARTS)
+    raw_carts_per_call(work, recorder, workload, per_call)
 }
 
 /// `per_call` whole carts per transaction, each with its stream's version check (new
