@@ -2,8 +2,10 @@
 //! verify its check sums and report a figure. How fast is never asserted.
 
 use crate::support::guests::{CART, CART_SUMMARY, wasm_path, workspace_root};
+use crate::support::wait::output_within;
 use std::collections::HashSet;
 use std::process::Command;
+use std::time::Duration;
 
 /// Every workload and ceiling the suite reports, with who reports it.
 const EXPECTED: &[(&str, &str)] = &[
@@ -49,15 +51,18 @@ fn quick_suite_runs_and_verifies_every_workload() {
     assert_eq!(wasm_path(CART_SUMMARY).parent(), Some(modules.as_path()));
     let dir = tempfile::tempdir().expect("a temporary directory");
     let json = dir.path().join("bench.jsonl");
-    let output = Command::new(env!("CARGO_BIN_EXE_refold"))
+    let child = Command::new(env!("CARGO_BIN_EXE_refold"))
         .args(["bench", "--quick", "--runs", "1", "--modules"])
         .arg(&modules)
         .arg("--json")
         .arg(&json)
         .current_dir(workspace_root())
         .env_remove("RUST_LOG")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("the refold binary runs");
+    let output = output_within(child, Duration::from_secs(1800), "refold bench --quick");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -8,20 +8,30 @@ mod read_side;
 mod test;
 
 use crate::support::guests::workspace_root;
+use crate::support::wait::output_within;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// How long one run of the binary may take before the test calls it hung: generous,
+/// since `refold test` of a Python module compiles 18 MiB of wasm in a debug build.
+const RUN_PATIENCE: Duration = Duration::from_secs(600);
 
 /// Run the built `refold` binary with `args` in the repository's root, with no
 /// environment that changes its defaults.
 fn refold(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_refold"))
+    let child = Command::new(env!("CARGO_BIN_EXE_refold"))
         .args(args)
         .current_dir(workspace_root())
         .env_remove("RUST_LOG")
         .env_remove("REFOLD_DB")
-        .output()
-        .expect("the refold binary runs")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the refold binary runs");
+    output_within(child, RUN_PATIENCE, &format!("refold {}", args.join(" ")))
 }
 
 /// What a run printed: stdout, stderr.
@@ -50,7 +60,7 @@ fn refold_on(db: &Path, args: &[&str], input: &str) -> Output {
     let mut stdin = child.stdin.take().expect("piped stdin");
     stdin.write_all(input.as_bytes()).expect("write the input");
     drop(stdin);
-    child.wait_with_output().expect("the refold binary runs")
+    output_within(child, RUN_PATIENCE, &format!("refold {}", args.join(" ")))
 }
 
 /// Check a run exited with `code`; what it printed (stdout, stderr).

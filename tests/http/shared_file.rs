@@ -3,6 +3,7 @@
 
 use super::live::Feed;
 use crate::support::server::{Db, agent, get, post};
+use crate::support::wait::{PATIENCE, output_within};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,7 +40,7 @@ fn a_command_line_append_beside_a_running_server_breaks_nothing() {
         .expect("piped stdin")
         .write_all(br#"{"type":"FromCli","data":{"n":1}}"#)
         .expect("write the event");
-    let output = append.wait_with_output().expect("the append finishes");
+    let output = output_within(append, PATIENCE, "refold append");
     assert!(
         output.status.success(),
         "refold append: {}",

@@ -113,3 +113,40 @@ impl Lines {
         }
     }
 }
+
+/// Wait for `child` to exit, with what it printed, for at most `timeout`; after that
+/// it is killed and the test fails naming `what` it was.
+pub fn output_within(
+    mut child: std::process::Child,
+    timeout: Duration,
+    what: &str,
+) -> std::process::Output {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                // A pipe that fails to read gives what it gave so far.
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        if started.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {timeout:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().expect("the stdout reader ends"),
+        stderr: stderr.join().expect("the stderr reader ends"),
+    }
+}
