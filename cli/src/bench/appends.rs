@@ -55,19 +55,32 @@ pub(super) fn raw_one_per_call(
     metric: Metric,
     carts: u64,
 ) -> Result<()> {
-    let path = work.dir.join("raw.db");
-    let mut conn = baseline::fresh(work.setup, &path)?;
-    let events = carts_events(carts);
-    let ((), elapsed) = timed(|| {
+    raw(work, recorder, workload, metric, carts, |conn, events| {
         for round in 0..=workload::ITEMS + 1 {
-            for (i, cart) in (0..).zip(&events) {
+            for (i, cart) in (0..).zip(events) {
                 let stream = format!("cart-{i}");
                 let event = std::slice::from_ref(&cart[round as usize]);
-                baseline::append(&mut conn, &[(&stream, round, event)])?;
+                baseline::append(conn, &[(&stream, round, event)])?;
             }
         }
         Ok(())
-    })?;
+    })
+}
+
+/// Append the events of carts `0..carts` raw with `appends` (timed) on a fresh
+/// database, verify them, and record the rate as `workload`'s raw-SQLite figure.
+fn raw(
+    work: &Work<'_>,
+    recorder: &mut Recorder,
+    workload: &str,
+    metric: Metric,
+    carts: u64,
+    appends: impl FnOnce(&mut rusqlite::Connection, &[Vec<EventData>]) -> Result<()>,
+) -> Result<()> {
+    let path = work.dir.join("raw.db");
+    let mut conn = baseline::fresh(work.setup, &path)?;
+    let events = carts_events(carts);
+    let ((), elapsed) = timed(|| appends(&mut conn, &events))?;
     drop(conn);
     verify_carts(
         &format!("raw-sqlite {workload}"),
@@ -145,34 +158,25 @@ fn raw_carts_per_call(
     per_call: usize,
 ) -> Result<()> {
     let carts = work.setup.sizes().carts;
-    let path = work.dir.join("raw.db");
-    let mut conn = baseline::fresh(work.setup, &path)?;
-    let events = carts_events(carts);
     let streams: Vec<String> = (0..carts).map(|i| format!("cart-{i}")).collect();
-    let ((), elapsed) = timed(|| {
-        for (names, carts) in streams.chunks(per_call).zip(events.chunks(per_call)) {
-            let appends: Vec<(&str, u64, &[EventData])> = names
-                .iter()
-                .zip(carts)
-                .map(|(name, events)| (name.as_str(), 0, events.as_slice()))
-                .collect();
-            baseline::append(&mut conn, &appends)?;
-        }
-        Ok(())
-    })?;
-    drop(conn);
-    verify_carts(
-        &format!("raw-sqlite {workload}"),
-        &work.setup.open_store(&path)?,
-        carts,
-    )?;
-    recorder.figure(
-        System::RawSqlite,
+    raw(
+        work,
+        recorder,
         workload,
         Metric::EventsPerS,
-        per_second(carts * (workload::ITEMS + 2), elapsed),
-    );
-    Ok(())
+        carts,
+        |conn, events| {
+            for (names, carts) in streams.chunks(per_call).zip(events.chunks(per_call)) {
+                let appends: Vec<(&str, u64, &[EventData])> = names
+                    .iter()
+                    .zip(carts)
+                    .map(|(name, events)| (name.as_str(), 0, events.as_slice()))
+                    .collect();
+                baseline::append(conn, &appends)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// BULK: W2's rows inserted raw, 1,000 per transaction, no version check; events per
