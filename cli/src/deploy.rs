@@ -12,7 +12,8 @@ use std::process::ExitCode;
 /// Deploy a WebAssembly component as the next version of a module.
 ///
 /// With `--server`, the running server swaps it in at once (hot swap). Without, it is
-/// recorded in the database file and goes live when a server next starts on it.
+/// recorded in the database file: a server running on that file makes it live within
+/// its `--deploy-check` (half a second by default), any other when it next starts.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:

@@ -18,6 +18,8 @@ use std::sync::Arc;
 /// Modules deployed before (through `deploy` or the API) come back at their versions
 /// and every projection resumes from its checkpoint. `--deploy` deploys a file at
 /// start unless the same bytes are already the current version of that name. SIGTERM
+/// Deploys recorded by another process on the same database (`refold deploy` beside
+/// the server) go live here within `--deploy-check` of being made. SIGTERM
 /// or Ctrl-C stops it gracefully: requests in flight finish, and every acknowledged
 /// write is durable.
 #[derive(Debug, Args)]
@@ -42,6 +44,13 @@ pub struct ServeArgs {
     /// Commit durability: `full` survives power loss, `normal` a process crash.
     #[arg(long, value_enum, default_value_t = Durability::Full)]
     durability: Durability,
+    /// How often to look for deploys made by other processes on the same database.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = humantime::parse_duration)]
+    deploy_check: std::time::Duration,
+    /// How long a projection's lease lasts unrenewed: with several servers on one
+    /// database, how soon another takes over a projection when its runner dies.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = lease_ttl)]
+    lease_ttl: std::time::Duration,
 }
 
 fn name_and_file(text: &str) -> Result<(String, PathBuf), String> {
@@ -49,6 +58,16 @@ fn name_and_file(text: &str) -> Result<(String, PathBuf), String> {
         .split_once('=')
         .ok_or_else(|| format!("'{text}' is not NAME=FILE (e.g. cart=cart.wasm)"))?;
     Ok((name.to_owned(), PathBuf::from(file)))
+}
+
+fn lease_ttl(text: &str) -> Result<std::time::Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl < std::time::Duration::from_secs(1) {
+        return Err(format!(
+            "{text} is too short for a lease: at least 1s, so that renewing it (every third of it) never races its expiry"
+        ));
+    }
+    Ok(ttl)
 }
 
 fn decider_and_category(text: &str) -> Result<(String, String), String> {
@@ -67,6 +86,7 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = {
         let mut config = EngineConfig::new(db);
         config.synchronous = args.durability.into();
+        config.projections.lease_ttl = args.lease_ttl;
         refold::engine::Engine::open(config)
             .await
             .with_context(|| format!("cannot open the database {}", db.display()))?
@@ -94,6 +114,7 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             })?;
     }
     let engine = Arc::new(engine);
+    let following = engine.follow_deploys(args.deploy_check);
     let http = HttpConfig {
         token: args.token,
         ..HttpConfig::default()
@@ -112,6 +133,7 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     }
     .await;
+    following.abort();
     engine.shutdown();
     served?;
     Ok(ExitCode::SUCCESS)

@@ -8,15 +8,9 @@ mod read_side;
 mod test;
 
 use crate::support::guests::workspace_root;
+use crate::support::server::{RUN_PATIENCE, refold_on};
 use crate::support::wait::output_within;
-use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
-
-/// How long one run of the binary may take before the test calls it hung: generous,
-/// since `refold test` of a Python module compiles 18 MiB of wasm in a debug build.
-const RUN_PATIENCE: Duration = Duration::from_secs(600);
 
 /// Run the built `refold` binary with `args` in the repository's root, with no
 /// environment that changes its defaults.
@@ -40,27 +34,6 @@ fn printed(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-/// Run `refold --db <db> <args>` with `input` on stdin.
-fn refold_on(db: &Path, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_refold"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .current_dir(workspace_root())
-        .env_remove("RUST_LOG")
-        .env_remove("REFOLD_DB")
-        .env_remove("REFOLD_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the refold binary runs");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input.as_bytes()).expect("write the input");
-    drop(stdin);
-    output_within(child, RUN_PATIENCE, &format!("refold {}", args.join(" ")))
 }
 
 /// Check a run exited with `code`; what it printed (stdout, stderr).

@@ -2,15 +2,19 @@
 //! SIGKILL at random moments, again and again, on the same file. Every acknowledged
 //! append must survive whole, at its acknowledged position, and nothing may be torn.
 //! Each kill comes once the child has acknowledged a seeded number of appends, so it
-//! always lands while appends are under way.
+//! always lands while appends are under way. The child is a program appending to the
+//! store, or a `refold serve` taking multi-stream appends over HTTP: none may be half
+//! present.
 
 use super::whole_log;
+use crate::support::server::{Db, agent};
 use crate::support::wait::{Lines, PATIENCE};
 use crate::support::{block_on, example_binary};
 use refold::store::sqlite::{SqliteStore, StoreConfig};
 use refold::store::{EventStore, RecordedEvent};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
@@ -26,6 +30,22 @@ const MOST_JITTER_MICROS: u64 = 5_000;
 struct SplitMix(u64);
 
 impl SplitMix {
+    /// A generator seeded from `REFOLD_CRASH_SEED`, or the clock (printed, so a failing
+    /// run can be replayed).
+    fn seeded() -> SplitMix {
+        let seed = std::env::var("REFOLD_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        eprintln!("crash test seed: {seed} (rerun with REFOLD_CRASH_SEED={seed})");
+        SplitMix(seed)
+    }
+
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -101,17 +121,7 @@ fn run_and_kill(
 
 #[test]
 fn acknowledged_appends_survive_sigkill_whole() {
-    let seed = std::env::var("REFOLD_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("crash test seed: {seed} (rerun with REFOLD_CRASH_SEED={seed})");
-    let mut random = SplitMix(seed);
+    let mut random = SplitMix::seeded();
     let binary = example_binary("append-loop");
     let dir = tempfile::tempdir().expect("create a temporary directory");
     let database = dir.path().join("events.db");
@@ -161,7 +171,8 @@ fn acknowledged_appends_survive_sigkill_whole() {
     );
 }
 
-/// Every append's events are all stored, together, or none is.
+/// Every append's events are all stored, together, or none is: consecutive in the log,
+/// and consecutive in each stream they went to.
 fn check_appends_whole(log: &[RecordedEvent]) {
     let mut appends: HashMap<String, Vec<&RecordedEvent>> = HashMap::new();
     for event in log {
@@ -192,11 +203,13 @@ fn check_appends_whole(log: &[RecordedEvent]) {
                 pair[0].global_position + 1,
                 "append {marker}, event {index}"
             );
-            assert_eq!(
-                pair[1].stream_position,
-                pair[0].stream_position + 1,
-                "append {marker}, event {index}"
-            );
+            if pair[1].stream == pair[0].stream {
+                assert_eq!(
+                    pair[1].stream_position,
+                    pair[0].stream_position + 1,
+                    "append {marker}, event {index}"
+                );
+            }
         }
     }
 }
@@ -222,4 +235,135 @@ fn check_streams(store: &impl EventStore, log: &[RecordedEvent]) {
             "stream {stream}"
         );
     }
+}
+
+/// Rounds of the server crash test: each starts a server, kills it mid-appends.
+const SERVER_ROUNDS: usize = 8;
+/// HTTP clients appending to the server at once.
+const CLIENTS: usize = 4;
+
+/// One acknowledged multi-stream append: its marker, and each stream it went to with
+/// the global position of its last event there.
+type MultiAck = (String, Vec<(String, u64)>);
+
+/// A multi-stream append to 2..=4 of six streams, 1..=3 events each, every event
+/// marked with the append's marker, the append's size and its index in it.
+fn multi_append(random: &mut SplitMix) -> (String, String) {
+    let marker = Uuid::new_v4().to_string();
+    let streams = 2 + random.next() % 3;
+    let first = random.next() % 6;
+    let counts: Vec<u64> = (0..streams).map(|_| 1 + random.next() % 3).collect();
+    let size: u64 = counts.iter().sum();
+    let mut index = 0;
+    let appends: Vec<serde_json::Value> = counts
+        .iter()
+        .enumerate()
+        .map(|(k, &count)| {
+            let events: Vec<serde_json::Value> = (0..count)
+                .map(|_| {
+                    index += 1;
+                    serde_json::json!({"type": "Marked",
+                        "data": {"append": marker, "size": size, "index": index - 1}})
+                })
+                .collect();
+            let stream = format!("multi-{}", (first + k as u64) % 6);
+            serde_json::json!({"stream": stream, "events": events})
+        })
+        .collect();
+    (
+        marker,
+        serde_json::json!({ "appends": appends }).to_string(),
+    )
+}
+
+/// Post multi-stream appends to `base` until a request fails (the server was killed),
+/// sending each acknowledged one to `acks`.
+fn post_until_killed(base: String, seed: u64, acks: mpsc::Sender<MultiAck>) {
+    let http = agent();
+    let mut random = SplitMix(seed);
+    loop {
+        let (marker, body) = multi_append(&mut random);
+        let sent = http
+            .post(&format!("{base}/streams"))
+            .header("content-type", "application/json")
+            .send(&body);
+        // A request cut by the kill was never acknowledged.
+        let Some(answer) = sent
+            .ok()
+            .filter(|r| r.status() == 200)
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+        else {
+            return;
+        };
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("a JSON answer");
+        let streams = answer["appends"]
+            .as_array()
+            .expect("the outcome of each append")
+            .iter()
+            .map(|a| {
+                let stream = a["stream"].as_str().expect("a stream").to_owned();
+                (stream, a["lastPosition"].as_u64().expect("a position"))
+            })
+            .collect();
+        if acks.send((marker, streams)).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_server_killed_during_multi_stream_appends_leaves_none_half_present() {
+    let mut random = SplitMix::seeded();
+    let db = Db::new();
+    let mut acked: Vec<MultiAck> = Vec::new();
+    for _ in 0..SERVER_ROUNDS {
+        let server = db.serve(&[]);
+        let (sender, acks) = mpsc::channel();
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let (base, seed, sender) = (server.base.clone(), random.next(), sender.clone());
+                std::thread::spawn(move || post_until_killed(base, seed, sender))
+            })
+            .collect();
+        drop(sender);
+        let before_kill = 1 + random.next() % MOST_ACKS_BEFORE_KILL;
+        for n in 1..=before_kill {
+            let ack = acks
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|e| panic!("acknowledgement {n} of {before_kill}: {e}"));
+            acked.push(ack);
+        }
+        std::thread::sleep(Duration::from_micros(random.next() % MOST_JITTER_MICROS));
+        server.kill();
+        for client in clients {
+            client.join().expect("a client thread");
+        }
+        acked.extend(acks.try_iter());
+    }
+    let store = SqliteStore::open(StoreConfig::new(db.path())).expect("reopen the store");
+    let log = whole_log(&store);
+    let positions: Vec<u64> = log.iter().map(|e| e.global_position).collect();
+    assert!(
+        positions == (1..=log.len() as u64).collect::<Vec<_>>(),
+        "global positions are not 1..={}",
+        log.len()
+    );
+    for (marker, streams) in &acked {
+        for (stream, position) in streams {
+            let event = &log[*position as usize - 1];
+            let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+            assert_eq!(
+                (event.stream.as_str(), data["append"].as_str()),
+                (stream.as_str(), Some(marker.as_str())),
+                "acknowledged append {marker} to {stream} ends at {position}, stored {event:?}"
+            );
+        }
+    }
+    check_appends_whole(&log);
+    check_streams(&store, &log);
+    eprintln!(
+        "{} acknowledged multi-stream appends over {SERVER_ROUNDS} kills, {} events stored",
+        acked.len(),
+        log.len()
+    );
 }

@@ -3,9 +3,38 @@
 
 use super::guests::{self, CART, CART_SUMMARY};
 use super::wait::{Lines, PATIENCE};
+
+/// How long one run of the binary may take before a test calls it hung: generous,
+/// since `refold test` of a Python module compiles 18 MiB of wasm in a debug build.
+pub const RUN_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Run `refold --db <db> <args>` in the repository's root with `input` on stdin and no
+/// environment that changes its defaults; what it printed and how it exited.
+pub fn refold_on(db: &Path, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refold"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .current_dir(workspace_root())
+        .env_remove("RUST_LOG")
+        .env_remove("REFOLD_DB")
+        .env_remove("REFOLD_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the refold binary runs");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input.as_bytes()).expect("write the input");
+    drop(stdin);
+    output_within(child, RUN_PATIENCE, &format!("refold {}", args.join(" ")))
+}
+use super::guests::workspace_root;
+use super::wait::output_within;
 use serde_json::Value;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -131,6 +160,12 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kill the server with SIGKILL: no clean shutdown, its leases are left to expire.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL the server");
+        let _ = self.child.wait();
     }
 
     /// Stop the server with SIGTERM and check it exits successfully.

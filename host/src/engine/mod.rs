@@ -18,6 +18,8 @@ use crate::store::{ModuleRecord, NewModule, SnapshotProjection, Storage};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
@@ -107,6 +109,9 @@ pub struct Engine {
     projections: ProjectionEngine,
     deploying: tokio::sync::Mutex<()>,
     run_projections: bool,
+    /// How many deploys the store held when this engine last brought its modules up
+    /// to date ([`ModuleStore::deploys`](crate::store::ModuleStore::deploys)).
+    deploys_seen: AtomicU64,
 }
 
 impl Engine {
@@ -134,14 +139,9 @@ impl Engine {
             projections,
             deploying: tokio::sync::Mutex::new(()),
             run_projections: config.run_projections,
+            deploys_seen: AtomicU64::new(0),
         };
-        for (record, bytes) in engine.storage.modules.current().await? {
-            let module = engine.runtime.load(&record.name, &bytes)?;
-            let module = engine.runtime.deploy_version(module, record.version);
-            engine
-                .start(module, record.policy.unwrap_or_default(), false)
-                .await?;
-        }
+        engine.catch_up_deploys().await?;
         for snapshot in engine.storage.modules.snapshots().await? {
             if engine.run_projections {
                 engine
@@ -185,16 +185,94 @@ impl Engine {
         let module = self.runtime.deploy_version(module, record.version);
         self.start(module.clone(), policy.unwrap_or_default(), true)
             .await?;
-        if module.info().world == World::Decider && self.run_projections {
-            for snapshot in self.storage.modules.snapshots().await? {
-                if snapshot.decider == name {
-                    self.projections
-                        .deploy_snapshot(&snapshot.decider, &snapshot.category, snapshot.policy)
-                        .await?;
+        self.restart_snapshots_of(module.info()).await?;
+        Ok(module.info().clone())
+    }
+
+    /// Make live every deploy recorded in the store since this engine last looked:
+    /// those of another process on the same database (a `refold deploy` beside a
+    /// running server) or of another node. Returns the modules that went live, none
+    /// when nothing changed; one cheap read when nothing did.
+    pub async fn sync_deploys(&self) -> Result<Vec<ModuleInfo>> {
+        if self.storage.modules.deploys().await? == self.deploys_seen.load(Ordering::Acquire) {
+            return Ok(Vec::new());
+        }
+        let _one_deploy_at_a_time = self.deploying.lock().await;
+        self.catch_up_deploys().await
+    }
+
+    /// Check for deploys made elsewhere every `every` (see
+    /// [`sync_deploys`](Self::sync_deploys)) until the engine is dropped. Needs a
+    /// tokio runtime; a failed check is logged and tried again at the next tick.
+    pub fn follow_deploys(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                match engine.sync_deploys().await {
+                    Ok(live) => {
+                        for module in live {
+                            tracing::info!(
+                                module = %module.name,
+                                version = module.version,
+                                "a deploy made elsewhere is live"
+                            );
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %crate::error::chain(&error), "checking for new deploys failed");
+                    }
                 }
             }
+        })
+    }
+
+    /// Bring every module up to its newest recorded version (loading those this engine
+    /// does not run at that version) and start what they run. Callers hold
+    /// `deploying`, or are the engine being opened.
+    async fn catch_up_deploys(&self) -> Result<Vec<ModuleInfo>> {
+        let seen = self.storage.modules.deploys().await?;
+        let mut live = Vec::new();
+        for (record, bytes) in self.storage.modules.current().await? {
+            let running = self.runtime.module(&record.name).ok();
+            if running
+                .as_ref()
+                .is_some_and(|module| module.info().version == record.version)
+            {
+                continue;
+            }
+            let module = self.runtime.load(&record.name, &bytes)?;
+            let module = self.runtime.deploy_version(module, record.version);
+            self.start(module.clone(), record.policy.unwrap_or_default(), false)
+                .await?;
+            if running.is_some() {
+                self.restart_snapshots_of(module.info()).await?;
+            }
+            live.push(module.info().clone());
         }
-        Ok(module.info().clone())
+        self.deploys_seen.store(seen, Ordering::Release);
+        Ok(live)
+    }
+
+    /// Rebuild the snapshot projections folded by `decider` after a new version of it
+    /// went live.
+    async fn restart_snapshots_of(&self, decider: &ModuleInfo) -> Result<()> {
+        if decider.world != World::Decider || !self.run_projections {
+            return Ok(());
+        }
+        for snapshot in self.storage.modules.snapshots().await? {
+            if snapshot.decider == decider.name {
+                self.projections
+                    .deploy_snapshot(&snapshot.decider, &snapshot.category, snapshot.policy)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Keep each stream of `category` folded by the decider deployed as `decider` as

@@ -230,6 +230,10 @@ pub trait ModuleStore: Send + Sync {
     /// Every deploy of `name`, oldest first.
     async fn history(&self, name: &str) -> Result<Vec<ModuleRecord>>;
 
+    /// How many deploys were recorded so far, by any process: it only grows, so a
+    /// change tells a node to reload `current()`.
+    async fn deploys(&self) -> Result<u64>;
+
     /// Record (or update the policy of) a snapshot projection.
     async fn record_snapshot(&self, snapshot: &SnapshotProjection) -> Result<()>;
 

@@ -426,6 +426,10 @@ impl ModuleStore for SqliteStore {
         })
     }
 
+    async fn deploys(&self) -> Result<u64> {
+        self.readers.read("count the deploys", modules::deploys)
+    }
+
     async fn record_snapshot(&self, snapshot: &SnapshotProjection) -> Result<()> {
         let snapshot = snapshot.clone();
         self.write("record a snapshot projection", move |conn| {
