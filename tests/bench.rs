@@ -40,6 +40,14 @@ const EXPECTED: &[(&str, &str)] = &[
     ("refold", "W6-load-precompiled"),
     ("refold", "W6-instantiate"),
     ("refold", "W6-hot-swap"),
+    ("refold", "H1"),
+    ("in-process", "H1"),
+    ("refold", "H1-32"),
+    ("in-process", "H1-32"),
+    ("refold", "H4"),
+    ("in-process", "H4"),
+    ("refold", "H4-32"),
+    ("in-process", "H4-32"),
 ];
 
 #[test]

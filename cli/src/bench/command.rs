@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-/// Run the benchmark suite: W1, W1-64, W2, W3, W4, W4-16, W5 and W6 of
-/// `docs/workloads.md`, each beside its raw-SQLite and native baselines.
+/// Run the benchmark suite: W1, W1-64, W2, W2-batch, W3, W4, W4-16, W5, W6 and the
+/// HTTP workloads H1, H1-32, H4, H4-32 of `docs/workloads.md`, each beside its
+/// raw-SQLite, native or in-process baselines.
 ///
 /// Every (run, variant, workload) runs in a fresh process on fresh temporary
 /// databases; runs are interleaved (run 1 of everything, then run 2). Every workload

@@ -7,7 +7,8 @@
 //! its [`Figure`]s, the SQLite settings it observed and the process's peak memory.
 //! The workloads live in one module per part of the engine they measure:
 //! `appends` (W1, W1-64, W2, W2-batch and the BULK ceiling), `rehydrate` (W3, READ-ALL, FOLD),
-//! `commands` (W4, W4-16), `projection` (W5) and `lifecycle` (W6). `baseline` holds
+//! `commands` (W4, W4-16), `projection` (W5), `lifecycle` (W6) and `http` (H1, H1-32,
+//! H4, H4-32: the same over the HTTP API). `baseline` holds
 //! the raw-rusqlite code every SQLite baseline shares, and [`report`] the statistics,
 //! tables and JSON lines.
 //!
@@ -20,6 +21,7 @@ mod appends;
 mod baseline;
 mod command;
 mod commands;
+mod http;
 mod lifecycle;
 mod projection;
 mod rehydrate;
@@ -99,11 +101,19 @@ pub enum Job {
     W5,
     /// W6: the cart decider's module lifecycle.
     W6,
+    /// H1: W1-like appends over HTTP, one connection.
+    H1,
+    /// H1-32: H1 from 32 connections.
+    H1x32,
+    /// H4: `OpenCart` commands over HTTP, one connection.
+    H4,
+    /// H4-32: H4 from 32 connections.
+    H4x32,
 }
 
 impl Job {
     /// Every job, in the order a run goes through them.
-    pub const ALL: [Job; 10] = [
+    pub const ALL: [Job; 14] = [
         Job::Bulk,
         Job::W1,
         Job::W1x64,
@@ -114,6 +124,10 @@ impl Job {
         Job::W4x16,
         Job::W5,
         Job::W6,
+        Job::H1,
+        Job::H1x32,
+        Job::H4,
+        Job::H4x32,
     ];
 
     /// The job's name, as `--workloads` and reports spell it.
@@ -129,6 +143,10 @@ impl Job {
             Job::W4x16 => "W4-16",
             Job::W5 => "W5",
             Job::W6 => "W6",
+            Job::H1 => "H1",
+            Job::H1x32 => "H1-32",
+            Job::H4 => "H4",
+            Job::H4x32 => "H4-32",
         }
     }
 
@@ -155,7 +173,10 @@ impl Job {
 
     /// Whether the job runs the cart decider component.
     pub fn needs_cart(self) -> bool {
-        matches!(self, Job::W3 | Job::W4 | Job::W4x16 | Job::W6)
+        matches!(
+            self,
+            Job::W3 | Job::W4 | Job::W4x16 | Job::W6 | Job::H4 | Job::H4x32
+        )
     }
 
     /// Whether the job needs the W1 store of [`prepare`] (W3's also needs the
@@ -191,6 +212,8 @@ pub struct Sizes {
     pub samples: usize,
     /// Passes of the FOLD ceiling.
     pub fold_passes: usize,
+    /// How long each side of an HTTP workload sends requests.
+    pub http_run: Duration,
 }
 
 impl Scale {
@@ -213,6 +236,7 @@ impl Scale {
                 command_carts: 1_000,
                 samples: 5,
                 fold_passes: 5,
+                http_run: Duration::from_secs(10),
             },
             Scale::Quick => Sizes {
                 carts: 200,
@@ -222,6 +246,7 @@ impl Scale {
                 command_carts: 50,
                 samples: 3,
                 fold_passes: 3,
+                http_run: Duration::from_secs(1),
             },
         }
     }
@@ -361,6 +386,7 @@ pub fn run_job(job: Job, setup: &Setup, run: u32) -> Result<JobReport> {
         Job::W4x16 => commands::w4(&work, &mut recorder, Job::W4x16)?,
         Job::W5 => projection::w5(&work, &mut recorder)?,
         Job::W6 => lifecycle::w6(&work, &mut recorder)?,
+        job @ (Job::H1 | Job::H1x32 | Job::H4 | Job::H4x32) => http::h(&work, &mut recorder, job)?,
     }
     Ok(JobReport {
         job: job.name().to_owned(),

@@ -22,6 +22,9 @@ pub enum System {
     /// The same guest logic compiled into the host (no wasm boundary).
     #[serde(rename = "native")]
     Native,
+    /// The same requests made through the library in the same process (no HTTP).
+    #[serde(rename = "in-process")]
+    InProcess,
 }
 
 impl System {
@@ -31,6 +34,7 @@ impl System {
             System::Refold => "refold",
             System::RawSqlite => "raw-sqlite",
             System::Native => "native",
+            System::InProcess => "in-process",
         }
     }
 }
