@@ -183,3 +183,85 @@ fn a_batch_under_a_lease_that_passed_on_commits_nothing() {
         .unwrap();
     assert_eq!(definition.active.checkpoint, 7);
 }
+
+/// Append event `k` of cart 0 (opened, then items) through `store`.
+fn append_cart_0_event(store: &dyn EventStore, k: usize) {
+    let (event_type, data) = workload::cart_events(0, 3).swap_remove(k);
+    block_on(store.append(AppendRequest::new(
+        "cart-0",
+        ExpectedVersion::Any,
+        vec![EventData::new(event_type, data)],
+    )))
+    .unwrap();
+}
+
+/// The item count of cart 0's summary as `engine` reads it.
+fn cart_0_items(engine: &ProjectionEngine) -> serde_json::Value {
+    let text = block_on(engine.get(
+        "cart-summary",
+        "default",
+        cart_summary::COLLECTION,
+        "cart-0",
+    ))
+    .unwrap()
+    .expect("a summary of cart-0");
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["itemCount"].clone()
+}
+
+#[test]
+fn a_runner_that_takes_its_projection_back_reads_what_the_other_engine_wrote() {
+    let first_store = TempStore::new();
+    let second_store = Arc::new(SqliteStore::open(StoreConfig::new(first_store.path())).unwrap());
+    let (first_storage, second_storage) =
+        (first_store.storage(), Storage::of(second_store.clone()));
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let module = runtime.deploy(
+        runtime
+            .load("cart-summary", &guests::wasm(guests::CART_SUMMARY))
+            .unwrap(),
+    );
+    // Quantities of cart 0's first three items: 2, 3 and 1.
+    let quantities = [2, 3, 1];
+
+    // The first engine folds the cart's opening and first item, keeping the summary
+    // it wrote in memory, and goes idle.
+    let first = engine(&first_storage, &runtime);
+    block_on(first.deploy(module.clone(), FailurePolicy::Stop)).unwrap();
+    append_cart_0_event(&*first_store, 0);
+    append_cart_0_event(&*first_store, 1);
+    block_on(first.wait_for("cart-summary", first_store.head(), PATIENCE)).unwrap();
+    assert_eq!(cart_0_items(&first), quantities[0]);
+
+    // Idle, the first does not renew its lease: the second takes the projection over
+    // and folds the second item.
+    let second = engine(&second_storage, &runtime);
+    block_on(second.deploy(module, FailurePolicy::Stop)).unwrap();
+    wait_until(
+        PATIENCE,
+        "the second engine to take the idle first engine's lease",
+        || block_on(second_storage.leases.leases()).unwrap()[0].token,
+        |token| *token == 2,
+    );
+    append_cart_0_event(&*second_store, 2);
+    block_on(second.wait_for("cart-summary", second_store.head(), PATIENCE)).unwrap();
+    assert_eq!(cart_0_items(&second), quantities[0] + quantities[1]);
+    wait_until(
+        PATIENCE,
+        "the first engine to stand by",
+        || first.status_of("cart-summary").unwrap().active.state,
+        |state| *state == ProjectionState::Standby,
+    );
+
+    // The second stops; the first takes the projection back and folds the third item
+    // onto the summary the second wrote, not onto the one it remembers.
+    drop(second);
+    append_cart_0_event(&*first_store, 3);
+    block_on(first.wait_for("cart-summary", first_store.head(), PATIENCE)).unwrap();
+    assert_eq!(
+        cart_0_items(&first),
+        quantities.iter().sum::<u64>(),
+        "every item counted once"
+    );
+    let lease = &block_on(first_storage.leases.leases()).unwrap()[0];
+    assert_eq!(lease.token, 3, "the lease passed twice: {lease:?}");
+}

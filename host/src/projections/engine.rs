@@ -528,6 +528,7 @@ impl Inner {
             handle: self.handle.clone(),
             filter: logic.filter()?,
             batch_size: self.config.batch_size,
+            document_cache_bytes: self.config.document_cache_bytes,
             retry_delay: self.config.retry_delay,
             promoted: Box::new(move |shared| {
                 if let Some(engine) = engine.upgrade() {

@@ -8,6 +8,14 @@
 //! batch leaves no trace. Documents are partition-scoped: the runner sets the partition
 //! of the events being applied before each call.
 //!
+//! Committed documents are kept in memory between batches too, up to a byte budget
+//! ([`ProjectionConfig::document_cache_bytes`](super::ProjectionConfig)): the runner
+//! holding a generation's lease is the only writer of its documents, so what it read or
+//! committed stays true until it loses the lease. A projection that reads each document
+//! once per batch (a cart's events are far apart in the log) then reads it from the
+//! store once in all, not once per event. The runner forgets them whenever that may no
+//! longer hold: a new lease, a fenced or failed commit.
+//!
 //! An [`Overlay`] is a cheap handle to shared state, so one handle can be boxed into
 //! the guest's store for a call (it must be owned and `Send + 'static`) while the
 //! runner keeps another to collect the result. Guest calls run on the runner's own
@@ -35,17 +43,56 @@ struct State {
     generation: u64,
     partition: String,
     pending: Pending,
+    /// Committed documents known (a `None` is known absent).
+    committed: Committed,
     /// The first read that failed in this batch; the batch is then retried whole.
     error: Option<crate::Error>,
 }
 
+/// Committed documents held in memory, up to a byte budget: when the next one would
+/// pass it, all are dropped and filling starts over (no bookkeeping per read).
+struct Committed {
+    documents: HashMap<DocumentKey, DocumentChange>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl Committed {
+    fn get(&self, key: &DocumentKey) -> Option<&DocumentChange> {
+        self.documents.get(key)
+    }
+
+    fn insert(&mut self, key: DocumentKey, document: DocumentChange) {
+        let size = key.partition.len()
+            + key.collection.len()
+            + key.id.len()
+            + document.as_ref().map_or(0, String::len);
+        if size > self.budget {
+            self.documents.remove(&key);
+            return;
+        }
+        if self.bytes + size > self.budget {
+            self.clear();
+        }
+        self.bytes += size;
+        self.documents.insert(key, document);
+    }
+
+    fn clear(&mut self) {
+        self.documents.clear();
+        self.bytes = 0;
+    }
+}
+
 impl Overlay {
-    /// An overlay over the committed documents of `projection`'s `generation`.
+    /// An overlay over the committed documents of `projection`'s `generation`, keeping
+    /// up to `cache_bytes` of them in memory between batches.
     pub(super) fn new(
         store: Arc<dyn ProjectionStore>,
         handle: Handle,
         projection: &str,
         generation: u64,
+        cache_bytes: usize,
     ) -> Self {
         Overlay(Arc::new(Mutex::new(State {
             store,
@@ -54,8 +101,28 @@ impl Overlay {
             generation,
             partition: String::new(),
             pending: Pending::new(),
+            committed: Committed {
+                documents: HashMap::new(),
+                bytes: 0,
+                budget: cache_bytes,
+            },
             error: None,
         })))
+    }
+
+    /// Remember `changes` as committed: the runner is about to commit them, and calls
+    /// [`forget_committed`](Self::forget_committed) if that does not succeed.
+    pub(super) fn committing(&self, changes: &Pending) {
+        let mut state = self.state();
+        for (key, document) in changes {
+            state.committed.insert(key.clone(), document.clone());
+        }
+    }
+
+    /// Forget every committed document kept in memory: another process may have
+    /// written them since, or a commit they came from may not have happened.
+    pub(super) fn forget_committed(&self) {
+        self.state().committed.clear();
     }
 
     /// Scope the documents to `partition` for the events applied next.
@@ -99,13 +166,19 @@ impl Documents for Overlay {
         if let Some(pending) = state.pending.get(&key) {
             return pending.clone();
         }
+        if let Some(committed) = state.committed.get(&key) {
+            return committed.clone();
+        }
         let read = state.handle.block_on(state.store.document(
             &state.projection,
             state.generation,
             &key,
         ));
         match read {
-            Ok(document) => document,
+            Ok(document) => {
+                state.committed.insert(key, document.clone());
+                document
+            }
             Err(error) => {
                 state.error.get_or_insert(error);
                 None

@@ -270,6 +270,8 @@ pub(super) struct RunnerContext {
     pub(super) handle: Handle,
     pub(super) filter: LogFilter,
     pub(super) batch_size: usize,
+    /// Bytes of committed documents kept in memory between batches.
+    pub(super) document_cache_bytes: usize,
     pub(super) retry_delay: Duration,
     /// Called once this runner's generation became the one queries read.
     pub(super) promoted: OnPromoted,
@@ -286,10 +288,18 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name(name)
         .spawn(move || {
+            let overlay = Overlay::new(
+                context.store.clone(),
+                context.handle.clone(),
+                &shared.projection,
+                shared.generation,
+                context.document_cache_bytes,
+            );
             Runner {
                 shared,
                 logic,
                 context,
+                overlay,
                 head_seen: Cell::new(0),
                 lease: RefCell::new(None),
             }
@@ -317,6 +327,8 @@ struct Runner {
     shared: Arc<RunnerShared>,
     logic: Arc<dyn ProjectionLogic>,
     context: RunnerContext,
+    /// The documents the logic reads and writes, with what it knows to be committed.
+    overlay: Overlay,
     /// The log's head when the current step began.
     head_seen: Cell<u64>,
     /// The lease held, and when it was last taken or renewed.
@@ -338,15 +350,10 @@ impl Runner {
         let handle = &self.context.handle;
         let mut head = self.context.events.subscribe();
         let mut stop = self.shared.stop.subscribe();
-        let overlay = Overlay::new(
-            self.context.store.clone(),
-            handle.clone(),
-            &self.shared.projection,
-            self.shared.generation,
-        );
+        let overlay = &self.overlay;
         while !*stop.borrow_and_update() {
             let step = match self.hold_lease() {
-                Ok(Held::Yes) => self.step(&overlay, &mut head),
+                Ok(Held::Yes) => self.step(overlay, &mut head),
                 Ok(Held::No) => {
                     // Look again a third of a lease later; a stop ends the wait early.
                     handle.block_on(async {
@@ -426,6 +433,8 @@ impl Runner {
             .is_none_or(|(held, _)| held.token != lease.token);
         *self.lease.borrow_mut() = Some((lease, asked));
         if taken_over {
+            // Another owner may have written the documents in between.
+            self.overlay.forget_committed();
             let stored = self
                 .context
                 .handle
@@ -592,6 +601,7 @@ impl Runner {
         caught_up: bool,
     ) -> Result<Step> {
         let was_skip = skipped.is_some();
+        self.overlay.committing(&pending);
         let committed = self
             .context
             .handle
@@ -603,11 +613,13 @@ impl Runner {
                 skipped,
                 caught_up,
                 fence: self.lease.borrow().as_ref().map(|(lease, _)| lease.fence()),
-            }))?;
+            }))
+            .inspect_err(|_| self.overlay.forget_committed())?;
         match committed {
             Committed::Superseded => return Ok(Step::Finished),
             Committed::Fenced => {
                 // Another process took the lease over: nothing of this batch stands.
+                self.overlay.forget_committed();
                 self.lease.take();
                 return Ok(Step::Progressed);
             }

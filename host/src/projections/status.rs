@@ -46,6 +46,9 @@ pub struct ProjectionConfig {
     /// How long a runner's lease lasts unless renewed (it renews at a third of it):
     /// how long another process waits to take over when this one dies.
     pub lease_ttl: Duration,
+    /// Bytes of committed documents each runner keeps in memory between batches, so
+    /// that a document read again is not read from the store again (0: none).
+    pub document_cache_bytes: usize,
 }
 
 impl Default for ProjectionConfig {
@@ -55,6 +58,7 @@ impl Default for ProjectionConfig {
             batch_size: 500,
             retry_delay: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(10),
+            document_cache_bytes: 16 << 20,
         }
     }
 }
