@@ -7,7 +7,8 @@
 //! everything waiting as one transaction pays that wait once per group instead of once
 //! per write, and no two connections of the process ever wait on each other's lock.
 //! Each write runs in its own savepoint, so a conflict or a reused event id undoes that
-//! write alone and fails it alone while the rest of the group commits. Callers hear
+//! write alone and fails it alone while the rest of the group commits; an append alone
+//! in its group (a single client) skips the savepoint and rolls the transaction back. Callers hear
 //! back only after `COMMIT` returned, and subscribers learn the new head right then.
 
 use super::errors::{During, failed};
@@ -291,8 +292,10 @@ impl Writer {
         let mut done = Vec::with_capacity(group.len());
         let mut waiting = group.into_iter();
         match self.write_group(&mut waiting, &mut done) {
-            Ok(()) => {
-                self.counters.commits.fetch_add(1, Relaxed);
+            Ok(committed) => {
+                if committed {
+                    self.counters.commits.fetch_add(1, Relaxed);
+                }
                 for job in &done {
                     match job {
                         Done::Append {
@@ -339,20 +342,27 @@ impl Writer {
         }
     }
 
-    /// Run the group's jobs in one transaction, each in its own savepoint. An error
-    /// returned here fails the whole group (the transaction itself broke).
+    /// Run the group's jobs in one transaction, each in its own savepoint; an append
+    /// alone in its group needs none, since undoing it is rolling the transaction back.
+    /// Whether a transaction was committed; an error returned here fails the whole
+    /// group (the transaction itself broke).
     fn write_group(
         &mut self,
-        waiting: &mut impl Iterator<Item = Job>,
+        waiting: &mut impl ExactSizeIterator<Item = Job>,
         done: &mut Vec<Done>,
-    ) -> rusqlite::Result<()> {
+    ) -> rusqlite::Result<bool> {
         self.exec("BEGIN IMMEDIATE")?;
         self.notice_foreign_commits()?;
         let recorded_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let alone = waiting.len() == 1;
         for job in waiting {
             done.push(match job {
                 Job::Append(requests, reply) => {
-                    let (result, written) = self.append(requests, &recorded_at)?;
+                    let (result, written) = if alone {
+                        self.append_alone(requests, &recorded_at)?
+                    } else {
+                        self.append(requests, &recorded_at)?
+                    };
                     Done::Append {
                         reply,
                         result,
@@ -371,7 +381,11 @@ impl Writer {
                 }
             });
         }
-        self.exec("COMMIT")
+        if self.conn.is_autocommit() {
+            // The group's one append was refused and rolled back.
+            return Ok(false);
+        }
+        self.exec("COMMIT").map(|()| true)
     }
 
     fn exec(&self, sql: &str) -> rusqlite::Result<()> {
@@ -401,21 +415,57 @@ impl Writer {
         requests: Vec<AppendRequest>,
         recorded_at: &str,
     ) -> rusqlite::Result<(Result<Vec<AppendOutcome>>, Written)> {
-        let attempt = self.in_savepoint(|w| {
-            requests
-                .iter()
-                .enumerate()
-                .map(|(index, request)| {
-                    w.try_append(request, recorded_at)
-                        .map_err(|refusal| (index, refusal))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })?;
+        let attempt = self.in_savepoint(|w| w.try_appends(&requests, recorded_at))?;
+        Ok(self.appended(requests, attempt, recorded_at))
+    }
+
+    /// [`append`](Self::append) for the only job of its group, in the group's
+    /// transaction itself: refused, it rolls the transaction back.
+    fn append_alone(
+        &mut self,
+        requests: Vec<AppendRequest>,
+        recorded_at: &str,
+    ) -> rusqlite::Result<(Result<Vec<AppendOutcome>>, Written)> {
+        let head_before = self.head;
+        let attempt = self.try_appends(&requests, recorded_at);
+        if attempt.is_err() {
+            // An error SQLite answered by rolling back already left no transaction.
+            if !self.conn.is_autocommit() {
+                self.exec("ROLLBACK")?;
+            }
+            self.head = head_before;
+        }
+        Ok(self.appended(requests, attempt, recorded_at))
+    }
+
+    /// Try every request in order; the index of the first refused, and why.
+    fn try_appends(
+        &mut self,
+        requests: &[AppendRequest],
+        recorded_at: &str,
+    ) -> Result<Vec<(u64, u64)>, (usize, Refusal)> {
+        requests
+            .iter()
+            .enumerate()
+            .map(|(index, request)| {
+                self.try_append(request, recorded_at)
+                    .map_err(|refusal| (index, refusal))
+            })
+            .collect()
+    }
+
+    /// The result of an append attempt (already undone if refused), and what it wrote.
+    fn appended(
+        &self,
+        requests: Vec<AppendRequest>,
+        attempt: Result<Vec<(u64, u64)>, (usize, Refusal)>,
+        recorded_at: &str,
+    ) -> (Result<Vec<AppendOutcome>>, Written) {
         let written = Written {
             appends: requests.len() as u64,
             events: requests.iter().map(|r| r.events.len() as u64).sum(),
         };
-        Ok(match attempt {
+        match attempt {
             Ok(positions) => (
                 Ok(requests
                     .into_iter()
@@ -427,7 +477,7 @@ impl Writer {
                 written,
             ),
             Err((index, refusal)) => (self.refused(requests, index, refusal), Written::NOTHING),
-        })
+        }
     }
 
     /// The answer to appends refused at `requests[index]` (and rolled back): the
