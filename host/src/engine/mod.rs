@@ -14,7 +14,8 @@ use crate::commands::{CommandConfig, CommandHandler};
 use crate::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine, StreamSnapshots};
 use crate::runtime::{Module, ModuleInfo, Runtime, RuntimeConfig, World};
 use crate::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
-use crate::store::{ModuleRecord, NewModule, SnapshotProjection, Storage};
+use crate::store::{AppendLimits, ModuleRecord, NewModule, SnapshotProjection, Storage};
+use crate::sync::blocking;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub struct EngineConfig {
     pub db: PathBuf,
     /// Durability of commits.
     pub synchronous: Synchronous,
+    /// How much one append may carry, for the SQLite store [`Engine::open`] opens
+    /// (what a `decide` may return is `runtime.decide_limits`; see
+    /// [`with_append_limits`](Self::with_append_limits)).
+    pub append_limits: AppendLimits,
     /// Limits of guest calls and where compiled components are cached (by default a
     /// folder beside the database: `<db>.compiled`).
     pub runtime: RuntimeConfig,
@@ -47,6 +52,7 @@ impl EngineConfig {
         EngineConfig {
             db,
             synchronous: Synchronous::Full,
+            append_limits: AppendLimits::default(),
             runtime: RuntimeConfig {
                 cache_dir: Some(cache_dir),
                 ..RuntimeConfig::default()
@@ -55,6 +61,16 @@ impl EngineConfig {
             projections: ProjectionConfig::default(),
             run_projections: true,
         }
+    }
+}
+
+impl EngineConfig {
+    /// The same settings with `limits` for every append: those clients make (refused
+    /// as [`Error::AppendTooLarge`]) and what one `decide` may return (a guest fault).
+    pub fn with_append_limits(mut self, limits: AppendLimits) -> Self {
+        self.append_limits = limits;
+        self.runtime.decide_limits = limits;
+        self
     }
 }
 
@@ -115,7 +131,9 @@ impl Engine {
     /// checkpoint.
     pub async fn open(config: EngineConfig) -> Result<Engine> {
         let storage = SqliteStore::open_storage(
-            StoreConfig::new(&config.db).with_synchronous(config.synchronous),
+            StoreConfig::new(&config.db)
+                .with_synchronous(config.synchronous)
+                .with_append_limits(config.append_limits),
         )?;
         Engine::with_storage(storage, config).await
     }
@@ -136,7 +154,7 @@ impl Engine {
             run_projections: config.run_projections,
         };
         for (record, bytes) in engine.storage.modules.current().await? {
-            let module = engine.runtime.load(&record.name, &bytes)?;
+            let module = engine.load(&record.name, bytes).await?;
             let module = engine.runtime.deploy_version(module, record.version);
             engine
                 .start(module, record.policy.unwrap_or_default(), false)
@@ -168,7 +186,7 @@ impl Engine {
     ) -> Result<ModuleInfo> {
         check_module_name(name)?;
         let _one_deploy_at_a_time = self.deploying.lock().await;
-        let module = self.runtime.load(name, bytes)?;
+        let module = self.load(name, bytes.to_vec()).await?;
         let info = module.info().clone();
         let policy = (info.world == World::Projection).then_some(policy);
         let record = self
@@ -195,6 +213,12 @@ impl Engine {
             }
         }
         Ok(module.info().clone())
+    }
+
+    /// Compile and try the component in `bytes` (guest code: on the blocking pool).
+    async fn load(&self, name: &str, bytes: Vec<u8>) -> Result<Module> {
+        let (runtime, name) = (self.runtime.clone(), name.to_owned());
+        blocking(move || runtime.load(&name, &bytes)).await?
     }
 
     /// Keep each stream of `category` folded by the decider deployed as `decider` as

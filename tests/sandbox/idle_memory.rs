@@ -1,0 +1,71 @@
+//! Instances that grew are not kept warm: wasm memory never shrinks, so an instance
+//! whose memory grew past the pool's threshold is dropped after its call, and the
+//! server's memory comes back after a burst of large states.
+
+use super::{command, mib, serve};
+use crate::support::guests::BIG_STATE;
+use crate::support::server::agent;
+use crate::support::wait::wait_until;
+use std::time::Duration;
+
+/// Streams grown at once, each by a thread of its own.
+const STREAMS: usize = 8;
+/// Each stream's state at its peak: above glibc's largest mmap threshold (32 MiB), so
+/// the host's copies of it are given back to the system when freed.
+const STATE: usize = 40 << 20;
+
+#[test]
+fn after_a_burst_of_large_states_the_server_gives_the_memory_back() {
+    let (_db, server) = serve(
+        BIG_STATE,
+        &["--idle-instance-memory", "32MiB", "--guest-deadline", "30s"],
+    );
+    let agent = agent();
+    for stream in 0..STREAMS {
+        command(
+            &agent,
+            &server,
+            BIG_STATE,
+            &format!("warm-{stream}"),
+            r#"{"type":"Grow","bytes":1024}"#,
+        )
+        .ok();
+    }
+    let idle = server.rss();
+
+    std::thread::scope(|scope| {
+        for stream in 0..STREAMS {
+            let (agent, server) = (&agent, &server);
+            scope.spawn(move || {
+                let stream = format!("big-{stream}");
+                let grow = format!(r#"{{"type":"Grow","bytes":{STATE}}}"#);
+                assert_eq!(
+                    command(agent, server, BIG_STATE, &stream, &grow).ok()["streamVersion"],
+                    1
+                );
+                let shrunk = command(agent, server, BIG_STATE, &stream, r#"{"type":"Shrink"}"#);
+                assert_eq!(
+                    shrunk.ok()["events"][0]["data"]["had"].as_u64(),
+                    Some(STATE as u64)
+                );
+            });
+        }
+    });
+
+    let bound = 2 * idle + (64 << 20);
+    let after = wait_until(
+        Duration::from_secs(30),
+        "the server's RSS to come back after the burst",
+        || server.rss(),
+        |rss| *rss <= bound,
+    );
+    eprintln!(
+        "RSS idle {}, after the burst {} (bound {})",
+        mib(idle),
+        mib(after),
+        mib(bound)
+    );
+    let next = command(&agent, &server, BIG_STATE, "warm-0", r#"{"type":"Shrink"}"#);
+    assert_eq!(next.ok()["streamVersion"], 2);
+    server.stop();
+}
