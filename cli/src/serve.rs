@@ -85,16 +85,6 @@ impl LimitArgs {
         config.runtime.pool.memory = self.idle_pool_memory;
         config
     }
-
-    /// The largest request body: the default, or room for the largest append these
-    /// limits allow (its bytes, and each event's JSON around them).
-    fn body_limit(&self) -> usize {
-        const PER_EVENT: usize = 512;
-        let append = self
-            .max_append_bytes
-            .saturating_add(self.max_events_per_append.saturating_mul(PER_EVENT));
-        HttpConfig::default().body_limit.max(append)
-    }
 }
 
 /// `4096`, `64KiB`, `16MiB`, `1GiB`: a size in bytes.
@@ -169,7 +159,6 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(engine);
     let http = HttpConfig {
         token: args.token,
-        body_limit: args.limits.body_limit(),
         ..HttpConfig::default()
     };
     let served = async {

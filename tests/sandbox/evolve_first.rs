@@ -76,6 +76,12 @@ fn a_decided_event_that_evolve_cannot_fold_fails_the_command_with_nothing_writte
 
     let after = server.rss();
     let bound = 2 * idle + (128 << 20);
+    eprintln!(
+        "RSS idle {}, after 15 failed commands {} (bound {})",
+        mib(idle),
+        mib(after),
+        mib(bound)
+    );
     assert!(
         after <= bound,
         "the server's RSS went from {} idle to {} after 15 failed commands (bound {})",

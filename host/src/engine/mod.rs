@@ -154,7 +154,15 @@ impl Engine {
             run_projections: config.run_projections,
         };
         for (record, bytes) in engine.storage.modules.current().await? {
-            let module = engine.load(&record.name, bytes).await?;
+            let module = match engine.load(&record.name, bytes).await {
+                Ok(module) => module,
+                // Stored by a build that did not try modules first: serve the others.
+                Err(refused @ Error::ModuleRefused { .. }) => {
+                    tracing::error!(module = %record.name, version = record.version, error = %crate::chain(&refused), "a stored module fails its trial call; it is not deployed");
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
             let module = engine.runtime.deploy_version(module, record.version);
             engine
                 .start(module, record.policy.unwrap_or_default(), false)
