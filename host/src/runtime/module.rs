@@ -207,14 +207,14 @@ impl Module {
 
     /// The encoded state of a stream with no events.
     pub fn initial_state(&self) -> Result<Vec<u8>> {
-        self.decider_call("initial-state", |d, store| {
+        self.decider_call("initial-state", self.limits.memory_limit, |d, store| {
             d.refold_domain_decider().call_initial_state(store)
         })
     }
 
     /// Fold `events` into `state` with the guest's `evolve`, in one call.
     pub fn evolve(&self, state: &[u8], events: &[Event]) -> Result<Vec<u8>> {
-        let result = self.decider_call("evolve", |d, store| {
+        let result = self.decider_call("evolve", self.limits.memory_limit, |d, store| {
             d.refold_domain_decider().call_evolve(store, state, events)
         })?;
         result.map_err(|message| self.fault("evolve", GuestFault::Reported(message)))
@@ -230,14 +230,9 @@ impl Module {
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>> {
         let limits = self.limits.decide_limits;
-        let decided = match &self.kind {
-            Kind::Decider(pool) => {
-                self.call(pool, "decide", decide_copy_limit(&limits), |d, store| {
-                    d.refold_domain_decider().call_decide(store, state, command)
-                })?
-            }
-            Kind::Projection { .. } => return Err(self.not_a(World::Decider)),
-        };
+        let decided = self.decider_call("decide", decide_copy_limit(&limits), |d, store| {
+            d.refold_domain_decider().call_decide(store, state, command)
+        })?;
         if let Ok(events) = &decided {
             let bytes = events.iter().map(new_event_size).sum();
             if let Some((measure, limit, value)) = limits.exceeded(events.len(), bytes) {
@@ -297,13 +292,15 @@ impl Module {
         }
     }
 
+    /// A call of the decider world, copying out at most `copy_limit` bytes.
     fn decider_call<R>(
         &self,
         function: &'static str,
+        copy_limit: usize,
         call: impl FnOnce(&decider::DeciderModule, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
         match &self.kind {
-            Kind::Decider(pool) => self.call(pool, function, self.limits.memory_limit, call),
+            Kind::Decider(pool) => self.call(pool, function, copy_limit, call),
             Kind::Projection { .. } => Err(self.not_a(World::Decider)),
         }
     }
