@@ -37,6 +37,8 @@ pub const FLOOD: &str = "flood";
 pub const BIG_STATE: &str = "big-state";
 /// A decider whose `initial-state` traps (`tests/guests/broken-init`).
 pub const BROKEN_INIT: &str = "broken-init";
+/// A projection whose `event-types` traps (`tests/guests/broken-event-types`).
+pub const BROKEN_EVENT_TYPES: &str = "broken-event-types";
 /// The cart decider in Python (`examples/python/cart`).
 pub const CART_PY: &str = "cart-py";
 /// The cart-summary projection in Python (`examples/python/cart-summary`).
