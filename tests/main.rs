@@ -11,5 +11,6 @@ mod http;
 mod polyglot;
 mod projections;
 mod runtime;
+mod sandbox;
 mod store;
 mod support;

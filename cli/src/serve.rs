@@ -6,7 +6,8 @@ use clap::Args;
 use refold::engine::EngineConfig;
 use refold::http::HttpConfig;
 use refold::projections::FailurePolicy;
-use refold::runtime::content_hash;
+use refold::runtime::{PoolConfig, RuntimeConfig, content_hash};
+use refold::store::AppendLimits;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,68 @@ pub struct ServeArgs {
     /// database, how soon another takes over a projection when its runner dies.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = lease_ttl)]
     lease_ttl: std::time::Duration,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The sandbox's limits, each with its library default (README, "Sandbox").
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Events one append may carry, and one decide may return.
+    #[arg(long, value_name = "N", default_value_t = AppendLimits::default().max_events)]
+    max_events_per_append: usize,
+    /// Bytes (type + data + metadata) one append may carry, and one decide may return
+    /// (a number, or with KiB, MiB or GiB).
+    #[arg(long, value_name = "SIZE", default_value_t = AppendLimits::default().max_bytes, value_parser = byte_size)]
+    max_append_bytes: usize,
+    /// Linear memory one guest instance may use; also what one guest call may copy
+    /// out.
+    #[arg(long, value_name = "SIZE", default_value_t = RuntimeConfig::default().memory_limit, value_parser = byte_size)]
+    guest_memory: usize,
+    /// CPU time one guest call may take (e.g. `1s`, `500ms`).
+    #[arg(long, value_name = "DURATION", default_value_t = RuntimeConfig::default().call_timeout.into())]
+    guest_deadline: humantime::Duration,
+    /// An instance whose memory grew past this is dropped after its call, not kept warm.
+    #[arg(long, value_name = "SIZE", default_value_t = PoolConfig::default().instance_memory, value_parser = byte_size)]
+    idle_instance_memory: usize,
+    /// Memory the idle instances of one module version may keep together.
+    #[arg(long, value_name = "SIZE", default_value_t = PoolConfig::default().memory, value_parser = byte_size)]
+    idle_pool_memory: usize,
+}
+
+impl LimitArgs {
+    /// The engine's settings for `db` under these limits.
+    fn engine_config(&self, db: &Path) -> EngineConfig {
+        let mut config = EngineConfig::new(db).with_append_limits(AppendLimits {
+            max_events: self.max_events_per_append,
+            max_bytes: self.max_append_bytes,
+        });
+        config.runtime.memory_limit = self.guest_memory;
+        config.runtime.call_timeout = self.guest_deadline.into();
+        config.runtime.pool.instance_memory = self.idle_instance_memory;
+        config.runtime.pool.memory = self.idle_pool_memory;
+        config
+    }
+}
+
+/// `4096`, `64KiB`, `16MiB`, `1GiB`: a size in bytes.
+fn byte_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |at| text.split_at(at));
+    let shift = match unit.trim() {
+        "" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        other => return Err(format!("'{other}' is not a unit: use KiB, MiB or GiB")),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("'{text}' is not a size (e.g. 4096, 64KiB, 16MiB)"))
 }
 
 fn name_and_file(text: &str) -> Result<(String, PathBuf), String> {
@@ -84,7 +147,7 @@ pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = {
-        let mut config = EngineConfig::new(db);
+        let mut config = args.limits.engine_config(db);
         config.synchronous = args.durability.into();
         config.projections.lease_ttl = args.lease_ttl;
         refold::engine::Engine::open(config)

@@ -20,7 +20,9 @@ pub trait Decider {
     /// The state of a stream with no events.
     fn initial_state() -> Self::State;
 
-    /// Fold one event into the state.
+    /// Fold one event into the state. The host also folds the events `decide` just
+    /// returned, before it appends them; the result must not depend on anything the
+    /// store assigns at the append (the event's global position and recorded-at).
     fn evolve(state: Self::State, event: Self::Event) -> Self::State;
 
     /// Decide which events `command` produces given `state`, or reject it.

@@ -16,11 +16,13 @@ pub struct Event {
     pub stream_id: String,
     /// Position in its stream, starting at 1.
     pub stream_position: u64,
-    /// Position in the global log, starting at 1.
+    /// Position in the global log, starting at 1; 0 for an event a decider folds before
+    /// it is appended.
     pub global_position: u64,
     /// The event's unique id.
     pub event_id: String,
-    /// When the store recorded it (RFC 3339, UTC).
+    /// When the store recorded it (RFC 3339, UTC); empty for an event a decider folds
+    /// before it is appended.
     pub recorded_at: String,
     /// The partition (tenant) the stream belongs to.
     pub partition: String,

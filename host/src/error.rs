@@ -7,6 +7,7 @@
 //! is the [`Cause`] of a variant that says what Refold was doing. Messages do not repeat
 //! their source's text: print the chain ([`chain`], or `{:#}` with anyhow) to see it.
 
+use crate::store::Measure;
 use crate::version::ExpectedVersion;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +58,18 @@ pub enum Error {
         stream: String,
         /// What was wrong and what to do.
         reason: String,
+    },
+    /// An append carries more events or bytes than one append may; nothing was written.
+    #[error(
+        "the append carries {value} {measure}, over the limit of {limit} {measure} per append: split it into several appends"
+    )]
+    AppendTooLarge {
+        /// What went over: events, or bytes of type + data + metadata.
+        measure: Measure,
+        /// The limit.
+        limit: usize,
+        /// What the append carries.
+        value: usize,
     },
     /// An event id given in an append is already stored, as part of a different append.
     #[error(
@@ -245,6 +258,19 @@ pub enum Error {
         /// What went wrong.
         fault: GuestFault,
     },
+    /// A module's trial call failed when it was loaded, so it did not go live; the
+    /// version deployed before (if any) stays live.
+    #[error(
+        "module '{module}' cannot go live: its {function} failed when tried on a fresh instance ({fault}); fix the module and deploy it again (the version deployed before stays live)"
+    )]
+    ModuleRefused {
+        /// The module.
+        module: String,
+        /// The guest function tried.
+        function: &'static str,
+        /// How it failed.
+        fault: GuestFault,
+    },
     /// A module name that cannot be used.
     #[error(
         "'{0}' cannot name a module: use 1 to 64 lowercase letters, digits, '-', '_' or '.', not starting with '.'"
@@ -354,7 +380,26 @@ pub enum GuestFault {
     /// The guest returned something the contract does not allow.
     #[error("returned a malformed value: {0}")]
     Malformed(String),
+    /// The guest returned more than one call may hand back (events or bytes); the host
+    /// stopped reading it and kept none of it.
+    #[error("returned {}, over the limit of {limit} {measure} one call may return", returned(*.value, *.measure, *.limit))]
+    OutputTooLarge {
+        /// What went over.
+        measure: Measure,
+        /// The limit.
+        limit: usize,
+        /// What the guest returned, when the host read far enough to count it.
+        value: Option<usize>,
+    },
     /// The guest reported an error of its own (e.g. `evolve` could not fold an event).
     #[error("reported an error: {0}")]
     Reported(String),
+}
+
+/// What a guest returned over a limit, as far as the host counted it.
+fn returned(value: Option<usize>, measure: Measure, limit: usize) -> String {
+    match value {
+        Some(value) => format!("{value} {measure}"),
+        None => format!("more than {limit} {measure} (the host stopped reading at the limit)"),
+    }
 }

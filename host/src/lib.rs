@@ -12,10 +12,13 @@
 //!   [`ExpectedVersion`](store::ExpectedVersion) and committed in groups by one writer;
 //!   [`import`](store::EventStore::import) copies another store's log exactly.
 //! - [`runtime`]: one wasmtime engine, modules compiled once (and cached on disk by
-//!   content hash), warm instances, a CPU deadline and a memory cap on every call, and
-//!   a registry where deploying a new version swaps it in atomically.
+//!   content hash), warm instances bounded by memory ([`PoolConfig`](runtime::PoolConfig)),
+//!   a CPU deadline, a memory cap and a bound on what `decide` returns on every call
+//!   ([`RuntimeConfig`](runtime::RuntimeConfig)), and a registry where deploying a new
+//!   version, tried once first, swaps it in atomically.
 //! - [`commands`]: the [`CommandHandler`](commands::CommandHandler) loads a stream's
-//!   state, asks the decider's `decide`, and appends under the version it decided on.
+//!   state, asks the decider's `decide`, folds the decided events with `evolve`, and
+//!   only then appends them under the version it decided on.
 //! - [`projections`]: the [`ProjectionEngine`](projections::ProjectionEngine) folds the
 //!   global log into read-model documents in the store's file, each projection on its
 //!   own thread, its documents and checkpoint committed together; queries read them,

@@ -188,6 +188,8 @@ fn health_and_metrics_report_the_engine() {
     );
     assert!(value("refold_guest_calls_total{module=\"cart\",version=\"1\"} ") >= 3.0);
     assert!(value("refold_guest_call_seconds_total{module=\"cart\",version=\"1\"} ") > 0.0);
+    assert!(value("refold_guest_idle_instances{module=\"cart\",version=\"1\"} ") >= 1.0);
+    assert!(value("refold_guest_idle_memory_bytes{module=\"cart\",version=\"1\"} ") > 0.0);
     for name in [
         "refold_commands_total",
         "refold_rejections_total",

@@ -55,7 +55,7 @@ fn unbounded_allocation_hits_the_memory_limit_and_host_memory_stays_bounded() {
     let runtime = Runtime::new(RuntimeConfig {
         call_timeout: Duration::from_secs(30),
         memory_limit: 64 << 20,
-        cache_dir: None,
+        ..RuntimeConfig::default()
     })
     .unwrap();
     let module = runtime.load("faulty", &guests::wasm(FAULTY)).unwrap();

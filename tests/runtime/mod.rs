@@ -14,7 +14,7 @@ fn strict_runtime() -> Runtime {
     Runtime::new(RuntimeConfig {
         call_timeout: Duration::from_millis(200),
         memory_limit: 64 << 20,
-        cache_dir: None,
+        ..RuntimeConfig::default()
     })
     .expect("runtime starts")
 }

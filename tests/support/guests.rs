@@ -28,6 +28,17 @@ pub const FAULTY_PROJECTION: &str = "faulty-projection";
 pub const NOT_REFOLD: &str = "not-refold";
 /// A decider whose `evolve` keeps hidden global state (`tests/guests/stateful`).
 pub const STATEFUL: &str = "stateful";
+/// A decider whose `evolve` fails on events its `decide` returns
+/// (`tests/guests/unfoldable`).
+pub const UNFOLDABLE: &str = "unfoldable";
+/// A decider that returns as many and as large events as asked (`tests/guests/flood`).
+pub const FLOOD: &str = "flood";
+/// A decider whose state grows to the size asked (`tests/guests/big-state`).
+pub const BIG_STATE: &str = "big-state";
+/// A decider whose `initial-state` traps (`tests/guests/broken-init`).
+pub const BROKEN_INIT: &str = "broken-init";
+/// A projection whose `event-types` traps (`tests/guests/broken-event-types`).
+pub const BROKEN_EVENT_TYPES: &str = "broken-event-types";
 /// The cart decider in Python (`examples/python/cart`).
 pub const CART_PY: &str = "cart-py";
 /// The cart-summary projection in Python (`examples/python/cart-summary`).

@@ -132,6 +132,19 @@ impl Server {
         self.child.id()
     }
 
+    /// The server's resident set size now, in bytes (`VmRSS` of its `/proc` status).
+    pub fn rss(&self) -> usize {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {path}: {e}; is the server running?"));
+        let kib: usize = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{path} reports no VmRSS"));
+        kib * 1024
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

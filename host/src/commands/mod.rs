@@ -2,12 +2,18 @@
 //!
 //! [`CommandHandler::handle`] takes a command for a stream, loads the stream's state
 //! (from a state cache bounded by bytes, else the newest snapshot of the same decider
-//! version plus the events after it), asks the decider's `decide`, and appends the
-//! events it returns with the version it decided on as the expected version. When
-//! another writer got there first the append conflicts: the handler catches the
-//! state up from the store and decides again, up to
-//! [`CommandConfig::max_attempts`] times. A decision is never applied to a state
-//! other than the one it was made on.
+//! version plus the events after it), asks the decider's `decide`, folds the decided
+//! events into the state with `evolve`, and only then appends them, with the version
+//! it decided on as the expected version. A command therefore never fails after its
+//! events are written: a decided event that `evolve` cannot fold (a trap, the memory
+//! cap, an error) fails the command with nothing written, and the stream stays
+//! loadable. Before the append the events carry what the host assigns up front (ids,
+//! stream, stream positions) but no global position (0) and no recorded-at (empty):
+//! `evolve` must not depend on those two. The state so folded is the one cached once
+//! the append succeeds, and the outcome is the events as the store acknowledged them.
+//! When another writer got there first the append conflicts: the handler catches the
+//! state up from the store and decides again, up to [`CommandConfig::max_attempts`]
+//! times. A decision is never applied to a state other than the one it was made on.
 //!
 //! The decider is looked up once per command, so a deploy in the middle of a command
 //! lets it finish on the version it started on; the next command uses the new one,
@@ -26,10 +32,11 @@ use crate::store::{
     AppendRequest, Direction, EventData, EventStore, ExpectedVersion, RecordedEvent, Snapshot,
 };
 use crate::sync::blocking;
-use crate::{Error, Result};
+use crate::{Error, GuestFault, Result};
 use cache::{CachedState, StateCache, StreamKey};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use uuid::Uuid;
 
 /// Settings of a [`CommandHandler`].
 #[derive(Debug, Clone)]
@@ -179,25 +186,47 @@ impl CommandHandler {
                 self.cache.put(key, current);
                 return Ok(outcome(Vec::new(), version, None));
             }
+            let pending = pending(partition, stream, current.version, events);
+            let (decided_on, folded) = fold_decided(&logic, current, pending).await?;
+            current = decided_on;
+            let (next, pending) = match folded {
+                Ok(folded) => folded,
+                Err(error) => {
+                    self.cache.put(key, current);
+                    return Err(error);
+                }
+            };
             let request = AppendRequest {
                 partition: partition.to_owned(),
                 stream: stream.to_owned(),
                 expected: ExpectedVersion::Exact(current.version),
-                events: events.into_iter().map(event_data).collect(),
+                events: pending.into_iter().map(event_data).collect(),
             };
             match self.store.append(request).await {
                 Ok(appended) => {
                     self.handled.fetch_add(1, Ordering::Relaxed);
-                    let (stream_version, position) =
-                        (appended.stream_version, appended.last_position);
-                    let events = self.remember(&logic, key, current, appended.events).await?;
-                    return Ok(outcome(events, stream_version, Some(position)));
+                    if self.crossed_snapshot_mark(current.version, next.version) {
+                        // The events are written: a snapshot that cannot be saved now
+                        // is saved at a later mark, never a reason to fail the command.
+                        if let Err(error) = self.save_snapshot(&key, &next).await {
+                            tracing::warn!(%partition, %stream, error = %crate::chain(&error), "snapshot not saved");
+                        }
+                    }
+                    self.cache.put(key, next);
+                    return Ok(outcome(
+                        appended.events,
+                        appended.stream_version,
+                        Some(appended.last_position),
+                    ));
                 }
                 Err(Error::Conflict { .. }) => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
                     current = self.catch_up(&logic, &key, current).await?;
                 }
-                Err(other) => return Err(other),
+                Err(refused) => {
+                    self.cache.put(key, current);
+                    return Err(blame_guest(logic.name(), refused));
+                }
             }
         }
         self.cache.remove(&key);
@@ -330,7 +359,7 @@ impl CommandHandler {
             let Some(last) = events.last() else { break };
             let folded = events.len();
             let version = last.stream_position;
-            current = evolve(logic, current.state, events, version).await?.0;
+            current = evolve(logic, current.state, events, version).await?;
             self.events_folded
                 .fetch_add(folded as u64, Ordering::Relaxed);
             if folded < batch {
@@ -338,25 +367,6 @@ impl CommandHandler {
             }
         }
         Ok(current)
-    }
-
-    /// Fold the events just appended into the state they were decided on, cache it,
-    /// and snapshot it if it crossed a snapshot mark. Gives the events back.
-    async fn remember(
-        &self,
-        logic: &Arc<dyn DeciderLogic>,
-        key: StreamKey,
-        decided_on: CachedState,
-        appended: Vec<RecordedEvent>,
-    ) -> Result<Vec<RecordedEvent>> {
-        let previous = decided_on.version;
-        let version = previous + appended.len() as u64;
-        let (state, appended) = evolve(logic, decided_on.state, appended, version).await?;
-        if self.crossed_snapshot_mark(previous, state.version) {
-            self.save_snapshot(&key, &state).await?;
-        }
-        self.cache.put(key, state);
-        Ok(appended)
     }
 
     fn crossed_snapshot_mark(&self, from: u64, to: u64) -> bool {
@@ -397,26 +407,92 @@ async fn decide(
 }
 
 /// Fold `events` into `state` with `logic`, on the blocking pool: the state at
-/// `version`, and the events back.
+/// `version`.
 async fn evolve(
     logic: &Arc<dyn DeciderLogic>,
     state: Vec<u8>,
     events: Vec<RecordedEvent>,
     version: u64,
-) -> Result<(CachedState, Vec<RecordedEvent>)> {
+) -> Result<CachedState> {
     let logic = logic.clone();
     blocking(move || {
         let state = logic.evolve(&state, &events)?;
-        Ok((CachedState { state, version }, events))
+        Ok(CachedState { state, version })
     })
     .await?
 }
 
-/// A decided event as an append takes it.
-fn event_data(event: NewEvent) -> EventData {
-    let data = EventData::new(event.event_type, event.data);
-    match event.metadata {
-        Some(metadata) => data.with_metadata(metadata),
-        None => data,
+/// Fold the decided `pending` events into `current` with `logic`, on the blocking
+/// pool; gives `current` back with the result: the state after the events, and the
+/// events.
+async fn fold_decided(
+    logic: &Arc<dyn DeciderLogic>,
+    current: CachedState,
+    pending: Vec<RecordedEvent>,
+) -> Result<(CachedState, Result<(CachedState, Vec<RecordedEvent>)>)> {
+    let logic = logic.clone();
+    blocking(move || {
+        let version = current.version + pending.len() as u64;
+        let folded = logic
+            .evolve(&current.state, &pending)
+            .map(|state| (CachedState { state, version }, pending));
+        (current, folded)
+    })
+    .await
+}
+
+/// The decided `events` as `evolve` sees them before the append: ids assigned, at the
+/// stream positions after `version`, with global position 0 and recorded-at empty
+/// (the store assigns those when it appends).
+fn pending(
+    partition: &str,
+    stream: &str,
+    version: u64,
+    events: Vec<NewEvent>,
+) -> Vec<RecordedEvent> {
+    (version + 1..)
+        .zip(events)
+        .map(|(stream_position, event)| RecordedEvent {
+            global_position: 0,
+            partition: partition.to_owned(),
+            stream: stream.to_owned(),
+            stream_position,
+            id: Uuid::now_v7(),
+            event_type: event.event_type,
+            data: event.data,
+            metadata: event.metadata.unwrap_or_else(|| "{}".to_owned()),
+            recorded_at: String::new(),
+        })
+        .collect()
+}
+
+/// A pending event as the append takes it, with the id `evolve` saw.
+fn event_data(event: RecordedEvent) -> EventData {
+    EventData::new(event.event_type, event.data)
+        .with_id(event.id)
+        .with_metadata(event.metadata)
+}
+
+/// The store's refusal of decided events as what it is: the guest's output broke a
+/// rule of the store (a size, a limit), so the fault is the decider's, not the
+/// client's. Any other error stays as it is.
+fn blame_guest(module: &str, refused: Error) -> Error {
+    let fault = match refused {
+        Error::AppendTooLarge {
+            measure,
+            limit,
+            value,
+        } => GuestFault::OutputTooLarge {
+            measure,
+            limit,
+            value: Some(value),
+        },
+        Error::InvalidAppend { reason, .. } => GuestFault::Malformed(reason),
+        other => return other,
+    };
+    Error::Guest {
+        module: module.to_owned(),
+        function: "decide",
+        fault,
     }
 }

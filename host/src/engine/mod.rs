@@ -14,7 +14,8 @@ use crate::commands::{CommandConfig, CommandHandler};
 use crate::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine, StreamSnapshots};
 use crate::runtime::{Module, ModuleInfo, Runtime, RuntimeConfig, World};
 use crate::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
-use crate::store::{ModuleRecord, NewModule, SnapshotProjection, Storage};
+use crate::store::{AppendLimits, ModuleRecord, NewModule, SnapshotProjection, Storage};
+use crate::sync::blocking;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +29,10 @@ pub struct EngineConfig {
     pub db: PathBuf,
     /// Durability of commits.
     pub synchronous: Synchronous,
+    /// How much one append may carry, for the SQLite store [`Engine::open`] opens
+    /// (what a `decide` may return is `runtime.decide_limits`; see
+    /// [`with_append_limits`](Self::with_append_limits)).
+    pub append_limits: AppendLimits,
     /// Limits of guest calls and where compiled components are cached (by default a
     /// folder beside the database: `<db>.compiled`).
     pub runtime: RuntimeConfig,
@@ -49,6 +54,7 @@ impl EngineConfig {
         EngineConfig {
             db,
             synchronous: Synchronous::Full,
+            append_limits: AppendLimits::default(),
             runtime: RuntimeConfig {
                 cache_dir: Some(cache_dir),
                 ..RuntimeConfig::default()
@@ -57,6 +63,16 @@ impl EngineConfig {
             projections: ProjectionConfig::default(),
             run_projections: true,
         }
+    }
+}
+
+impl EngineConfig {
+    /// The same settings with `limits` for every append: those clients make (refused
+    /// as [`Error::AppendTooLarge`]) and what one `decide` may return (a guest fault).
+    pub fn with_append_limits(mut self, limits: AppendLimits) -> Self {
+        self.append_limits = limits;
+        self.runtime.decide_limits = limits;
+        self
     }
 }
 
@@ -120,7 +136,9 @@ impl Engine {
     /// checkpoint.
     pub async fn open(config: EngineConfig) -> Result<Engine> {
         let storage = SqliteStore::open_storage(
-            StoreConfig::new(&config.db).with_synchronous(config.synchronous),
+            StoreConfig::new(&config.db)
+                .with_synchronous(config.synchronous)
+                .with_append_limits(config.append_limits),
         )?;
         Engine::with_storage(storage, config).await
     }
@@ -168,7 +186,7 @@ impl Engine {
     ) -> Result<ModuleInfo> {
         check_module_name(name)?;
         let _one_deploy_at_a_time = self.deploying.lock().await;
-        let module = self.runtime.load(name, bytes)?;
+        let module = self.load(name, bytes.to_vec()).await?;
         let info = module.info().clone();
         let policy = (info.world == World::Projection).then_some(policy);
         let record = self
@@ -225,7 +243,7 @@ impl Engine {
                         }
                     }
                     Err(error) => {
-                        tracing::warn!(error = %crate::error::chain(&error), "checking for new deploys failed");
+                        tracing::warn!(error = %crate::chain(&error), "checking for new deploys failed");
                     }
                 }
             }
@@ -246,7 +264,15 @@ impl Engine {
             {
                 continue;
             }
-            let module = self.runtime.load(&record.name, &bytes)?;
+            let module = match self.load(&record.name, bytes).await {
+                Ok(module) => module,
+                // Stored by a build that did not try modules first: serve the others.
+                Err(refused @ Error::ModuleRefused { .. }) => {
+                    tracing::error!(module = %record.name, version = record.version, error = %crate::chain(&refused), "a stored module fails its trial call; it is not deployed");
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
             let module = self.runtime.deploy_version(module, record.version);
             self.start(module.clone(), record.policy.unwrap_or_default(), false)
                 .await?;
@@ -273,6 +299,12 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Compile and try the component in `bytes` (guest code: on the blocking pool).
+    async fn load(&self, name: &str, bytes: Vec<u8>) -> Result<Module> {
+        let (runtime, name) = (self.runtime.clone(), name.to_owned());
+        blocking(move || runtime.load(&name, &bytes)).await?
     }
 
     /// Keep each stream of `category` folded by the decider deployed as `decider` as

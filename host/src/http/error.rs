@@ -4,7 +4,7 @@
 //! status before the crate compiles.
 
 use crate::store::ExpectedVersion;
-use crate::{Error, chain};
+use crate::{Error, GuestFault, chain};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -138,6 +138,34 @@ impl From<Error> for ApiError {
                 None,
                 Some(json!({ "position": position, "id": event_id, "storedAt": stored_at })),
             ),
+            Error::AppendTooLarge {
+                measure,
+                limit,
+                value,
+            } => (
+                S::BAD_REQUEST,
+                "append-too-large",
+                None,
+                Some(json!({ "measure": measure, "limit": limit, "value": value })),
+            ),
+            Error::Guest {
+                module,
+                fault:
+                    GuestFault::OutputTooLarge {
+                        measure,
+                        limit,
+                        value,
+                    },
+                ..
+            } => (
+                S::INTERNAL_SERVER_ERROR,
+                "guest-output-too-large",
+                Some(module),
+                Some(json!({ "measure": measure, "limit": limit, "value": value })),
+            ),
+            Error::ModuleRefused { module, .. } => {
+                (S::BAD_REQUEST, "module-refused", Some(module), None)
+            }
             Error::Guest { module, .. } | Error::StateNotJson { module, .. } => {
                 (S::INTERNAL_SERVER_ERROR, "guest-fault", Some(module), None)
             }

@@ -1,6 +1,7 @@
 //! Routes for operators: health and Prometheus metrics.
 
 use super::AppState;
+use crate::runtime::Module;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
@@ -61,37 +62,57 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "# HELP refold_log_head Global position of the last event.\n# TYPE refold_log_head gauge\nrefold_log_head {}",
         engine.store().head()
     );
-    let _ = writeln!(
-        text,
-        "# HELP refold_guest_calls_total Guest calls, by module.\n# TYPE refold_guest_calls_total counter"
-    );
-    let modules = engine.runtime().modules();
-    for info in &modules {
-        if let Ok(module) = engine.runtime().module(&info.name) {
+    let modules: Vec<_> = engine
+        .runtime()
+        .modules()
+        .iter()
+        .filter_map(|info| engine.runtime().module(&info.name).ok())
+        .collect();
+    let per_module = |text: &mut String,
+                      metric: &str,
+                      help: &str,
+                      kind: &str,
+                      value: &dyn Fn(&Module) -> String| {
+        let _ = writeln!(text, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+        for module in &modules {
+            let info = module.info();
             let _ = writeln!(
                 text,
-                "refold_guest_calls_total{{module=\"{}\",version=\"{}\"}} {}",
+                "{metric}{{module=\"{}\",version=\"{}\"}} {}",
                 info.name,
                 info.version,
-                module.calls()
+                value(module)
             );
         }
-    }
-    let _ = writeln!(
-        text,
-        "# HELP refold_guest_call_seconds_total Time spent in guest calls, by module.\n# TYPE refold_guest_call_seconds_total counter"
+    };
+    per_module(
+        &mut text,
+        "refold_guest_calls_total",
+        "Guest calls, by module.",
+        "counter",
+        &|m| m.calls().to_string(),
     );
-    for info in &modules {
-        if let Ok(module) = engine.runtime().module(&info.name) {
-            let _ = writeln!(
-                text,
-                "refold_guest_call_seconds_total{{module=\"{}\",version=\"{}\"}} {:.6}",
-                info.name,
-                info.version,
-                module.call_time().as_secs_f64()
-            );
-        }
-    }
+    per_module(
+        &mut text,
+        "refold_guest_call_seconds_total",
+        "Time spent in guest calls, by module.",
+        "counter",
+        &|m| format!("{:.6}", m.call_time().as_secs_f64()),
+    );
+    per_module(
+        &mut text,
+        "refold_guest_idle_instances",
+        "Instances kept warm, by module.",
+        "gauge",
+        &|m| m.pool_stats().idle.to_string(),
+    );
+    per_module(
+        &mut text,
+        "refold_guest_idle_memory_bytes",
+        "Linear memory of the instances kept warm, by module.",
+        "gauge",
+        &|m| m.pool_stats().memory.to_string(),
+    );
     let _ = writeln!(
         text,
         "# HELP refold_projection_lag Events of the log a projection has not passed yet.\n# TYPE refold_projection_lag gauge"

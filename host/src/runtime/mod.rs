@@ -19,9 +19,10 @@ mod sandbox;
 
 pub use bindings::{DecideError, Event, NewEvent};
 pub use cache::{CacheStats, content_hash};
-pub use module::{Module, ModuleInfo};
+pub use module::{Module, ModuleInfo, PoolStats};
 pub use sandbox::Documents;
 
+use crate::store::AppendLimits;
 use crate::{Error, Result, sync};
 use cache::ComponentCache;
 use module::EPOCH_TICK;
@@ -67,8 +68,14 @@ impl World {
 pub struct RuntimeConfig {
     /// CPU time one guest call may take before it is interrupted.
     pub call_timeout: Duration,
-    /// Linear memory one instance may use, all its memories together, in bytes.
+    /// Linear memory one instance may use, all its memories together, in bytes. Also
+    /// what one call may copy between guest and host (wasmtime's hostcall fuel), so any
+    /// state that fits in the memory can be handed back.
     pub memory_limit: usize,
+    /// The most one `decide` may return: its events are one append.
+    pub decide_limits: AppendLimits,
+    /// How many idle instances, and how much of their memory, each module version keeps.
+    pub pool: PoolConfig,
     /// Where precompiled artifacts are kept across restarts (none: memory only).
     pub cache_dir: Option<PathBuf>,
 }
@@ -80,7 +87,34 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             call_timeout: Duration::from_secs(1),
             memory_limit: 256 << 20,
+            decide_limits: AppendLimits::default(),
+            pool: PoolConfig::default(),
             cache_dir: None,
+        }
+    }
+}
+
+/// What a module version keeps of its instances between calls. Wasm memory never
+/// shrinks, so an instance that once grew keeps its memory for as long as it lives:
+/// these bounds say which instances are worth keeping warm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Idle instances kept per module version. Default: 16.
+    pub max_idle: usize,
+    /// An instance whose linear memory grew past this many bytes is dropped after its
+    /// call, not kept. Default: 64 MiB (a Python or JavaScript guest's instance fits).
+    pub instance_memory: usize,
+    /// Linear memory of all the idle instances of one module version together, in
+    /// bytes. Default: 256 MiB.
+    pub memory: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_idle: 16,
+            instance_memory: 64 << 20,
+            memory: 256 << 20,
         }
     }
 }
@@ -91,6 +125,8 @@ pub(crate) struct Limits {
     pub(crate) engine: Engine,
     pub(crate) call_timeout: Duration,
     pub(crate) memory_limit: usize,
+    pub(crate) decide_limits: AppendLimits,
+    pub(crate) pool: PoolConfig,
 }
 
 impl Limits {
@@ -142,7 +178,10 @@ impl Runtime {
     }
 
     /// Compile (or find compiled) the component in `bytes`, check the world it
-    /// implements, and prepare it for calls. The module is not deployed yet.
+    /// implements, prepare it for calls, and try it once on a fresh instance (a
+    /// decider's `initial-state`, a projection's `event-types`): a module that fails
+    /// there is [`Error::ModuleRefused`], before anything else sees it. The module is
+    /// not deployed yet.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Module> {
         let hash = content_hash(bytes);
         let component = self
@@ -160,6 +199,8 @@ impl Runtime {
             engine: self.engine.clone(),
             call_timeout: self.config.call_timeout,
             memory_limit: self.config.memory_limit,
+            decide_limits: self.config.decide_limits,
+            pool: self.config.pool,
         };
         let unlinkable = |error: wasmtime::Error| Error::Unlinkable {
             module: name.to_owned(),
@@ -172,7 +213,7 @@ impl Runtime {
                     .instantiate_pre(&component)
                     .map_err(unlinkable)?;
                 let pre = bindings::decider::DeciderModulePre::new(pre).map_err(unlinkable)?;
-                Ok(Module::new_decider(info, limits, pre))
+                Module::new_decider(info, limits, pre)
             }
             World::Projection => {
                 let pre = self

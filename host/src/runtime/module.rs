@@ -2,9 +2,18 @@
 //!
 //! A [`Module`] holds the component pre-instantiated against the sandbox's linker
 //! (`*Pre`), so making an instance is cheap, and a small pool of idle instances so
-//! most calls make none. Every call takes an instance, sets its CPU deadline, calls,
-//! and puts the instance back, unless the call faulted: a faulted instance is
-//! dropped and the next call gets a fresh one.
+//! most calls make none. Every call takes an instance, sets its CPU deadline and how
+//! much it may copy out (wasmtime's hostcall fuel), calls, and puts the instance back,
+//! unless the call faulted: a faulted instance is dropped and the next call gets a
+//! fresh one. Wasm memory never shrinks, so an instance that grew past
+//! [`PoolConfig::instance_memory`](super::PoolConfig) is dropped too, and the idle
+//! instances of a version never hold more than [`PoolConfig::memory`](super::PoolConfig)
+//! together.
+//!
+//! What a `decide` returns is bounded while wasmtime copies it out of the guest: the
+//! copy may take the bytes of [`AppendLimits`] plus each event's host-side record, and
+//! stops (a [`GuestFault::OutputTooLarge`]) when a guest returns more, before the host
+//! holds it all; the exact counts and the JSON checks come after, on what was copied.
 
 use super::Documents;
 use super::bindings::decider::DeciderModulePre;
@@ -12,6 +21,7 @@ use super::bindings::projection::ProjectionModulePre;
 use super::bindings::{DecideError, Event, NewEvent, decider, projection};
 use super::sandbox::HostState;
 use super::{Limits, World};
+use crate::store::AppendLimits;
 use crate::sync::lock;
 use crate::{Error, GuestFault, Result};
 use std::sync::Mutex;
@@ -19,8 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasmtime::Store;
 
-/// Idle instances kept per module version.
-const MAX_IDLE_INSTANCES: usize = 16;
+/// What a `decide` may copy out besides its events' bytes: room for a rejection's text.
+const DECIDE_SLACK: usize = 64 << 10;
 
 /// What identifies a module version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -35,6 +45,15 @@ pub struct ModuleInfo {
     pub world: World,
     /// Size of the component, in bytes.
     pub size: usize,
+}
+
+/// The idle instances of a module version at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStats {
+    /// Instances kept warm.
+    pub idle: usize,
+    /// Their linear memory together, in bytes.
+    pub memory: usize,
 }
 
 /// One module version, ready to call.
@@ -59,12 +78,25 @@ enum Kind {
 /// The pre-instantiated form of a world's bindings and its idle instances.
 struct Pool<B, P> {
     pre: P,
-    idle: Mutex<Vec<Instance<B>>>,
+    idle: Mutex<Idle<B>>,
+}
+
+/// Idle instances and the linear memory they hold together.
+struct Idle<B> {
+    instances: Vec<Instance<B>>,
+    memory: usize,
 }
 
 struct Instance<B> {
     store: Store<HostState>,
     bindings: B,
+}
+
+impl<B> Instance<B> {
+    /// Linear memory the instance holds, all its memories together.
+    fn memory(&self) -> usize {
+        self.store.data().limiter.in_use()
+    }
 }
 
 /// How each world's bindings are instantiated from their `*Pre`.
@@ -88,12 +120,15 @@ impl Instantiate for projection::ProjectionModule {
 }
 
 impl Module {
+    /// A decider module; tries its `initial-state` once on a fresh instance.
     pub(crate) fn new_decider(
         info: ModuleInfo,
         limits: Limits,
         pre: DeciderModulePre<HostState>,
-    ) -> Self {
-        Module::of_kind(info, limits, Kind::Decider(Pool::new(pre)))
+    ) -> Result<Self> {
+        let module = Module::of_kind(info, limits, Kind::Decider(Pool::new(pre)));
+        module.initial_state().map_err(refused)?;
+        Ok(module)
     }
 
     /// A module of `kind` that has made no instance and no call yet.
@@ -109,7 +144,8 @@ impl Module {
         }
     }
 
-    /// A projection module; asks the guest once for the event types it wants.
+    /// A projection module; asks the guest once, on a fresh instance, for the event
+    /// types it wants.
     pub(crate) fn new_projection(
         info: ModuleInfo,
         limits: Limits,
@@ -123,9 +159,11 @@ impl Module {
                 event_types: Vec::new(),
             },
         );
-        let wanted = module.projection_call("event-types", |p, store| {
-            p.refold_domain_projection().call_event_types(store)
-        })?;
+        let wanted = module
+            .projection_call("event-types", |p, store| {
+                p.refold_domain_projection().call_event_types(store)
+            })
+            .map_err(refused)?;
         if let Kind::Projection { event_types, .. } = &mut module.kind {
             *event_types = wanted;
         }
@@ -154,6 +192,14 @@ impl Module {
         self.in_flight.load(Ordering::Relaxed)
     }
 
+    /// The instances this module version keeps warm now.
+    pub fn pool_stats(&self) -> PoolStats {
+        match &self.kind {
+            Kind::Decider(pool) => pool.stats(),
+            Kind::Projection { pool, .. } => pool.stats(),
+        }
+    }
+
     /// Time spent in guest calls on this module version so far.
     pub fn call_time(&self) -> Duration {
         Duration::from_nanos(self.call_nanos.load(Ordering::Relaxed))
@@ -161,14 +207,14 @@ impl Module {
 
     /// The encoded state of a stream with no events.
     pub fn initial_state(&self) -> Result<Vec<u8>> {
-        self.decider_call("initial-state", |d, store| {
+        self.decider_call("initial-state", self.limits.memory_limit, |d, store| {
             d.refold_domain_decider().call_initial_state(store)
         })
     }
 
     /// Fold `events` into `state` with the guest's `evolve`, in one call.
     pub fn evolve(&self, state: &[u8], events: &[Event]) -> Result<Vec<u8>> {
-        let result = self.decider_call("evolve", |d, store| {
+        let result = self.decider_call("evolve", self.limits.memory_limit, |d, store| {
             d.refold_domain_decider().call_evolve(store, state, events)
         })?;
         result.map_err(|message| self.fault("evolve", GuestFault::Reported(message)))
@@ -176,16 +222,29 @@ impl Module {
 
     /// Ask the guest's `decide` what `command` means given `state`. The outer error
     /// is a fault; the inner one is the guest's answer that no events follow.
-    /// Returned events are checked: a non-empty type, JSON objects for data and metadata.
+    /// Returned events are checked: within the decide limits (while they are copied
+    /// out, then exactly), a non-empty type, JSON objects for data and metadata.
     pub fn decide(
         &self,
         state: &[u8],
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>> {
-        let decided = self.decider_call("decide", |d, store| {
+        let limits = self.limits.decide_limits;
+        let decided = self.decider_call("decide", decide_copy_limit(&limits), |d, store| {
             d.refold_domain_decider().call_decide(store, state, command)
         })?;
         if let Ok(events) = &decided {
+            let bytes = events.iter().map(new_event_size).sum();
+            if let Some((measure, limit, value)) = limits.exceeded(events.len(), bytes) {
+                return Err(self.fault(
+                    "decide",
+                    GuestFault::OutputTooLarge {
+                        measure,
+                        limit,
+                        value: Some(value),
+                    },
+                ));
+            }
             for (index, event) in events.iter().enumerate() {
                 check_new_event(event).map_err(|problem| {
                     self.fault(
@@ -233,13 +292,15 @@ impl Module {
         }
     }
 
+    /// A call of the decider world, copying out at most `copy_limit` bytes.
     fn decider_call<R>(
         &self,
         function: &'static str,
+        copy_limit: usize,
         call: impl FnOnce(&decider::DeciderModule, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
         match &self.kind {
-            Kind::Decider(pool) => self.call(pool, function, call),
+            Kind::Decider(pool) => self.call(pool, function, copy_limit, call),
             Kind::Projection { .. } => Err(self.not_a(World::Decider)),
         }
     }
@@ -250,19 +311,24 @@ impl Module {
         call: impl FnOnce(&projection::ProjectionModule, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
         match &self.kind {
-            Kind::Projection { pool, .. } => self.call(pool, function, call),
+            Kind::Projection { pool, .. } => {
+                self.call(pool, function, self.limits.memory_limit, call)
+            }
             Kind::Decider(_) => Err(self.not_a(World::Projection)),
         }
     }
 
-    /// Run one guest call on a warm (or new) instance under the module's limits.
+    /// Run one guest call on a warm (or new) instance under the module's limits, the
+    /// guest copying out at most `copy_limit` bytes (what it returns, and what it passes
+    /// to each host function it calls).
     fn call<B: Instantiate, R>(
         &self,
         pool: &Pool<B, B::Pre>,
         function: &'static str,
+        copy_limit: usize,
         call: impl FnOnce(&B, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        let idle = lock(&pool.idle).pop();
+        let idle = pool.take();
         let mut instance = match idle {
             Some(instance) => instance,
             None => self.instantiate(pool)?,
@@ -270,6 +336,7 @@ impl Module {
         instance
             .store
             .set_epoch_deadline(self.limits.deadline_ticks());
+        instance.store.set_hostcall_fuel(copy_limit);
         instance.store.data().clear_stderr();
         let started = Instant::now();
         let in_flight = InFlight::enter(&self.in_flight);
@@ -280,17 +347,15 @@ impl Module {
         self.call_nanos.fetch_add(nanos, Ordering::Relaxed);
         match result {
             Ok(result) => {
-                let mut idle = lock(&pool.idle);
-                if idle.len() < MAX_IDLE_INSTANCES {
-                    idle.push(instance);
-                }
+                pool.keep(instance, &self.limits.pool);
                 Ok(result)
             }
             Err(error) => {
-                let fault = instance
-                    .store
-                    .data()
-                    .fault(&error, self.limits.call_timeout);
+                let fault =
+                    instance
+                        .store
+                        .data()
+                        .fault(&error, self.limits.call_timeout, copy_limit);
                 tracing::warn!(module = %self.info.name, version = self.info.version, function, error = %format!("{error:?}"), "guest call failed; its instance is discarded");
                 Err(self.fault(function, fault))
             }
@@ -310,7 +375,10 @@ impl Module {
         match B::instantiate(&pool.pre, &mut store) {
             Ok(bindings) => Ok(Instance { store, bindings }),
             Err(error) => {
-                let fault = store.data().fault(&error, self.limits.call_timeout);
+                let fault =
+                    store
+                        .data()
+                        .fault(&error, self.limits.call_timeout, self.limits.memory_limit);
                 Err(self.fault("instantiate", fault))
             }
         }
@@ -338,9 +406,76 @@ impl<B, P> Pool<B, P> {
     fn new(pre: P) -> Self {
         Pool {
             pre,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Idle {
+                instances: Vec::new(),
+                memory: 0,
+            }),
         }
     }
+
+    fn stats(&self) -> PoolStats {
+        let idle = lock(&self.idle);
+        PoolStats {
+            idle: idle.instances.len(),
+            memory: idle.memory,
+        }
+    }
+
+    /// An idle instance, if one is kept.
+    fn take(&self) -> Option<Instance<B>> {
+        let mut idle = lock(&self.idle);
+        let instance = idle.instances.pop()?;
+        idle.memory -= instance.memory();
+        Some(instance)
+    }
+
+    /// Keep `instance` for the next call if it is small enough and the pool has room;
+    /// otherwise drop it, which gives its memory back.
+    fn keep(&self, instance: Instance<B>, config: &super::PoolConfig) {
+        let memory = instance.memory();
+        let mut idle = lock(&self.idle);
+        if memory <= config.instance_memory
+            && idle.instances.len() < config.max_idle
+            && idle.memory + memory <= config.memory
+        {
+            idle.memory += memory;
+            idle.instances.push(instance);
+        } else {
+            drop(idle);
+            tracing::debug!(memory, "instance not kept: over the pool's memory bounds");
+        }
+    }
+}
+
+/// Turn the fault of a module's trial call at load into the refusal to deploy it.
+fn refused(error: Error) -> Error {
+    match error {
+        Error::Guest {
+            module,
+            function,
+            fault,
+        } => Error::ModuleRefused {
+            module,
+            function,
+            fault,
+        },
+        other => other,
+    }
+}
+
+/// What a `decide` may copy out of the guest: the bytes its events may have, each
+/// event's host-side record (the copy counts those too), and room for a rejection.
+fn decide_copy_limit(limits: &AppendLimits) -> usize {
+    limits
+        .max_bytes
+        .saturating_add(limits.max_events.saturating_mul(size_of::<NewEvent>()))
+        .saturating_add(DECIDE_SLACK)
+}
+
+/// Bytes of a decided event as an append counts them (metadata `{}` when absent).
+fn new_event_size(event: &NewEvent) -> usize {
+    let metadata = event.metadata.as_ref().map_or(2, String::len);
+    event.event_type.len() + event.data.len() + metadata
 }
 
 /// What a returned event must satisfy before the host takes it.

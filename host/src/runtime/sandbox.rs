@@ -9,6 +9,7 @@
 
 use crate::GuestFault;
 use crate::runtime::bindings::projection::refold::domain::documents;
+use crate::store::Measure;
 use crate::sync::lock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +21,8 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, Was
 
 /// How much of its stderr a guest keeps for error messages, in bytes.
 const STDERR_TAIL: usize = 4096;
+/// What wasmtime says when a guest copies out more than its hostcall fuel allows.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 /// Elements a guest table may hold.
 const TABLE_ELEMENTS_LIMIT: usize = 1_000_000;
 
@@ -71,12 +74,30 @@ impl HostState {
     }
 
     /// Turn the error of a failed call into a fault, with the guest's last stderr
-    /// lines (where a Rust panic prints its message) attached to traps.
-    pub(crate) fn fault(&self, error: &wasmtime::Error, timeout: Duration) -> GuestFault {
+    /// lines (where a Rust panic prints its message) attached to traps. `copy_limit`
+    /// is the hostcall fuel the call had: what the guest could copy out.
+    pub(crate) fn fault(
+        &self,
+        error: &wasmtime::Error,
+        timeout: Duration,
+        copy_limit: usize,
+    ) -> GuestFault {
         if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
             return GuestFault::MemoryLimit {
                 limit: exceeded.limit,
                 requested: exceeded.requested,
+            };
+        }
+        // wasmtime's error for spent hostcall fuel is a private type: its message is
+        // all there is to recognise it by.
+        if error
+            .chain()
+            .any(|cause| cause.to_string().contains(HOSTCALL_FUEL_EXHAUSTED))
+        {
+            return GuestFault::OutputTooLarge {
+                measure: Measure::Bytes,
+                limit: copy_limit,
+                value: None,
             };
         }
         if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
@@ -162,6 +183,11 @@ struct MemoryLimitExceeded {
 impl MemoryLimiter {
     fn new(limit: usize) -> Self {
         MemoryLimiter { limit, in_use: 0 }
+    }
+
+    /// Linear memory of the store's memories together, in bytes.
+    pub(crate) fn in_use(&self) -> usize {
+        self.in_use
     }
 }
 

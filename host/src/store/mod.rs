@@ -30,8 +30,9 @@ pub use records::{
     SnapshotProjection,
 };
 pub use types::{
-    AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,
-    ImportOutcome, LogFilter, RecordedEvent, Snapshot, StoreMetrics, category,
+    AppendLimits, AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData,
+    ExpectedVersion, ImportOutcome, LogFilter, Measure, RecordedEvent, Snapshot, StoreMetrics,
+    category,
 };
 
 use crate::Result;

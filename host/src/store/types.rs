@@ -49,6 +49,65 @@ impl EventData {
         self.metadata = metadata.into();
         self
     }
+
+    /// Bytes of type + data + metadata: what the append limits count.
+    pub fn size(&self) -> usize {
+        self.event_type.len() + self.data.len() + self.metadata.len()
+    }
+}
+
+/// How much one append may carry: a bound on the writer's work per call, and on what
+/// one `decide` may return (a decided result is appended as one append).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendLimits {
+    /// Events in one append call, all its streams together. Default: 10,000.
+    pub max_events: usize,
+    /// Bytes of type + data + metadata of those events together. Default: 16 MiB.
+    pub max_bytes: usize,
+}
+
+impl Default for AppendLimits {
+    /// 10,000 events and 16 MiB per append: ten times the largest append of the
+    /// standard workloads (W2-batch, 1,000 events), well under a guest's memory cap.
+    fn default() -> Self {
+        AppendLimits {
+            max_events: 10_000,
+            max_bytes: 16 << 20,
+        }
+    }
+}
+
+impl AppendLimits {
+    /// The first limit that `events` events of `bytes` bytes in total go over, if any:
+    /// the measure, the limit and the value.
+    pub fn exceeded(&self, events: usize, bytes: usize) -> Option<(Measure, usize, usize)> {
+        if events > self.max_events {
+            Some((Measure::Events, self.max_events, events))
+        } else if bytes > self.max_bytes {
+            Some((Measure::Bytes, self.max_bytes, bytes))
+        } else {
+            None
+        }
+    }
+}
+
+/// Which measure of an append or of a guest's output went over its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    /// A number of events.
+    Events,
+    /// A number of bytes.
+    Bytes,
+}
+
+impl std::fmt::Display for Measure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Measure::Events => "events",
+            Measure::Bytes => "bytes",
+        })
+    }
 }
 
 /// One append: events for one stream under one expected version.

@@ -5,18 +5,36 @@
 //! decided here, on the caller's thread. A refused append names what was wrong and the
 //! index of the offending event, and nothing is written.
 
-use super::{AppendRequest, RecordedEvent};
+use super::{AppendLimits, AppendRequest, RecordedEvent};
 use crate::json::{self, NotAnObject};
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
 
 /// Refuse `requests` with [`Error::InvalidAppend`] unless there is at least one, each
-/// holds every rule of an append, and no event id appears twice among them all.
-pub(super) fn check_appends(requests: &[AppendRequest], max_event_size: usize) -> Result<()> {
+/// holds every rule of an append, and no event id appears twice among them all; with
+/// [`Error::AppendTooLarge`] when they carry more than `limits` allow, all together.
+pub(super) fn check_appends(
+    requests: &[AppendRequest],
+    max_event_size: usize,
+    limits: &AppendLimits,
+) -> Result<()> {
     if requests.is_empty() {
         return Err(Error::InvalidAppend {
             stream: String::new(),
             reason: "there are no appends: name at least one stream and its events".to_owned(),
+        });
+    }
+    let events = requests.iter().map(|r| r.events.len()).sum();
+    let bytes = requests
+        .iter()
+        .flat_map(|r| &r.events)
+        .map(|e| e.size())
+        .sum();
+    if let Some((measure, limit, value)) = limits.exceeded(events, bytes) {
+        return Err(Error::AppendTooLarge {
+            measure,
+            limit,
+            value,
         });
     }
     for request in requests {

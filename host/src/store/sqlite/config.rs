@@ -1,5 +1,6 @@
 //! Where and how a [`SqliteStore`](super::SqliteStore) opens its file.
 
+use crate::store::AppendLimits;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct StoreConfig {
     pub synchronous: Synchronous,
     /// The largest event accepted, in bytes of type + data + metadata. Default: 1 MiB.
     pub max_event_size: usize,
+    /// How many events and bytes one append call may carry. Default:
+    /// [`AppendLimits::default`].
+    pub append_limits: AppendLimits,
     /// How long to wait for a lock held by another process on the file. Default: 5 s.
     pub busy_timeout: Duration,
 }
@@ -47,8 +51,15 @@ impl StoreConfig {
             path: path.into(),
             synchronous: Synchronous::default(),
             max_event_size: 1024 * 1024,
+            append_limits: AppendLimits::default(),
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
         }
+    }
+
+    /// The same settings with other append limits.
+    pub fn with_append_limits(mut self, limits: AppendLimits) -> Self {
+        self.append_limits = limits;
+        self
     }
 
     /// The same settings with another durability.

@@ -214,7 +214,11 @@ impl EventStore for SqliteStore {
     }
 
     async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>> {
-        validate::check_appends(&requests, self.config.max_event_size)?;
+        validate::check_appends(
+            &requests,
+            self.config.max_event_size,
+            &self.config.append_limits,
+        )?;
         self.submit(|reply| Job::Append(requests, reply)).await
     }
 
