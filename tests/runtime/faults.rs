@@ -185,3 +185,21 @@ fn resident_bytes() -> usize {
         .expect("VmRSS is reported");
     kib * 1024
 }
+
+#[test]
+fn a_guest_that_sleeps_wakes_at_once() {
+    let runtime = strict_runtime();
+    let module = runtime.load("faulty", &guests::wasm(FAULTY)).unwrap();
+    let started = Instant::now();
+    let events = module
+        .decide(&[], r#"{"type":"Sleep","data":{"seconds":3600}}"#)
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(events[0].event_type, "Slept");
+    assert!(
+        took < Duration::from_secs(5),
+        "a guest sleeping an hour held its call for {took:?}"
+    );
+    assert_still_serving(&module);
+}

@@ -103,6 +103,31 @@ impl Server {
         self.child.id()
     }
 
+    /// The server's resident memory now, in KiB (`VmRSS` of its `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status is readable");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("the server's status has a VmRSS line")
+    }
+
+    /// How long an ordinary command takes now: `AddItem` on `cart`, which must be
+    /// open. Fails unless the command succeeds.
+    pub fn cart_command_latency(&self, cart: &str) -> Duration {
+        let started = std::time::Instant::now();
+        post(
+            &agent(),
+            &self.url(&format!("/commands/cart/{cart}")),
+            &add_item(cart, "sku-probe", 1),
+            None,
+        )
+        .ok();
+        started.elapsed()
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

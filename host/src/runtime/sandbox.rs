@@ -6,22 +6,91 @@
 //! limiter, the guest's stdout/stderr routed to `tracing`, and the documents a
 //! projection is currently writing. Faults of a call are turned into
 //! [`GuestFault`]s here.
+//!
+//! Guests never wait: a CPU deadline (epoch interruption) cannot stop a host call that
+//! blocks, so [`add_to_linker`] replaces the WASI functions that would wait on a real
+//! timer or poll (`wasi:clocks/monotonic-clock` `subscribe-duration` and
+//! `subscribe-instant`, `wasi:io/poll` `poll` and `pollable.block`) with ones that
+//! answer at once: every pollable a guest can make is ready. A guest that sleeps
+//! wakes at once (its fixed clock has not moved), and one that sleeps in a loop runs
+//! into its deadline like any other busy guest.
 
 use crate::GuestFault;
 use crate::runtime::bindings::projection::refold::domain::documents;
 use crate::sync::lock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Trap};
+use wasmtime::component::{Linker, Resource, ResourceTable};
+use wasmtime::{ResourceLimiter, StoreContextMut, Trap};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// How much of its stderr a guest keeps for error messages, in bytes.
 const STDERR_TAIL: usize = 4096;
 /// Elements a guest table may hold.
 const TABLE_ELEMENTS_LIMIT: usize = 1_000_000;
+
+/// The WASI version whose functions [`add_to_linker`] replaces: the one
+/// wasmtime-wasi defines (guests importing older 0.2 versions are linked to it).
+const WASI_VERSION: &str = "0.2.12";
+
+/// Add the sandbox's WASI to `linker`: wasmtime-wasi's synchronous p2 interfaces,
+/// with every function that would wait replaced by one that answers at once.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |mut store: StoreContextMut<'_, HostState>, (_,): (u64,)| {
+            Ok((ready_pollable(&mut store.data_mut().table)?,))
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |mut store: StoreContextMut<'_, HostState>, (_,): (u64,)| {
+            Ok((ready_pollable(&mut store.data_mut().table)?,))
+        },
+    )?;
+    let mut poll = linker.instance(&format!("wasi:io/poll@{WASI_VERSION}"))?;
+    poll.func_wrap(
+        "poll",
+        |mut store: StoreContextMut<'_, HostState>, (pollables,): (Vec<Resource<DynPollable>>,)| {
+            let table = &store.data_mut().table;
+            if pollables.is_empty() {
+                return Err(wasmtime::format_err!("empty poll list"));
+            }
+            for pollable in &pollables {
+                table.get(pollable)?;
+            }
+            let ready = u32::try_from(pollables.len())?;
+            Ok(((0..ready).collect::<Vec<u32>>(),))
+        },
+    )?;
+    poll.func_wrap(
+        "[method]pollable.block",
+        |mut store: StoreContextMut<'_, HostState>, (pollable,): (Resource<DynPollable>,)| {
+            store.data_mut().table.get(&pollable)?;
+            Ok(())
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// A pollable that is ready from the start: what a guest's timer is in the sandbox.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+fn ready_pollable(table: &mut ResourceTable) -> wasmtime::Result<Resource<DynPollable>> {
+    let ready = table.push(Ready)?;
+    wasmtime_wasi::p2::subscribe(table, ready)
+}
 
 /// The data of one instance's store.
 pub(crate) struct HostState {

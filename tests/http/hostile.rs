@@ -1,0 +1,119 @@
+//! Hostile guests and hostile requests are contained: a guest that sleeps, requests
+//! that wait, documents that are not JSON, and input the log must not take. Each test
+//! runs a real `refold serve`, measures its resident memory and the latency of an
+//! ordinary cart command while under attack (generous bounds, figures reported), and
+//! checks the next ordinary command succeeds.
+
+use crate::support::guests::{self, FAULTY};
+use crate::support::server::{Db, Server, agent, get, open_cart, post, put};
+use std::time::{Duration, Instant};
+
+/// The most an ordinary command may take while the server is under attack: far above
+/// what it takes on a loaded machine, far below what a stalled server makes it take.
+const ORDINARY_LATENCY: Duration = Duration::from_secs(5);
+
+/// The most the server's resident memory may grow under an attack, in KiB.
+const RSS_GROWTH_KIB: u64 = 256 << 10;
+
+/// A server with the cart, the cart-summary projection and the faulty decider, and an
+/// open cart `cart-ordinary` to probe it with.
+fn hostile_server(db: &Db) -> Server {
+    let server = db.serve_cart(&[]);
+    put(
+        &agent(),
+        &server.url("/modules/faulty"),
+        &guests::wasm(FAULTY),
+        None,
+    )
+    .ok();
+    post(
+        &agent(),
+        &server.url("/commands/cart/cart-ordinary"),
+        &open_cart("cart-ordinary"),
+        None,
+    )
+    .ok();
+    server
+}
+
+/// Check an ordinary command is fast while `attack` runs on other threads, and that the
+/// server's memory stays bounded; returns what each attacking thread returned.
+fn under_attack<T: Send + 'static>(
+    server: &Server,
+    attackers: usize,
+    attack: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let idle_rss = server.rss_kib();
+    let attack = std::sync::Arc::new(attack);
+    let threads: Vec<_> = (0..attackers)
+        .map(|n| {
+            let attack = attack.clone();
+            std::thread::spawn(move || attack(n))
+        })
+        .collect();
+    // Let the attack land before probing.
+    std::thread::sleep(Duration::from_millis(500));
+    let latency = server.cart_command_latency("cart-ordinary");
+    let rss = server.rss_kib();
+    assert!(
+        latency < ORDINARY_LATENCY,
+        "an ordinary command took {latency:?} under an attack of {attackers} requests (bound {ORDINARY_LATENCY:?})"
+    );
+    assert!(
+        rss < idle_rss + RSS_GROWTH_KIB,
+        "the server grew from {idle_rss} KiB to {rss} KiB under an attack of {attackers} requests"
+    );
+    let results = threads
+        .into_iter()
+        .map(|thread| thread.join().expect("an attacking thread finishes"))
+        .collect();
+    eprintln!(
+        "under an attack of {attackers} requests: an ordinary command took {latency:?}; server RSS {idle_rss} -> {rss} KiB"
+    );
+    let after = server.cart_command_latency("cart-ordinary");
+    assert!(
+        after < ORDINARY_LATENCY,
+        "the next ordinary command took {after:?}"
+    );
+    results
+}
+
+#[test]
+fn a_guest_that_sleeps_returns_at_once_and_does_not_stall_other_commands() {
+    let db = Db::new();
+    let server = hostile_server(&db);
+    let sleep = r#"{"type":"Sleep","data":{"seconds":3600}}"#;
+
+    let started = Instant::now();
+    let slept = post(
+        &agent(),
+        &server.url("/commands/faulty/sleeper"),
+        sleep,
+        None,
+    );
+    let took = started.elapsed();
+    assert_eq!(slept.ok()["events"][0]["type"], "Slept", "{slept:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "a guest sleeping an hour held its command for {took:?}"
+    );
+
+    let url = server.url("/commands/faulty");
+    let answers = under_attack(&server, 50, move |n| {
+        let started = Instant::now();
+        let answer = post(&agent(), &format!("{url}/sleeper-{n}"), sleep, None);
+        (answer.status, started.elapsed())
+    });
+    for (n, (status, took)) in answers.iter().enumerate() {
+        assert_eq!(*status, 200, "sleeping command {n} answered {status}");
+        assert!(
+            *took < Duration::from_secs(30),
+            "sleeping command {n} took {took:?}"
+        );
+    }
+    // Each sleeping command wrote its one event, no more.
+    for n in [0, 49] {
+        let stream = get(&agent(), &server.url(&format!("/streams/sleeper-{n}")));
+        assert_eq!(stream.ok()["version"], 1, "{stream:?}");
+    }
+}
