@@ -299,6 +299,17 @@ pub enum Error {
         /// How long the caller waited.
         timeout: Duration,
     },
+    /// A wait for a global position the log has not reached: it may never be reached,
+    /// so the wait is refused at once.
+    #[error(
+        "global position {position} is beyond the log's head ({head}): wait for a position a command or an append returned"
+    )]
+    BeyondHead {
+        /// The position asked for.
+        position: u64,
+        /// The log's head, read from the store when asked.
+        head: u64,
+    },
     /// A read-model query that cannot be served.
     #[error("invalid read-model query: {0}")]
     InvalidQuery(String),

@@ -117,3 +117,82 @@ fn a_guest_that_sleeps_returns_at_once_and_does_not_stall_other_commands() {
         assert_eq!(stream.ok()["version"], 1, "{stream:?}");
     }
 }
+
+#[test]
+fn a_wait_beyond_the_head_is_refused_at_once_and_waits_hold_no_thread() {
+    let db = Db::new();
+    let server = hostile_server(&db);
+    let head = get(&agent(), &server.url("/log?limit=1")).ok()["head"]
+        .as_u64()
+        .expect("the log has a head");
+    let document = server.url("/projections/cart-summary/cart_summary/cart-ordinary");
+
+    let started = Instant::now();
+    let beyond = get(
+        &agent(),
+        &format!("{document}?wait_for={}&timeout_ms=3600000", head + 1000),
+    );
+    let took = started.elapsed();
+    let error = beyond.error(400, "beyond-head");
+    assert_eq!(error["details"]["head"], head, "{error}");
+    assert_eq!(error["details"]["position"], head + 1000, "{error}");
+    assert!(
+        took < Duration::from_secs(5),
+        "a wait beyond the head took {took:?}"
+    );
+
+    // A wait of an hour is clamped to 30 s, and the answer says so.
+    let clamped = agent()
+        .get(&format!("{document}?wait_for={head}&timeout_ms=3600000"))
+        .call()
+        .expect("the server answers");
+    assert_eq!(clamped.status().as_u16(), 200);
+    assert_eq!(
+        clamped
+            .headers()
+            .get("refold-timeout-clamped")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some("30000".to_owned())
+    );
+
+    // Half the attackers wait beyond the head, half hold a live feed open.
+    let base = server.base.clone();
+    let answers = under_attack(&server, 200, move |n| {
+        if n % 2 == 0 {
+            let url = format!(
+                "{base}/projections/cart-summary/cart_summary/cart-ordinary?wait_for={}&timeout_ms=3600000",
+                head + 1 + n as u64
+            );
+            let answer = get(&agent(), &url);
+            (answer.status, answer.json["error"]["kind"].clone())
+        } else {
+            let feed: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(3)))
+                .build()
+                .into();
+            let response = feed
+                .get(&format!("{base}/log/live"))
+                .call()
+                .expect("the server answers");
+            let status = response.status().as_u16();
+            // Held open until the client's timeout ends it.
+            let _ = response.into_body().read_to_vec();
+            (status, serde_json::Value::Null)
+        }
+    });
+    for (n, (status, kind)) in answers.iter().enumerate() {
+        if n % 2 == 0 {
+            assert_eq!(
+                (*status, kind.as_str()),
+                (400, Some("beyond-head")),
+                "wait {n}"
+            );
+        } else {
+            assert_eq!(*status, 200, "live feed {n}");
+        }
+    }
+    // Nothing was written by any of it.
+    let after = get(&agent(), &server.url("/log?limit=1")).ok()["head"].clone();
+    assert_eq!(after, head + 2, "only the two probing commands wrote");
+}

@@ -161,6 +161,12 @@ impl From<Error> for ApiError {
                 None,
                 Some(json!({ "position": position, "actual": checkpoint })),
             ),
+            Error::BeyondHead { position, head } => (
+                S::BAD_REQUEST,
+                "beyond-head",
+                None,
+                Some(json!({ "position": position, "head": head })),
+            ),
             Error::ProjectionFaulted { position, .. } => (
                 S::INTERNAL_SERVER_ERROR,
                 "projection-faulted",

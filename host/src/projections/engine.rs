@@ -215,7 +215,10 @@ impl ProjectionEngine {
     /// Wait until the projection `name` has passed global position `position` (its
     /// checkpoint is at least `position`), so a query sees the effect of every event
     /// up to it. Returns the checkpoint reached. Fails at once if the projection is
-    /// stopped at an event at or before `position`, and after `timeout` otherwise.
+    /// stopped at an event at or before `position`, or if `position` is beyond the
+    /// log's head as the store has it now ([`Error::BeyondHead`]: it may never come),
+    /// and after `timeout` otherwise. The wait is a watch awaited, never a blocked
+    /// thread.
     pub async fn wait_for(&self, name: &str, position: u64, timeout: Duration) -> Result<u64> {
         let (mut progress, shared) = {
             let slots = lock(&self.inner.slots);
@@ -224,6 +227,12 @@ impl ProjectionEngine {
                 .ok_or_else(|| Error::UnknownProjection(name.to_owned()))?;
             (slot.published.subscribe(), slot.active.shared.clone())
         };
+        if position > self.inner.events.head() {
+            let head = self.inner.events.read_head().await?;
+            if position > head {
+                return Err(Error::BeyondHead { position, head });
+            }
+        }
         // Timing out is one of the answers; what was reached is read below either way.
         let _ = tokio::time::timeout(
             timeout,

@@ -117,6 +117,9 @@ pub trait EventStore: Send + Sync {
     /// The global position of the last event in the log (0 when empty).
     fn head(&self) -> u64;
 
+    /// The global position of the last committed event, read from the database now (not the cached watch), so commits by other processes and nodes count.
+    async fn read_head(&self) -> Result<u64>;
+
     /// A receiver of the log head, updated after every commit; await `changed()` to
     /// learn of new events without polling.
     fn subscribe(&self) -> watch::Receiver<u64>;
