@@ -57,6 +57,9 @@ pub enum Error {
         stream: String,
         /// What was wrong and what to do.
         reason: String,
+        /// The JSON pointer of the offending value within the append of `stream`
+        /// (`/stream`, `/events/0/data/name`), when one value is to blame.
+        field: Option<String>,
     },
     /// An event id given in an append is already stored, as part of a different append.
     #[error(
@@ -185,6 +188,21 @@ pub enum Error {
         module: String,
         /// The guest's reason, for the person who sent the command.
         message: String,
+    },
+    /// A command refused before its decider saw it: its text is not JSON the engine
+    /// takes (a lone UTF-16 surrogate, say), or its stream or partition cannot be
+    /// named so. Nothing was appended.
+    #[error("invalid command to module '{module}' for stream '{stream}': {reason}")]
+    MalformedCommand {
+        /// The decider module the command was for.
+        module: String,
+        /// The stream the command was for.
+        stream: String,
+        /// What was wrong and what to do.
+        reason: String,
+        /// The JSON pointer of the offending value within the command, when the
+        /// command's text is to blame.
+        field: Option<String>,
     },
     /// The decider could not understand the command; nothing was appended.
     #[error("module '{module}' cannot read the command: {message}")]

@@ -196,3 +196,103 @@ fn a_wait_beyond_the_head_is_refused_at_once_and_waits_hold_no_thread() {
     let after = get(&agent(), &server.url("/log?limit=1")).ok()["head"].clone();
     assert_eq!(after, head + 2, "only the two probing commands wrote");
 }
+
+#[test]
+fn input_the_log_must_not_take_is_refused_naming_its_field_and_nothing_is_written() {
+    let db = Db::new();
+    let server = hostile_server(&db);
+    let http = agent();
+    let head = || get(&http, &server.url("/log?limit=1")).ok()["head"].clone();
+    let before = head();
+
+    let lone = post(
+        &http,
+        &server.url("/streams/noted-1"),
+        r#"{"events":[{"type":"Noted","data":{"text":"\ud800"}}]}"#,
+        None,
+    );
+    let error = lone.error(400, "invalid-append");
+    assert_eq!(error["details"]["field"], "/events/0/data/text", "{error}");
+    let lone = post(
+        &http,
+        &server.url("/streams"),
+        r#"{"appends":[{"stream":"noted-2","events":[{"type":"Noted","data":{},"metadata":{"by":["\udfff"]}}]}]}"#,
+        None,
+    );
+    let error = lone.error(400, "invalid-append");
+    assert_eq!(
+        error["details"]["field"], "/events/0/metadata/by/0",
+        "{error}"
+    );
+    assert_eq!(error["details"]["stream"], "noted-2", "{error}");
+
+    let command = post(
+        &http,
+        &server.url("/commands/cart/cart-lone"),
+        r#"{"type":"OpenCart","data":{"cartId":"\ud800"}}"#,
+        None,
+    );
+    let error = command.error(400, "invalid-command");
+    assert_eq!(error["details"]["field"], "/data/cartId", "{error}");
+    assert_eq!(error["module"], "cart", "{error}");
+
+    for stream in ["nul%00byte", "bell%07", &"s".repeat(201)] {
+        let append = post(
+            &http,
+            &server.url(&format!("/streams/{stream}")),
+            r#"{"events":[{"type":"Noted","data":{}}]}"#,
+            None,
+        );
+        let error = append.error(400, "invalid-append");
+        assert_eq!(error["details"]["field"], "/stream", "{error}");
+        let command = post(
+            &http,
+            &server.url(&format!("/commands/cart/{stream}")),
+            &open_cart("cart-x"),
+            None,
+        );
+        command.error(400, "invalid-command");
+    }
+    post(
+        &http,
+        &server.url("/commands/cart/cart-p?partition=tenant%0A"),
+        &open_cart("cart-p"),
+        None,
+    )
+    .error(400, "invalid-command");
+
+    // A guest's event with a lone surrogate is the guest's fault, and is not stored.
+    let guest = post(
+        &http,
+        &server.url("/commands/faulty/lone"),
+        r#"{"type":"LoneSurrogate"}"#,
+        None,
+    );
+    let error = guest.error(500, "guest-fault");
+    assert_eq!(error["module"], "faulty", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("surrogate"),
+        "{error}"
+    );
+
+    assert_eq!(head(), before, "nothing of it was written");
+    for stream in ["noted-1", "noted-2", "cart-lone", "lone"] {
+        let read = get(&http, &server.url(&format!("/streams/{stream}")));
+        assert_eq!(read.ok()["version"], serde_json::Value::Null, "{stream}");
+    }
+    // The engine goes on: a command, and the projection serving it.
+    let opened = post(
+        &http,
+        &server.url("/commands/cart/cart-after"),
+        &open_cart("cart-after"),
+        None,
+    );
+    let position = opened.ok()["position"].clone();
+    let summary = get(
+        &http,
+        &server.url(&format!(
+            "/projections/cart-summary/cart_summary/cart-after?wait_for={position}"
+        )),
+    );
+    assert_eq!(summary.ok()["cartId"], "cart-after", "{summary:?}");
+}

@@ -22,7 +22,7 @@
 mod records;
 pub mod sqlite;
 mod types;
-mod validate;
+pub(crate) mod validate;
 
 pub use records::{
     BuiltBy, Committed, Definition, Document, DocumentBatch, DocumentChange, DocumentKey,
@@ -31,7 +31,7 @@ pub use records::{
 };
 pub use types::{
     AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,
-    ImportOutcome, LogFilter, RecordedEvent, Snapshot, StoreMetrics, category,
+    ImportOutcome, LogFilter, MAX_NAME_BYTES, RecordedEvent, Snapshot, StoreMetrics, category,
 };
 
 use crate::Result;
