@@ -7,6 +7,14 @@
 //! projection is currently writing. Faults of a call are turned into
 //! [`GuestFault`]s here.
 //!
+//! Random numbers (`wasi:random/random` and `wasi:random/insecure`) are seeded afresh
+//! before every call from [`call_seed`]: the module's content hash, the function, and
+//! what identifies the call's input. So the same call on the same input draws the same
+//! numbers on any instance, in any process, at replay as at the first run, while
+//! another call draws others (a v4 UUID made in `decide` differs per stream state and
+//! command). The numbers are SHA-256 of the seed and a block counter. The
+//! `insecure-seed` a toolchain may read for hash tables stays one constant.
+//!
 //! Guests never wait: a CPU deadline (epoch interruption) cannot stop a host call that
 //! blocks, so [`add_to_linker`] replaces the WASI functions that would wait on a real
 //! timer or poll (`wasi:clocks/monotonic-clock` `subscribe-duration` and
@@ -18,6 +26,8 @@
 use crate::GuestFault;
 use crate::runtime::bindings::projection::refold::domain::documents;
 use crate::sync::lock;
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Linker, Resource, ResourceTable};
@@ -98,6 +108,8 @@ pub(crate) struct HostState {
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     stderr_tail: Arc<Mutex<Vec<u8>>>,
+    /// The random numbers the guest draws, reseeded before each call.
+    random: CallRandom,
     /// The documents a projection call reads and writes; empty outside such a call.
     pub(crate) documents: Box<dyn Documents>,
 }
@@ -106,6 +118,7 @@ impl HostState {
     /// A fresh, locked-down state for one instance of `module`.
     pub(crate) fn new(module: &str, memory_limit: usize) -> Self {
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+        let random = CallRandom::default();
         let wasi = WasiCtx::builder()
             .stdout(GuestOutput::new(module, "stdout", None))
             .stderr(GuestOutput::new(
@@ -115,8 +128,8 @@ impl HostState {
             ))
             .wall_clock(FixedClock)
             .monotonic_clock(FixedClock)
-            .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5e, 0xed]))
-            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0x5e, 0xed]))
+            .secure_random(random.clone())
+            .insecure_random(random.clone())
             .insecure_random_seed(0)
             .allow_ip_name_lookup(false)
             .allow_tcp(false)
@@ -127,8 +140,14 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_limit),
             stderr_tail,
+            random,
             documents: Box::new(NoDocuments),
         }
+    }
+
+    /// Start the random numbers of the next call from `seed` (see [`call_seed`]).
+    pub(crate) fn seed_random(&self, seed: [u8; 32]) {
+        lock(&self.random.0).reseed(seed);
     }
 
     /// Forget what the guest wrote to stderr so far (called before each call).
@@ -260,6 +279,89 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= TABLE_ELEMENTS_LIMIT)
+    }
+}
+
+/// The seed of one call's random numbers: the module's content hash, the function
+/// called, and the parts of its input that identify the call (each length-prefixed,
+/// so no two lists of parts give the same bytes).
+pub(crate) fn call_seed(module_hash: &str, function: &str, input: &[&[u8]]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    let parts = [module_hash.as_bytes(), function.as_bytes()];
+    for part in parts.iter().chain(input) {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+/// The random numbers of one call: SHA-256 of the seed and a block counter.
+struct RandomStream {
+    seed: [u8; 32],
+    counter: u64,
+    block: [u8; 32],
+    used: usize,
+}
+
+impl RandomStream {
+    fn new(seed: [u8; 32]) -> Self {
+        RandomStream {
+            seed,
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
+    }
+
+    fn reseed(&mut self, seed: [u8; 32]) {
+        *self = RandomStream::new(seed);
+    }
+
+    fn fill(&mut self, out: &mut [u8]) {
+        for byte in out {
+            if self.used == self.block.len() {
+                let mut hasher = Sha256::new();
+                hasher.update(self.seed);
+                hasher.update(self.counter.to_le_bytes());
+                self.block = hasher.finalize().into();
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.block[self.used];
+            self.used += 1;
+        }
+    }
+}
+
+/// A handle on an instance's [`RandomStream`]: WASI draws from one, the host
+/// reseeds it through another.
+#[derive(Clone)]
+struct CallRandom(Arc<Mutex<RandomStream>>);
+
+impl Default for CallRandom {
+    fn default() -> Self {
+        CallRandom(Arc::new(Mutex::new(RandomStream::new([0; 32]))))
+    }
+}
+
+impl rand_core::TryRng for CallRandom {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut bytes = [0; 4];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut bytes = [0; 8];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        lock(&self.0).fill(dst);
+        Ok(())
     }
 }
 
