@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use refold::engine::EngineConfig;
 use refold::http::HttpConfig;
-use refold::projections::FailurePolicy;
+use refold::projections::{FailurePolicy, ProjectionConfig};
 use refold::runtime::content_hash;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -42,6 +42,16 @@ pub struct ServeArgs {
     /// Commit durability: `full` survives power loss, `normal` a process crash.
     #[arg(long, value_enum, default_value_t = Durability::Full)]
     durability: Durability,
+    /// The largest document a projection may put, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ProjectionConfig::default().max_document_bytes)]
+    max_document_bytes: usize,
+    /// Bytes of documents a projection batch holds before it commits (one event per
+    /// transaction past them).
+    #[arg(long, value_name = "BYTES", default_value_t = ProjectionConfig::default().max_batch_document_bytes)]
+    max_batch_document_bytes: usize,
+    /// Bytes of documents a page of a read-model list ends at.
+    #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().page_bytes)]
+    max_page_bytes: usize,
 }
 
 fn name_and_file(text: &str) -> Result<(String, PathBuf), String> {
@@ -67,6 +77,8 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = {
         let mut config = EngineConfig::new(db);
         config.synchronous = args.durability.into();
+        config.projections.max_document_bytes = args.max_document_bytes;
+        config.projections.max_batch_document_bytes = args.max_batch_document_bytes;
         refold::engine::Engine::open(config)
             .await
             .with_context(|| format!("cannot open the database {}", db.display()))?
@@ -96,6 +108,7 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(engine);
     let http = HttpConfig {
         token: args.token,
+        page_bytes: args.max_page_bytes,
         ..HttpConfig::default()
     };
     let served = async {

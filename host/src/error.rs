@@ -383,6 +383,10 @@ pub enum GuestFault {
     /// The guest returned something the contract does not allow.
     #[error("returned a malformed value: {0}")]
     Malformed(String),
+    /// A projection put a document the host does not take: not a JSON object, over
+    /// the size limit of one document, or past the bytes one event may write.
+    #[error("wrote a document the host does not take: {0}")]
+    Document(String),
     /// The guest reported an error of its own (e.g. `evolve` could not fold an event).
     #[error("reported an error: {0}")]
     Reported(String),

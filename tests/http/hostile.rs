@@ -296,3 +296,147 @@ fn input_the_log_must_not_take_is_refused_naming_its_field_and_nothing_is_writte
     );
     assert_eq!(summary.ok()["cartId"], "cart-after", "{summary:?}");
 }
+
+/// Append one event of `event_type` with `data` to `stream`; its global position.
+fn append_one(server: &Server, stream: &str, event_type: &str, data: &str) -> u64 {
+    let body = format!(r#"{{"events":[{{"type":"{event_type}","data":{data}}}]}}"#);
+    let appended = post(
+        &agent(),
+        &server.url(&format!("/streams/{stream}")),
+        &body,
+        None,
+    );
+    appended.ok()["lastPosition"]
+        .as_u64()
+        .expect("an append returns its last position")
+}
+
+#[test]
+fn documents_are_checked_and_bounded_and_pages_end_at_their_bytes() {
+    let db = Db::new();
+    let hostile = format!(
+        "hostile-projection={}",
+        guests::wasm_path(guests::HOSTILE_PROJECTION).display()
+    );
+    let server = db.serve_cart(&[
+        "--deploy",
+        &hostile,
+        "--max-document-bytes",
+        "65536",
+        "--max-batch-document-bytes",
+        "1048576",
+        "--max-page-bytes",
+        "262144",
+    ]);
+    let http = agent();
+    post(
+        &http,
+        &server.url("/commands/cart/cart-ordinary"),
+        &open_cart("cart-ordinary"),
+        None,
+    )
+    .ok();
+    put(
+        &http,
+        &server.url("/modules/hostile-skip?policy=skip"),
+        &guests::wasm(guests::HOSTILE_PROJECTION),
+        None,
+    )
+    .ok();
+
+    // 40 events each putting 4 documents of 60,000 bytes: 9.6 MB, ten times what one
+    // batch may hold, so the batch commits early, one event at a time.
+    let base = server.base.clone();
+    let positions = under_attack(&server, 4, move |n| {
+        let server_url = |path: &str| format!("{base}{path}");
+        let events = [r#"{"type":"PutMany","data":{"count":4,"bytes":60000}}"#; 10].join(",");
+        let appended = post(
+            &agent(),
+            &server_url(&format!("/streams/many-{n}")),
+            &format!(r#"{{"events":[{events}]}}"#),
+            None,
+        );
+        appended.ok()["lastPosition"].as_u64().unwrap()
+    });
+    let last = positions.into_iter().max().unwrap();
+    let wait = format!("wait_for={last}&timeout_ms=30000");
+    // A page asked for 1,000 documents ends at 256 KiB, and its cursor goes on.
+    let (mut listed, mut pages, mut after) = (0, 0, String::new());
+    loop {
+        let page = get(
+            &http,
+            &server.url(&format!(
+                "/projections/hostile-projection/docs?{wait}&limit=1000&after={after}"
+            )),
+        );
+        let page = page.ok();
+        let documents = page["documents"].as_array().unwrap();
+        let sizes: Vec<usize> = documents
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().len() + d["document"].to_string().len())
+            .collect();
+        let before_last: usize = sizes.split_last().map_or(0, |(_, rest)| rest.iter().sum());
+        assert!(
+            before_last <= 262_144,
+            "a page ends with the document that passes 256 KiB: {sizes:?}"
+        );
+        listed += documents
+            .iter()
+            .filter(|d| d["id"].as_str().unwrap().starts_with("many-"))
+            .count();
+        pages += 1;
+        match page["next"].as_str() {
+            Some(next) => after = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        (listed, pages >= 32),
+        (160, true),
+        "{listed} in {pages} pages"
+    );
+
+    // A document that is not JSON stops the projection (policy stop), naming the module.
+    let not_json = append_one(&server, "nj-1", "PutNotJson", "{}");
+    let faulted = get(
+        &http,
+        &server.url(&format!(
+            "/projections/hostile-projection/docs/nj-1?wait_for={not_json}&timeout_ms=30000"
+        )),
+    );
+    let error = faulted.error(500, "projection-faulted");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("module 'hostile-projection'")
+            && message.contains("document 'nj-1' of collection 'docs' is not a JSON object"),
+        "{message}"
+    );
+    assert_eq!(error["details"]["position"], not_json);
+
+    // With policy skip, each refused document skips its event: not JSON, another kind of
+    // JSON, one over 64 KiB; the next event is applied.
+    append_one(&server, "arr-1", "PutArray", "{}");
+    append_one(&server, "big-1", "PutLarge", r#"{"bytes":70000}"#);
+    let fine = append_one(&server, "ok-1", "Fine", "{}");
+    let ok = get(
+        &http,
+        &server.url(&format!(
+            "/projections/hostile-skip/docs/ok-1?wait_for={fine}&timeout_ms=30000"
+        )),
+    );
+    assert_eq!(ok.ok()["ok"], true, "{ok:?}");
+    for refused in ["nj-1", "arr-1", "big-1"] {
+        get(
+            &http,
+            &server.url(&format!("/projections/hostile-skip/docs/{refused}")),
+        )
+        .error(404, "no-document");
+    }
+    let status = get(&http, &server.url("/projections/hostile-skip"));
+    assert_eq!(status.ok()["active"]["skipped"], 3, "{status:?}");
+    let log = server.log();
+    assert!(
+        log.contains("document 'big-1' of collection 'docs' is 70000 bytes, over the 65536-byte limit of one document"),
+        "the skip names the refused document; the server's log:\n{log}"
+    );
+}

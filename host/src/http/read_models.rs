@@ -113,8 +113,9 @@ impl ReadQuery {
         response
     }
 
-    fn list_query(&self) -> Result<ListQuery, ApiError> {
-        let mut query = ListQuery::first(self.limit.unwrap_or(100).min(1000));
+    fn list_query(&self, page_bytes: usize) -> Result<ListQuery, ApiError> {
+        let mut query =
+            ListQuery::first(self.limit.unwrap_or(100).min(1000)).at_most_bytes(page_bytes);
         if let Some(after) = &self.after {
             query = query.after(after.clone());
         }
@@ -142,7 +143,7 @@ pub(crate) async fn list(
     Query(query): Query<ReadQuery>,
 ) -> Response {
     let answer = async {
-        let list = query.list_query()?;
+        let list = query.list_query(state.page_bytes)?;
         query.wait_for(&state, &name).await?;
         let page = state
             .engine

@@ -5,6 +5,7 @@
 //! `wait_for`. Deploys are decided by [`plan`](super::plan) and carried out here, one
 //! at a time; a rebuilt generation that catches up is promoted by its own runner.
 
+use super::overlay::DocumentLimits;
 use super::plan::{self, Build, Building, Plan, Running};
 use super::runner::{self, Progress, RunnerContext, RunnerShared};
 use super::{ProjectionConfig, ProjectionLogic, ProjectionStatus, StreamSnapshots};
@@ -538,6 +539,10 @@ impl Inner {
             filter: logic.filter()?,
             batch_size: self.config.batch_size,
             retry_delay: self.config.retry_delay,
+            limits: DocumentLimits {
+                document_bytes: self.config.max_document_bytes,
+                batch_bytes: self.config.max_batch_document_bytes,
+            },
             promoted: Box::new(move |shared| {
                 if let Some(engine) = engine.upgrade() {
                     engine.promote(shared);

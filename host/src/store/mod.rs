@@ -25,9 +25,9 @@ mod types;
 pub(crate) mod validate;
 
 pub use records::{
-    BuiltBy, Committed, Definition, Document, DocumentBatch, DocumentChange, DocumentKey,
-    FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord, NewModule, Page,
-    SnapshotProjection,
+    BuiltBy, Committed, DEFAULT_PAGE_BYTES, Definition, Document, DocumentBatch, DocumentChange,
+    DocumentKey, FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord,
+    NewModule, Page, SnapshotProjection,
 };
 pub use types::{
     AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,

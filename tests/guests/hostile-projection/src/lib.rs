@@ -4,7 +4,8 @@
 //! It wants every event and writes to the `docs` collection, keyed by the event's
 //! stream, according to the event's type: `PutNotJson` puts text that is not JSON,
 //! `PutArray` JSON that is not an object, `PutLarge` one object of `data.bytes` bytes,
-//! `PutMany` `data.count` objects of `data.bytes` bytes each (ids `<stream>-<n>`), and
+//! `PutMany` `data.count` objects of `data.bytes` bytes each (ids
+//! `<stream>-<stream position>-<n>`), and
 //! `Tally` the number of events this instance has applied (hidden global state, which
 //! the harness's determinism check must catch). Any other event puts `{"ok":true}`.
 #![allow(missing_docs)]
@@ -51,7 +52,8 @@ impl Guest for HostileProjection {
                 "PutMany" => {
                     let document = object_of(number("bytes"));
                     for n in 0..number("count") {
-                        documents::put(COLLECTION, &format!("{id}-{n}"), &document);
+                        let position = event.stream_position;
+                        documents::put(COLLECTION, &format!("{id}-{position}-{n}"), &document);
                     }
                 }
                 "Tally" => documents::put(COLLECTION, id, &format!(r#"{{"applied":{applied}}}"#)),
