@@ -346,6 +346,7 @@ fn documents_are_checked_and_bounded_and_pages_end_at_their_bytes() {
 
     // 40 events each putting 4 documents of 60,000 bytes: 9.6 MB, ten times what one
     // batch may hold, so the batch commits early, one event at a time.
+    let idle_rss = server.rss_kib();
     let base = server.base.clone();
     let positions = under_attack(&server, 4, move |n| {
         let server_url = |path: &str| format!("{base}{path}");
@@ -395,6 +396,12 @@ fn documents_are_checked_and_bounded_and_pages_end_at_their_bytes() {
         (160, true),
         "{listed} in {pages} pages"
     );
+    let rss = server.rss_kib();
+    assert!(
+        rss < idle_rss + RSS_GROWTH_KIB,
+        "the server grew from {idle_rss} KiB to {rss} KiB projecting 9.6 MB of documents"
+    );
+    eprintln!("projecting 9.6 MB of documents: server RSS {idle_rss} -> {rss} KiB");
 
     // A document that is not JSON stops the projection (policy stop), naming the module.
     let not_json = append_one(&server, "nj-1", "PutNotJson", "{}");
