@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use refold::engine::EngineConfig;
 use refold::http::HttpConfig;
-use refold::projections::FailurePolicy;
+use refold::projections::{FailurePolicy, ProjectionConfig};
 use refold::runtime::{PoolConfig, RuntimeConfig, content_hash};
 use refold::store::AppendLimits;
 use std::io::Write;
@@ -79,6 +79,16 @@ struct LimitArgs {
     /// Memory the idle instances of one module version may keep together.
     #[arg(long, value_name = "SIZE", default_value_t = PoolConfig::default().memory, value_parser = byte_size)]
     idle_pool_memory: usize,
+    /// The largest document a projection may put.
+    #[arg(long, value_name = "SIZE", default_value_t = ProjectionConfig::default().max_document_bytes, value_parser = byte_size)]
+    max_document_bytes: usize,
+    /// Documents a projection batch holds before it commits (one event per
+    /// transaction past them).
+    #[arg(long, value_name = "SIZE", default_value_t = ProjectionConfig::default().max_batch_document_bytes, value_parser = byte_size)]
+    max_batch_document_bytes: usize,
+    /// The size of documents a page of a read-model list ends at.
+    #[arg(long, value_name = "SIZE", default_value_t = HttpConfig::default().page_bytes, value_parser = byte_size)]
+    max_page_bytes: usize,
 }
 
 impl LimitArgs {
@@ -92,6 +102,8 @@ impl LimitArgs {
         config.runtime.call_timeout = self.guest_deadline.into();
         config.runtime.pool.instance_memory = self.idle_instance_memory;
         config.runtime.pool.memory = self.idle_pool_memory;
+        config.projections.max_document_bytes = self.max_document_bytes;
+        config.projections.max_batch_document_bytes = self.max_batch_document_bytes;
         config
     }
 }
@@ -180,6 +192,7 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let following = engine.follow_deploys(args.deploy_check);
     let http = HttpConfig {
         token: args.token,
+        page_bytes: args.limits.max_page_bytes,
         ..HttpConfig::default()
     };
     let served = async {

@@ -14,6 +14,13 @@
 //! Events use serde's *adjacently tagged* representation: the enum variant is the
 //! event type and its fields are the event's JSON data.
 //!
+//! Inside the engine a guest's clock is fixed, sleeping returns at once, and random
+//! numbers (what `uuid::Uuid::new_v4()` draws) are seeded per call from the module,
+//! the function and the call's input: the same decision made again draws the same
+//! numbers, another decision others. Keep randomness in `decide`, whose events store
+//! what it made; a projection's `put` takes JSON objects only (the SDK's `ReadModel`
+//! writes nothing else).
+//!
 //! # Example
 //!
 //! ```

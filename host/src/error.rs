@@ -58,6 +58,9 @@ pub enum Error {
         stream: String,
         /// What was wrong and what to do.
         reason: String,
+        /// The JSON pointer of the offending value within the append of `stream`
+        /// (`/stream`, `/events/0/data/name`), when one value is to blame.
+        field: Option<String>,
     },
     /// An append carries more events or bytes than one append may; nothing was written.
     #[error(
@@ -199,6 +202,21 @@ pub enum Error {
         /// The guest's reason, for the person who sent the command.
         message: String,
     },
+    /// A command refused before its decider saw it: its text is not JSON the engine
+    /// takes (a lone UTF-16 surrogate, say), or its stream or partition cannot be
+    /// named so. Nothing was appended.
+    #[error("invalid command to module '{module}' for stream '{stream}': {reason}")]
+    MalformedCommand {
+        /// The decider module the command was for.
+        module: String,
+        /// The stream the command was for.
+        stream: String,
+        /// What was wrong and what to do.
+        reason: String,
+        /// The JSON pointer of the offending value within the command, when the
+        /// command's text is to blame.
+        field: Option<String>,
+    },
     /// The decider could not understand the command; nothing was appended.
     #[error("module '{module}' cannot read the command: {message}")]
     InvalidCommand {
@@ -325,6 +343,17 @@ pub enum Error {
         /// How long the caller waited.
         timeout: Duration,
     },
+    /// A wait for a global position the log has not reached: it may never be reached,
+    /// so the wait is refused at once.
+    #[error(
+        "global position {position} is beyond the log's head ({head}): wait for a position a command or an append returned"
+    )]
+    BeyondHead {
+        /// The position asked for.
+        position: u64,
+        /// The log's head, read from the store when asked.
+        head: u64,
+    },
     /// A read-model query that cannot be served.
     #[error("invalid read-model query: {0}")]
     InvalidQuery(String),
@@ -391,6 +420,10 @@ pub enum GuestFault {
         /// What the guest returned, when the host read far enough to count it.
         value: Option<usize>,
     },
+    /// A projection put a document the host does not take: not a JSON object, over
+    /// the size limit of one document, or past the bytes one event may write.
+    #[error("wrote a document the host does not take: {0}")]
+    Document(String),
     /// The guest reported an error of its own (e.g. `evolve` could not fold an event).
     #[error("reported an error: {0}")]
     Reported(String),

@@ -19,8 +19,8 @@ pub struct EventView<'a> {
     id: String,
     #[serde(rename = "type")]
     event_type: &'a str,
-    data: &'a RawValue,
-    metadata: &'a RawValue,
+    data: StoredJson<'a>,
+    metadata: StoredJson<'a>,
     recorded_at: &'a str,
 }
 
@@ -34,8 +34,8 @@ impl<'a> EventView<'a> {
             stream_position: event.stream_position,
             id: event.id.to_string(),
             event_type: &event.event_type,
-            data: raw(&event.data),
-            metadata: raw(&event.metadata),
+            data: StoredJson(&event.data),
+            metadata: StoredJson(&event.metadata),
             recorded_at: &event.recorded_at,
         }
     }
@@ -135,9 +135,18 @@ impl StoredEventBody {
     }
 }
 
-/// Stored data and metadata were checked to be JSON objects on the way in.
-fn raw(json: &str) -> &RawValue {
-    serde_json::from_str(json).unwrap_or_else(|_| serde_json::from_str("{}").expect("{} is JSON"))
+/// Stored JSON text, written inline exactly as stored. Everything stored is checked to
+/// be JSON on the way in; a text stored before a check existed that is not JSON is
+/// written as a JSON string of the text, never replaced by something else.
+struct StoredJson<'a>(&'a str);
+
+impl Serialize for StoredJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match serde_json::from_str::<&RawValue>(self.0) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(_) => serializer.serialize_str(self.0),
+        }
+    }
 }
 
 /// What a handled command returns, with its events as [`EventView`]s.
@@ -199,7 +208,7 @@ pub struct PageView<'a> {
 #[derive(Serialize)]
 struct DocumentView<'a> {
     id: &'a str,
-    document: &'a RawValue,
+    document: StoredJson<'a>,
 }
 
 impl<'a> PageView<'a> {
@@ -211,7 +220,7 @@ impl<'a> PageView<'a> {
                 .iter()
                 .map(|d| DocumentView {
                     id: &d.id,
-                    document: raw(&d.document),
+                    document: StoredJson(&d.document),
                 })
                 .collect(),
             next: page.next.as_deref(),
@@ -291,4 +300,17 @@ pub(crate) struct NewEventBody {
     pub(crate) metadata: Option<Box<RawValue>>,
     /// Optional id; resending an append with the same ids is idempotent.
     pub(crate) id: Option<uuid::Uuid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoredJson;
+
+    #[test]
+    fn stored_json_is_written_as_stored_and_other_text_as_a_string_never_replaced() {
+        let written = |text: &str| serde_json::to_string(&StoredJson(text)).unwrap();
+        assert_eq!(written(r#"{"a": [1, 2]}"#), r#"{"a": [1, 2]}"#);
+        assert_eq!(written("this is not json"), r#""this is not json""#);
+        assert_eq!(written(""), r#""""#);
+    }
 }

@@ -85,7 +85,7 @@ fn each_error_has_its_status_and_a_json_body() {
     assert_eq!(invalid.error(400, "invalid-command")["module"], "cart");
 
     // Malformed JSON, for a command and for an append.
-    post(&http, &url("/commands/cart/cart-1"), "{not json", None).error(400, "bad-request");
+    post(&http, &url("/commands/cart/cart-1"), "{not json", None).error(400, "invalid-command");
     post(&http, &url("/streams/cart-1"), "{not json", None).error(400, "bad-request");
     post(
         &http,

@@ -4,6 +4,7 @@
 mod appends;
 mod errors;
 mod flow;
+mod hostile;
 mod hot_deploy;
 mod lifecycle;
 mod live;

@@ -185,3 +185,52 @@ fn resident_bytes() -> usize {
         .expect("VmRSS is reported");
     kib * 1024
 }
+
+#[test]
+fn a_guest_that_sleeps_wakes_at_once() {
+    let runtime = strict_runtime();
+    let module = runtime.load("faulty", &guests::wasm(FAULTY)).unwrap();
+    let started = Instant::now();
+    let events = module
+        .decide(&[], r#"{"type":"Sleep","data":{"seconds":3600}}"#)
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(events[0].event_type, "Slept");
+    assert!(
+        took < Duration::from_secs(5),
+        "a guest sleeping an hour held its call for {took:?}"
+    );
+    assert_still_serving(&module);
+}
+
+#[test]
+fn random_numbers_differ_per_call_and_repeat_for_the_same_call() {
+    let runtime = strict_runtime();
+    let module = runtime.load("faulty", &guests::wasm(FAULTY)).unwrap();
+    let uuids = |module: &Module, state: &[u8], command: &str| -> Vec<String> {
+        let events = module.decide(state, command).unwrap().unwrap();
+        let data: serde_json::Value = serde_json::from_str(&events[0].data).unwrap();
+        data["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let command = r#"{"type":"Uuids"}"#;
+    let first = uuids(&module, b"state-1", command);
+    assert_ne!(first[0], first[1], "two draws of one call differ");
+    assert!(
+        !first.iter().any(|id| id.starts_with("5eed5eed")),
+        "the ids are not the old constant: {first:?}"
+    );
+    let other_state = uuids(&module, b"state-2", command);
+    let other_command = uuids(&module, b"state-1", r#"{"type":"Uuids","n":2}"#);
+    assert_ne!(first, other_state, "another state draws other numbers");
+    assert_ne!(first, other_command, "another command draws other numbers");
+    // The same call again, on this warm instance and on a fresh module, draws the same.
+    assert_eq!(uuids(&module, b"state-1", command), first);
+    let fresh = runtime.load("faulty", &guests::wasm(FAULTY)).unwrap();
+    assert_eq!(uuids(&fresh, b"state-1", command), first);
+}

@@ -298,6 +298,18 @@ fn events_are_checked_like_appends_before_anything_is_written() {
         refused(&target, untyped),
         Error::InvalidImport { position: 1, .. }
     ));
+    let mut lone = log.clone();
+    lone[2].data = r#"{"text": "\ud800"}"#.to_owned();
+    assert!(matches!(
+        refused(&target, lone),
+        Error::InvalidImport { position: 3, reason } if reason.contains("surrogate")
+    ));
+    let mut control = log.clone();
+    control[3].stream = "cart\u{0}1".to_owned();
+    assert!(matches!(
+        refused(&target, control),
+        Error::InvalidImport { position: 4, reason } if reason.starts_with("its stream id holds the control character U+0000")
+    ));
     assert!(whole_log(&*target).is_empty());
     assert_eq!(
         target.metrics().writes_submitted,

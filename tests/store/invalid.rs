@@ -11,7 +11,9 @@ use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
 fn assert_refused(store: &TempStore, request: AppendRequest, words: &[&str]) {
     let (partition, stream) = (request.partition.clone(), request.stream.clone());
     match block_on(store.append(request)) {
-        Err(Error::InvalidAppend { stream: s, reason }) => {
+        Err(Error::InvalidAppend {
+            stream: s, reason, ..
+        }) => {
             assert_eq!(s, stream);
             for word in words {
                 assert!(
@@ -154,4 +156,69 @@ fn an_id_given_twice_in_one_append_is_refused() {
     let twice = counted(2).with_id(event.id);
     let request = AppendRequest::new("s-1", ExpectedVersion::Any, vec![event, twice]);
     assert_refused(&store, request, &["event 1", "repeats the id"]);
+}
+
+#[test]
+fn a_lone_surrogate_in_data_or_metadata_is_refused_naming_its_field() {
+    let store = TempStore::new();
+    for (event, field) in [
+        (
+            EventData::new("Counted", r#"{"n": 1, "text": "a\ud800b"}"#),
+            "/events/1/data/text",
+        ),
+        (
+            EventData::new("Counted", r#"{"items": [{"name": "\udc00"}]}"#),
+            "/events/1/data/items/0/name",
+        ),
+        (
+            counted(2).with_metadata(r#"{"by": "\ud83d"}"#),
+            "/events/1/metadata/by",
+        ),
+    ] {
+        let request = second_event_is(event);
+        match block_on(store.append(request.clone())) {
+            Err(Error::InvalidAppend {
+                field: Some(refused),
+                reason,
+                ..
+            }) => {
+                assert_eq!(refused, field, "{reason}");
+                assert!(reason.contains("surrogate"), "{reason}");
+            }
+            other => panic!("expected a refusal naming {field}, got {other:?}"),
+        }
+        assert_refused(&store, request, &["event 1", "not a JSON object"]);
+    }
+    // A pair of surrogates is one character, and goes through.
+    let paired = EventData::new("Counted", r#"{"smile": "\ud83d\ude00"}"#);
+    block_on(store.append(second_event_is(paired))).expect("a surrogate pair is text");
+}
+
+#[test]
+fn stream_and_partition_names_are_printable_and_bounded() {
+    let store = TempStore::new();
+    let long = "s".repeat(refold::store::MAX_NAME_BYTES + 1);
+    for (stream, words) in [
+        ("a\0b", &["stream id", "U+0000", "byte 1"][..]),
+        ("tab\there", &["stream id", "U+0009"]),
+        (long.as_str(), &["stream id", "201 bytes", "200-byte limit"]),
+    ] {
+        assert_refused(
+            &store,
+            AppendRequest::new(stream, ExpectedVersion::Any, vec![counted(1)]),
+            words,
+        );
+    }
+    assert_refused(
+        &store,
+        AppendRequest::new("s-1", ExpectedVersion::Any, vec![counted(1)]).in_partition("p\u{7f}"),
+        &["partition", "U+007F"],
+    );
+    let longest = "s".repeat(refold::store::MAX_NAME_BYTES);
+    block_on(store.append(AppendRequest::new(
+        longest,
+        ExpectedVersion::Any,
+        vec![counted(1)],
+    )))
+    .expect("a name of exactly the limit is taken");
 }

@@ -114,7 +114,7 @@ fn an_empty_batch_and_an_id_used_twice_across_streams_are_refused() {
         AppendRequest::new("b-1", ExpectedVersion::Any, vec![shared]),
     ];
     match block_on(store.append_all(twice)) {
-        Err(Error::InvalidAppend { stream, reason }) => {
+        Err(Error::InvalidAppend { stream, reason, .. }) => {
             assert_eq!(stream, "b-1");
             assert!(reason.contains("repeats the id"), "{reason}");
         }

@@ -24,6 +24,9 @@ pub const FAULTY: &str = "faulty";
 /// A projection that counts events per stream and fails on `Poison` and `Trap` events
 /// (`tests/guests/faulty-projection`).
 pub const FAULTY_PROJECTION: &str = "faulty-projection";
+/// A projection that writes documents the host must refuse or bound, and keeps
+/// hidden global state (`tests/guests/hostile-projection`).
+pub const HOSTILE_PROJECTION: &str = "hostile-projection";
 /// A component of another world (`tests/guests/not-refold`).
 pub const NOT_REFOLD: &str = "not-refold";
 /// A decider whose `evolve` keeps hidden global state (`tests/guests/stateful`).

@@ -145,6 +145,20 @@ impl Server {
         kib * 1024
     }
 
+    /// How long an ordinary command takes now: `AddItem` on `cart`, which must be
+    /// open. Fails unless the command succeeds.
+    pub fn cart_command_latency(&self, cart: &str) -> Duration {
+        let started = std::time::Instant::now();
+        post(
+            &agent(),
+            &self.url(&format!("/commands/cart/{cart}")),
+            &add_item(cart, "sku-probe", 1),
+            None,
+        )
+        .ok();
+        started.elapsed()
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -21,6 +21,10 @@
 //!
 //! The handler is async: it awaits the store, and runs every guest call on tokio's
 //! blocking pool, so a slow guest never stalls the runtime's I/O threads.
+//!
+//! A command whose text is not JSON the engine takes (a lone UTF-16 surrogate, say),
+//! or whose stream or partition cannot be named so, is refused before the decider
+//! sees it ([`Error::MalformedCommand`]).
 
 mod cache;
 mod logic;
@@ -149,6 +153,7 @@ impl CommandHandler {
         stream: &str,
         command: &str,
     ) -> Result<CommandOutcome> {
+        check_command(logic.name(), partition, stream, command)?;
         let key = StreamKey::new(logic.as_ref(), partition, stream);
         let mut current = self.cached_or_loaded(&logic, &key, false).await?;
         let command: Arc<str> = command.into();
@@ -495,4 +500,24 @@ fn blame_guest(module: &str, refused: Error) -> Error {
         function: "decide",
         fault,
     }
+}
+
+/// Refuse a command the decider must not see: its text not JSON (a lone surrogate
+/// included), or its stream or partition not a name the store takes.
+fn check_command(module: &str, partition: &str, stream: &str, command: &str) -> Result<()> {
+    use crate::store::validate::{Name, check_name};
+    let refuse = |reason: String, field: Option<String>| Error::MalformedCommand {
+        module: module.to_owned(),
+        stream: stream.to_owned(),
+        reason,
+        field,
+    };
+    check_name(Name::Partition, partition).map_err(|reason| refuse(reason, None))?;
+    check_name(Name::Stream, stream).map_err(|reason| refuse(reason, None))?;
+    crate::json::check_json(command).map_err(|not_json| {
+        refuse(
+            format!("the command is not valid JSON: {not_json}"),
+            Some(not_json.pointer),
+        )
+    })
 }

@@ -2,9 +2,11 @@
 //!
 //! A case runs the way the command handler does: the given events are folded with the
 //! module's `evolve` in one batch, then `decide` answers the command. Every case also
-//! checks that `evolve` is deterministic, because the engine caches and snapshots
-//! states and rebuilds them on whichever instance is free: a module whose fold depends
-//! on what an instance did before gives different answers in production than in tests.
+//! checks that `evolve` and `decide` are deterministic: run again on a fresh instance
+//! and on the warm one, each must give the same bytes, because the engine caches and
+//! snapshots states, rebuilds them on whichever instance is free, and retries a
+//! decision after a conflict: a module whose answers depend on what an instance did
+//! before gives different answers in production than in tests.
 
 use super::Result;
 use super::{ModuleUnderTest, Rules, Spec, Verdict, fault_or_error, parse_json, recorded};
@@ -134,11 +136,27 @@ impl DeciderCase<'_, '_> {
         let Some(state) = fault_or_error(fold(module, &events), "given", &mut verdict)? else {
             return Ok(verdict);
         };
-        let decided = module.decide(&state, &self.command.to_string());
+        let command = self.command.to_string();
+        let decided = module.decide(&state, &command);
+        let fresh = self.spec.module.fresh()?;
         if let Some(decided) = fault_or_error(decided, "when", &mut verdict)? {
             compare(expected, &decided, &self.spec.rules, &mut verdict);
+            let again = [("fresh", &fresh), ("warm", module)];
+            for (instance, module) in again {
+                let what = format!("determinism of decide ({instance} instance)");
+                let redecided = module.decide(&state, &command);
+                let Some(redecided) = fault_or_error(redecided, &what, &mut verdict)? else {
+                    break;
+                };
+                if redecided != decided {
+                    verdict.push(format!(
+                        "decide is not deterministic: the same command on the same state gave other events on a {instance} instance than the first time — does the module keep global state?"
+                    ));
+                    break;
+                }
+            }
         }
-        check_determinism(self.spec.module, &events, &mut verdict)?;
+        check_determinism(self.spec.module, &fresh, &events, &mut verdict)?;
         Ok(verdict)
     }
 }
@@ -239,14 +257,15 @@ fn describe_refusal(refusal: &DecideError) -> String {
     }
 }
 
-/// Fold the given events on a fresh instance and again on the (now warm) module: the
-/// states must be equal byte for byte.
+/// Fold the given events on `fresh` (the module loaded again) and again on the (now
+/// warm) module: the states must be equal byte for byte.
 fn check_determinism(
     module: &ModuleUnderTest<'_>,
+    fresh: &Module,
     events: &[Event],
     verdict: &mut Verdict,
 ) -> Result<()> {
-    let fresh = fold(&module.fresh()?, events);
+    let fresh = fold(fresh, events);
     let Some(fresh) = fault_or_error(fresh, "determinism (fresh instance)", verdict)? else {
         return Ok(());
     };

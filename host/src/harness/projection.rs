@@ -3,6 +3,10 @@
 //! A case runs the way the projection runner does: only the events whose type the
 //! module declares reach it, each partition's events are applied in one batch to that
 //! partition's documents, and the documents are compared with the expected ones.
+//! Every case also checks that `apply` is deterministic: applied again on a fresh
+//! instance and on the warm one, each partition's events must write the same
+//! documents, byte for byte, because the runner rebuilds read models and retries
+//! batches on whichever instance is free.
 
 use super::Result;
 use super::{Mode, Rules, Spec, Verdict, fault_or_error, parse_json, recorded};
@@ -85,20 +89,48 @@ impl<'m, 'r> ProjectionSpec<'m, 'r> {
         }
         let mut verdict = Verdict::default();
         let mut actual = BTreeMap::new();
-        for (partition, events) in by_partition {
-            let written = SharedDocuments::default();
-            let mut documents: Box<dyn Documents> = Box::new(written.clone());
-            let applied = module.apply(&events, &mut documents);
-            if fault_or_error(applied, "given", &mut verdict)?.is_none() {
+        let mut first = BTreeMap::new();
+        for (partition, events) in &by_partition {
+            let Some(written) = fault_or_error(applied(module, events), "given", &mut verdict)?
+            else {
                 return Ok(verdict);
+            };
+            for ((collection, id), text) in &written {
+                let key = (partition.clone(), collection.clone(), id.clone());
+                actual.insert(key, parse_json(text));
             }
-            for ((collection, id), text) in written.take() {
-                actual.insert((partition.clone(), collection, id), parse_json(&text));
-            }
+            first.insert(partition, written);
         }
         compare(expected, &actual, &self.rules, &mut verdict);
+        let fresh = self.module.fresh()?;
+        for (instance, module) in [("fresh", &fresh), ("warm", module)] {
+            for (partition, events) in &by_partition {
+                let what = format!("determinism of apply ({instance} instance)");
+                let Some(again) = fault_or_error(applied(module, events), &what, &mut verdict)?
+                else {
+                    return Ok(verdict);
+                };
+                if Some(&again) != first.get(partition) {
+                    verdict.push(format!(
+                        "apply is not deterministic: the events of partition '{partition}' wrote other documents on a {instance} instance than the first time — does the module keep global state?"
+                    ));
+                    return Ok(verdict);
+                }
+            }
+        }
         Ok(verdict)
     }
+}
+
+/// The documents `events` (of one partition) write when applied to none.
+fn applied(
+    module: &crate::runtime::Module,
+    events: &[Event],
+) -> crate::Result<BTreeMap<(String, String), String>> {
+    let written = SharedDocuments::default();
+    let mut documents: Box<dyn Documents> = Box::new(written.clone());
+    module.apply(events, &mut documents)?;
+    Ok(written.take())
 }
 
 fn compare(

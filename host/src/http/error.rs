@@ -82,11 +82,22 @@ impl From<Error> for ApiError {
                 None,
                 Some(json!({ "stream": stream, "partition": partition })),
             ),
-            Error::InvalidAppend { stream, .. } => (
+            Error::InvalidAppend { stream, field, .. } => (
                 S::BAD_REQUEST,
                 "invalid-append",
                 None,
-                Some(json!({ "stream": stream })),
+                Some(with_field(json!({ "stream": stream }), field)),
+            ),
+            Error::MalformedCommand {
+                module,
+                stream,
+                field,
+                ..
+            } => (
+                S::BAD_REQUEST,
+                "invalid-command",
+                Some(module),
+                Some(with_field(json!({ "stream": stream }), field)),
             ),
             Error::DuplicateEventId {
                 position,
@@ -189,6 +200,12 @@ impl From<Error> for ApiError {
                 None,
                 Some(json!({ "position": position, "actual": checkpoint })),
             ),
+            Error::BeyondHead { position, head } => (
+                S::BAD_REQUEST,
+                "beyond-head",
+                None,
+                Some(json!({ "position": position, "head": head })),
+            ),
             Error::ProjectionFaulted { position, .. } => (
                 S::INTERNAL_SERVER_ERROR,
                 "projection-faulted",
@@ -217,6 +234,14 @@ impl From<Error> for ApiError {
             details,
         }
     }
+}
+
+/// `details` with the JSON pointer of the offending value as `field`, when there is one.
+fn with_field(mut details: serde_json::Value, field: &Option<String>) -> serde_json::Value {
+    if let Some(field) = field {
+        details["field"] = json!(field);
+    }
+    details
 }
 
 /// An expected version as the append body takes it: a number, or its name.

@@ -19,7 +19,7 @@
 //! | `GET /modules` | the deployed modules |
 //! | `GET /projections`, `GET /projections/{name}` | projection status |
 //! | `POST /projections/{name}/rebuild` | rebuild a read model beside the current one |
-//! | `GET /projections/{name}/{collection}` | list documents (`limit`, `after`, `field`+`value`) |
+//! | `GET /projections/{name}/{collection}` | list documents (`limit`, `after`, `field`+`value`); a page ends at `limit` documents or [`HttpConfig::page_bytes`], its `next` cursor set |
 //! | `GET /projections/{name}/{collection}/{id}` | one document |
 //! | `GET /health`, `GET /metrics` | liveness, Prometheus counters |
 //!
@@ -58,6 +58,9 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Largest module accepted by a deploy, in bytes.
     pub module_limit: usize,
+    /// Bytes of documents a page of a read-model list ends at (it ends early, with its
+    /// `next` cursor, once its documents pass them).
+    pub page_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -66,6 +69,7 @@ impl Default for HttpConfig {
             token: None,
             body_limit: 4 << 20,
             module_limit: 128 << 20,
+            page_bytes: crate::store::DEFAULT_PAGE_BYTES,
         }
     }
 }
@@ -77,6 +81,8 @@ pub(crate) struct AppState {
     token: Option<Arc<str>>,
     /// The most of a refused request's body read (and dropped) before answering.
     drain_limit: usize,
+    /// Bytes of documents a list page ends at.
+    page_bytes: usize,
 }
 
 /// `?partition=` on routes about one stream.
@@ -112,6 +118,7 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         shutdown,
         token: config.token.map(Into::into),
         drain_limit: config.module_limit,
+        page_bytes: config.page_bytes,
     };
     let modules = Router::new()
         .route("/modules/{name}", put(writes::deploy))

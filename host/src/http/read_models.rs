@@ -1,5 +1,10 @@
 //! Routes of the read side: projection status, rebuilds, and read-model queries that
 //! can wait for a projection to reach a position first (read your writes).
+//!
+//! A wait is bounded: `timeout_ms` above [`MAX_WAIT`] is clamped to it, and the answer
+//! says so in the `Refold-Timeout-Clamped` header (the milliseconds waited at most);
+//! a position beyond the log's head is refused at once (400 `beyond-head`). Waiting
+//! awaits the projection's watch, so thousands of waiting queries hold no thread.
 
 use super::AppState;
 use super::error::ApiError;
@@ -7,7 +12,7 @@ use crate::projections::ListQuery;
 use crate::store::DEFAULT_PARTITION;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +20,10 @@ use std::time::Duration;
 
 /// How long a query waits for its projection by default, when asked to wait.
 const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+/// The longest a query waits for its projection, whatever its `timeout_ms`.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// The header of an answer whose `timeout_ms` was clamped to [`MAX_WAIT`].
+const CLAMPED_HEADER: &str = "refold-timeout-clamped";
 
 /// `GET /projections`: the state of every projection.
 pub(crate) async fn statuses(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -49,7 +58,7 @@ pub(crate) struct ReadQuery {
     /// Wait until the projection has applied the log up to this global position (the
     /// `position` a command returned) before reading.
     wait_for: Option<u64>,
-    /// How long to wait, in milliseconds (default 5000).
+    /// How long to wait, in milliseconds (default 5000, at most 30000).
     timeout_ms: Option<u64>,
     /// Page size of a list (default 100, at most 1000).
     limit: Option<usize>,
@@ -69,12 +78,44 @@ impl ReadQuery {
     }
 
     fn wait(&self) -> Option<(u64, Duration)> {
-        let timeout = self.timeout_ms.map_or(DEFAULT_WAIT, Duration::from_millis);
+        let timeout = self
+            .timeout_ms
+            .map_or(DEFAULT_WAIT, Duration::from_millis)
+            .min(MAX_WAIT);
         self.wait_for.map(|position| (position, timeout))
     }
 
-    fn list_query(&self) -> Result<ListQuery, ApiError> {
-        let mut query = ListQuery::first(self.limit.unwrap_or(100).min(1000));
+    /// Whether a wait was asked for longer than [`MAX_WAIT`].
+    fn clamped(&self) -> bool {
+        self.wait_for.is_some() && self.timeout_ms.is_some_and(|ms| ms > millis(MAX_WAIT))
+    }
+
+    /// Wait for the projection `name` as asked, if asked.
+    async fn wait_for(&self, state: &AppState, name: &str) -> Result<(), ApiError> {
+        if let Some((position, timeout)) = self.wait() {
+            state
+                .engine
+                .projections()
+                .wait_for(name, position, timeout)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `answer`, with the header saying the wait was clamped when it was.
+    fn answer(&self, answer: Result<Response, ApiError>) -> Response {
+        let mut response = answer.unwrap_or_else(IntoResponse::into_response);
+        if self.clamped() {
+            response
+                .headers_mut()
+                .insert(CLAMPED_HEADER, HeaderValue::from(millis(MAX_WAIT)));
+        }
+        response
+    }
+
+    fn list_query(&self, page_bytes: usize) -> Result<ListQuery, ApiError> {
+        let mut query =
+            ListQuery::first(self.limit.unwrap_or(100).min(1000)).at_most_bytes(page_bytes);
         if let Some(after) = &self.after {
             query = query.after(after.clone());
         }
@@ -100,17 +141,18 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Path((name, collection)): Path<(String, String)>,
     Query(query): Query<ReadQuery>,
-) -> Result<Response, ApiError> {
-    let list = query.list_query()?;
-    let (partition, wait) = (query.partition(), query.wait());
-    let projections = state.engine.projections();
-    if let Some((position, timeout)) = wait {
-        projections.wait_for(&name, position, timeout).await?;
-    }
-    let page = projections
-        .list(&name, &partition, &collection, &list)
-        .await?;
-    Ok(Json(crate::views::PageView::of(&page)).into_response())
+) -> Response {
+    let answer = async {
+        let list = query.list_query(state.page_bytes)?;
+        query.wait_for(&state, &name).await?;
+        let page = state
+            .engine
+            .projections()
+            .list(&name, &query.partition(), &collection, &list)
+            .await?;
+        Ok(Json(crate::views::PageView::of(&page)).into_response())
+    };
+    query.answer(answer.await)
 }
 
 /// `GET /projections/{name}/{collection}/{id}`: one document, or 404.
@@ -118,23 +160,30 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     Path((name, collection, id)): Path<(String, String, String)>,
     Query(query): Query<ReadQuery>,
-) -> Result<Response, ApiError> {
-    let (partition, wait) = (query.partition(), query.wait());
-    let projections = state.engine.projections();
-    if let Some((position, timeout)) = wait {
-        projections.wait_for(&name, position, timeout).await?;
-    }
-    let document = projections.get(&name, &partition, &collection, &id).await?;
-    match document {
-        Some(text) => Ok((
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            text,
-        )
-            .into_response()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no-document",
-            format!("collection '{collection}' has no document '{id}'"),
-        )),
-    }
+) -> Response {
+    let answer = async {
+        query.wait_for(&state, &name).await?;
+        let document = state
+            .engine
+            .projections()
+            .get(&name, &query.partition(), &collection, &id)
+            .await?;
+        match document {
+            Some(text) => Ok((
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                text,
+            )
+                .into_response()),
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no-document",
+                format!("collection '{collection}' has no document '{id}'"),
+            )),
+        }
+    };
+    query.answer(answer.await)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -21,8 +21,6 @@ pub(crate) async fn command(
 ) -> Result<Response, ApiError> {
     let command = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the command is not UTF-8 text"))?;
-    crate::json::check_json(command)
-        .map_err(|e| ApiError::bad_request(format!("the command is not valid JSON: {e}")))?;
     let partition = query.partition();
     let span = tracing::info_span!("command", %decider, %stream, %partition);
     let outcome = async {

@@ -5,6 +5,7 @@
 //! `wait_for`. Deploys are decided by [`plan`](super::plan) and carried out here, one
 //! at a time; a rebuilt generation that catches up is promoted by its own runner.
 
+use super::overlay::DocumentLimits;
 use super::plan::{self, Build, Building, Plan, Running};
 use super::runner::{self, Progress, RunnerContext, RunnerShared};
 use super::{ProjectionConfig, ProjectionLogic, ProjectionStatus, StreamSnapshots};
@@ -215,7 +216,10 @@ impl ProjectionEngine {
     /// Wait until the projection `name` has passed global position `position` (its
     /// checkpoint is at least `position`), so a query sees the effect of every event
     /// up to it. Returns the checkpoint reached. Fails at once if the projection is
-    /// stopped at an event at or before `position`, and after `timeout` otherwise.
+    /// stopped at an event at or before `position`, or if `position` is beyond the
+    /// log's head as the store has it now ([`Error::BeyondHead`]: it may never come),
+    /// and after `timeout` otherwise. The wait is a watch awaited, never a blocked
+    /// thread.
     pub async fn wait_for(&self, name: &str, position: u64, timeout: Duration) -> Result<u64> {
         let (mut progress, shared) = {
             let slots = lock(&self.inner.slots);
@@ -224,6 +228,12 @@ impl ProjectionEngine {
                 .ok_or_else(|| Error::UnknownProjection(name.to_owned()))?;
             (slot.published.subscribe(), slot.active.shared.clone())
         };
+        if position > self.inner.events.head() {
+            let head = self.inner.events.read_head().await?;
+            if position > head {
+                return Err(Error::BeyondHead { position, head });
+            }
+        }
         // Timing out is one of the answers; what was reached is read below either way.
         let _ = tokio::time::timeout(
             timeout,
@@ -530,6 +540,10 @@ impl Inner {
             batch_size: self.config.batch_size,
             document_cache_bytes: self.config.document_cache_bytes,
             retry_delay: self.config.retry_delay,
+            limits: DocumentLimits {
+                document_bytes: self.config.max_document_bytes,
+                batch_bytes: self.config.max_batch_document_bytes,
+            },
             promoted: Box::new(move |shared| {
                 if let Some(engine) = engine.upgrade() {
                     engine.promote(shared);

@@ -20,17 +20,34 @@
 //! the guest's store for a call (it must be owned and `Send + 'static`) while the
 //! runner keeps another to collect the result. Guest calls run on the runner's own
 //! thread, so a read blocks on the store's future there.
+//!
+//! A `put` is checked on the way in: the text must be one JSON object of at most
+//! [`DocumentLimits::document_bytes`], and the batch's pending documents may take at
+//! most [`DocumentLimits::batch_bytes`]. The first put that breaks a rule is kept as
+//! the batch's [`refusal`](Overlay::refusal) and it and every later change of the call
+//! are dropped, so a guest cannot grow the host's memory past the limits; the runner
+//! then fails the batch, applies its events one per transaction (committing early), and
+//! an event that breaks a rule on its own fails under the projection's policy.
 
-use crate::Result;
 use crate::runtime::Documents;
 use crate::store::{DocumentChange, DocumentKey, ProjectionStore};
 use crate::sync::lock;
+use crate::{Error, GuestFault, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::runtime::Handle;
 
 /// Changes not committed yet: a new document text, or `None` for a delete.
 pub(super) type Pending = HashMap<DocumentKey, DocumentChange>;
+
+/// What a projection's documents must hold to.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DocumentLimits {
+    /// The largest document, in bytes.
+    pub(super) document_bytes: usize,
+    /// The most bytes of documents (ids included) a batch holds before it commits.
+    pub(super) batch_bytes: usize,
+}
 
 /// Documents of one projection generation with a batch's changes laid over them.
 #[derive(Clone)]
@@ -45,6 +62,11 @@ struct State {
     pending: Pending,
     /// Committed documents known (a `None` is known absent).
     committed: Committed,
+    /// Bytes of the pending changes: ids and document texts.
+    pending_bytes: usize,
+    limits: DocumentLimits,
+    /// Why the first refused put was refused; later changes are dropped.
+    refused: Option<String>,
     /// The first read that failed in this batch; the batch is then retried whole.
     error: Option<crate::Error>,
 }
@@ -93,6 +115,7 @@ impl Overlay {
         projection: &str,
         generation: u64,
         cache_bytes: usize,
+        limits: DocumentLimits,
     ) -> Self {
         Overlay(Arc::new(Mutex::new(State {
             store,
@@ -106,6 +129,9 @@ impl Overlay {
                 bytes: 0,
                 budget: cache_bytes,
             },
+            pending_bytes: 0,
+            limits,
+            refused: None,
             error: None,
         })))
     }
@@ -125,6 +151,18 @@ impl Overlay {
         self.state().committed.clear();
     }
 
+    /// The guest fault of `module` if a put of this batch was refused.
+    pub(super) fn refusal(&self, module: &str) -> Result<()> {
+        match &self.state().refused {
+            Some(reason) => Err(Error::Guest {
+                module: module.to_owned(),
+                function: "apply",
+                fault: GuestFault::Document(reason.clone()),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Scope the documents to `partition` for the events applied next.
     pub(super) fn set_partition(&self, partition: &str) {
         let mut state = self.state();
@@ -138,6 +176,8 @@ impl Overlay {
     pub(super) fn take(&self) -> Result<Pending> {
         let mut state = self.state();
         let pending = std::mem::take(&mut state.pending);
+        state.pending_bytes = 0;
+        state.refused = None;
         match state.error.take() {
             Some(error) => Err(error),
             None => Ok(pending),
@@ -156,6 +196,42 @@ impl State {
             collection: collection.to_owned(),
             id: id.to_owned(),
         }
+    }
+
+    /// Lay `change` over the document `key`, unless a put of this batch was refused.
+    fn change(&mut self, key: DocumentKey, change: DocumentChange) {
+        if self.refused.is_some() {
+            return;
+        }
+        let size = |key: &DocumentKey, change: &DocumentChange| {
+            key.collection.len() + key.id.len() + change.as_ref().map_or(0, String::len)
+        };
+        let added = size(&key, &change);
+        let replaced = self.pending.get(&key).map_or(0, |old| size(&key, old));
+        let bytes = self.pending_bytes - replaced + added;
+        if bytes > self.limits.batch_bytes {
+            self.refused = Some(format!(
+                "the documents of one batch passed {} bytes (at document '{}' of collection '{}'): write fewer or smaller documents per event",
+                self.limits.batch_bytes, key.id, key.collection
+            ));
+            return;
+        }
+        self.pending_bytes = bytes;
+        self.pending.insert(key, change);
+    }
+
+    /// Why `document` cannot be put as `id` of `collection`, if it cannot.
+    fn check(&self, collection: &str, id: &str, document: &str) -> Option<String> {
+        let limit = self.limits.document_bytes;
+        if document.len() > limit {
+            return Some(format!(
+                "document '{id}' of collection '{collection}' is {} bytes, over the {limit}-byte limit of one document",
+                document.len()
+            ));
+        }
+        crate::json::check_object(document).err().map(|why| {
+            format!("document '{id}' of collection '{collection}' is not a JSON object ({why})")
+        })
     }
 }
 
@@ -188,13 +264,20 @@ impl Documents for Overlay {
 
     fn put(&mut self, collection: &str, id: &str, document: String) {
         let mut state = self.state();
+        if state.refused.is_some() {
+            return;
+        }
+        if let Some(reason) = state.check(collection, id, &document) {
+            state.refused = Some(reason);
+            return;
+        }
         let key = state.key(collection, id);
-        state.pending.insert(key, Some(document));
+        state.change(key, Some(document));
     }
 
     fn delete(&mut self, collection: &str, id: &str) {
         let mut state = self.state();
         let key = state.key(collection, id);
-        state.pending.insert(key, None);
+        state.change(key, None);
     }
 }

@@ -27,7 +27,7 @@
 //! it reaches the async store through the engine's tokio runtime. A runner building a new generation beside the active one asks,
 //! with every commit that reaches the head, to become the generation queries read.
 
-use super::overlay::{Overlay, Pending};
+use super::overlay::{DocumentLimits, Overlay, Pending};
 use super::{GenerationStatus, ProjectionLogic, ProjectionState};
 use crate::runtime::Documents;
 use crate::store::{
@@ -273,6 +273,9 @@ pub(super) struct RunnerContext {
     /// Bytes of committed documents kept in memory between batches.
     pub(super) document_cache_bytes: usize,
     pub(super) retry_delay: Duration,
+    /// What the guest's documents must hold to, and how many of their bytes a batch
+    /// keeps.
+    pub(super) limits: DocumentLimits,
     /// Called once this runner's generation became the one queries read.
     pub(super) promoted: OnPromoted,
 }
@@ -294,6 +297,7 @@ pub(super) fn spawn(
                 &shared.projection,
                 shared.generation,
                 context.document_cache_bytes,
+                context.limits,
             );
             Runner {
                 shared,
@@ -548,12 +552,15 @@ impl Runner {
     }
 
     /// Apply `events` through the overlay, one call per run of one partition. The
-    /// outer error is the database's; the inner one is the events'.
+    /// outer error is the database's; the inner one is the events': the guest's, or a
+    /// document the overlay refused (not a JSON object, too large, or past the
+    /// batch's bytes).
     fn apply(&self, overlay: &Overlay, events: &[RecordedEvent]) -> Result<Result<Pending>> {
         let mut documents: Box<dyn Documents> = Box::new(overlay.clone());
         for run in events.chunk_by(|a, b| a.partition == b.partition) {
             overlay.set_partition(&run[0].partition);
-            if let Err(error) = self.logic.apply(run, &mut documents) {
+            let applied = self.logic.apply(run, &mut documents);
+            if let Err(error) = applied.and_then(|()| overlay.refusal(&self.shared.module)) {
                 overlay.take()?;
                 return Ok(Err(error));
             }

@@ -46,18 +46,28 @@ pub struct ProjectionConfig {
     /// How long a runner's lease lasts unless renewed (it renews at a third of it):
     /// how long another process waits to take over when this one dies.
     pub lease_ttl: Duration,
+    /// The largest document a projection may put, in bytes; a larger one fails the
+    /// event that put it, under the projection's failure policy.
+    pub max_document_bytes: usize,
+    /// The most bytes of documents a batch holds in memory before it is committed:
+    /// a batch whose documents pass it is applied again one event per transaction,
+    /// and an event whose documents alone pass it fails under the failure policy.
+    pub max_batch_document_bytes: usize,
     /// Bytes of committed documents each runner keeps in memory between batches, so
     /// that a document read again is not read from the store again (0: none).
     pub document_cache_bytes: usize,
 }
 
 impl Default for ProjectionConfig {
-    /// Batches of 500 events, retries after one second, leases of ten seconds.
+    /// Batches of 500 events, retries after one second, leases of ten seconds,
+    /// documents of at most 1 MiB and 64 MiB of them per batch.
     fn default() -> Self {
         ProjectionConfig {
             batch_size: 500,
             retry_delay: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(10),
+            max_document_bytes: 1 << 20,
+            max_batch_document_bytes: 64 << 20,
             document_cache_bytes: 16 << 20,
         }
     }

@@ -155,7 +155,7 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(wasm_error)?;
 
         let mut decider_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut decider_linker).map_err(wasm_error)?;
+        sandbox::add_to_linker(&mut decider_linker).map_err(wasm_error)?;
         let mut projection_linker = decider_linker.clone();
         bindings::projection::ProjectionModule::add_to_linker::<
             HostState,

@@ -19,7 +19,7 @@ use super::Documents;
 use super::bindings::decider::DeciderModulePre;
 use super::bindings::projection::ProjectionModulePre;
 use super::bindings::{DecideError, Event, NewEvent, decider, projection};
-use super::sandbox::HostState;
+use super::sandbox::{HostState, call_seed};
 use super::{Limits, World};
 use crate::store::AppendLimits;
 use crate::sync::lock;
@@ -159,8 +159,10 @@ impl Module {
                 event_types: Vec::new(),
             },
         );
+        let seed = module.seed("event-types", &[]);
         let wanted = module
             .projection_call("event-types", |p, store| {
+                store.data().seed_random(seed);
                 p.refold_domain_projection().call_event_types(store)
             })
             .map_err(refused)?;
@@ -207,14 +209,22 @@ impl Module {
 
     /// The encoded state of a stream with no events.
     pub fn initial_state(&self) -> Result<Vec<u8>> {
+        let seed = self.seed("initial-state", &[]);
         self.decider_call("initial-state", self.limits.memory_limit, |d, store| {
+            store.data().seed_random(seed);
             d.refold_domain_decider().call_initial_state(store)
         })
     }
 
-    /// Fold `events` into `state` with the guest's `evolve`, in one call.
+    /// Fold `events` into `state` with the guest's `evolve`, in one call. Its random
+    /// numbers are seeded by the first event's id and stream position.
     pub fn evolve(&self, state: &[u8], events: &[Event]) -> Result<Vec<u8>> {
+        let first = events
+            .first()
+            .map(|e| (e.event_id.as_str(), e.stream_position));
+        let seed = self.seed_by_event("evolve", first);
         let result = self.decider_call("evolve", self.limits.memory_limit, |d, store| {
+            store.data().seed_random(seed);
             d.refold_domain_decider().call_evolve(store, state, events)
         })?;
         result.map_err(|message| self.fault("evolve", GuestFault::Reported(message)))
@@ -223,14 +233,17 @@ impl Module {
     /// Ask the guest's `decide` what `command` means given `state`. The outer error
     /// is a fault; the inner one is the guest's answer that no events follow.
     /// Returned events are checked: within the decide limits (while they are copied
-    /// out, then exactly), a non-empty type, JSON objects for data and metadata.
+    /// out, then exactly), a non-empty type, JSON objects for data and metadata. Its
+    /// random numbers are seeded by the state and the command.
     pub fn decide(
         &self,
         state: &[u8],
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>> {
         let limits = self.limits.decide_limits;
+        let seed = self.seed("decide", &[state, command.as_bytes()]);
         let decided = self.decider_call("decide", decide_copy_limit(&limits), |d, store| {
+            store.data().seed_random(seed);
             d.refold_domain_decider().call_decide(store, state, command)
         })?;
         if let Ok(events) = &decided {
@@ -265,15 +278,35 @@ impl Module {
         }
     }
 
-    /// Apply `events` with the guest's `apply`, reading and writing `documents`.
+    /// Apply `events` with the guest's `apply`, reading and writing `documents`. Its
+    /// random numbers are seeded by the first event's id and global position.
     pub fn apply(&self, events: &[Event], documents: &mut Box<dyn Documents>) -> Result<()> {
+        let first = events
+            .first()
+            .map(|e| (e.event_id.as_str(), e.global_position));
+        let seed = self.seed_by_event("apply", first);
         let result = self.projection_call("apply", |p, store| {
+            store.data().seed_random(seed);
             std::mem::swap(&mut store.data_mut().documents, documents);
             let result = p.refold_domain_projection().call_apply(&mut *store, events);
             std::mem::swap(&mut store.data_mut().documents, documents);
             result
         })?;
         result.map_err(|message| self.fault("apply", GuestFault::Reported(message)))
+    }
+
+    /// The seed of a call of `function` on `input` (see the sandbox's `call_seed`).
+    fn seed(&self, function: &str, input: &[&[u8]]) -> [u8; 32] {
+        call_seed(&self.info.hash, function, input)
+    }
+
+    /// The seed of a call of `function` on a batch whose first event has this id and
+    /// position (none: an empty batch).
+    fn seed_by_event(&self, function: &str, first: Option<(&str, u64)>) -> [u8; 32] {
+        match first {
+            Some((id, position)) => self.seed(function, &[id.as_bytes(), &position.to_le_bytes()]),
+            None => self.seed(function, &[]),
+        }
     }
 
     fn fault(&self, function: &'static str, fault: GuestFault) -> Error {

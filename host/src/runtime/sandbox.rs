@@ -6,17 +6,35 @@
 //! limiter, the guest's stdout/stderr routed to `tracing`, and the documents a
 //! projection is currently writing. Faults of a call are turned into
 //! [`GuestFault`]s here.
+//!
+//! Random numbers (`wasi:random/random` and `wasi:random/insecure`) are seeded afresh
+//! before every call from [`call_seed`]: the module's content hash, the function, and
+//! what identifies the call's input. So the same call on the same input draws the same
+//! numbers on any instance, in any process, at replay as at the first run, while
+//! another call draws others (a v4 UUID made in `decide` differs per stream state and
+//! command). The numbers are SHA-256 of the seed and a block counter. The
+//! `insecure-seed` a toolchain may read for hash tables stays one constant.
+//!
+//! Guests never wait: a CPU deadline (epoch interruption) cannot stop a host call that
+//! blocks, so [`add_to_linker`] replaces the WASI functions that would wait on a real
+//! timer or poll (`wasi:clocks/monotonic-clock` `subscribe-duration` and
+//! `subscribe-instant`, `wasi:io/poll` `poll` and `pollable.block`) with ones that
+//! answer at once: every pollable a guest can make is ready. A guest that sleeps
+//! wakes at once (its fixed clock has not moved), and one that sleeps in a loop runs
+//! into its deadline like any other busy guest.
 
 use crate::GuestFault;
 use crate::runtime::bindings::projection::refold::domain::documents;
 use crate::store::Measure;
 use crate::sync::lock;
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Trap};
+use wasmtime::component::{Linker, Resource, ResourceTable};
+use wasmtime::{ResourceLimiter, StoreContextMut, Trap};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// How much of its stderr a guest keeps for error messages, in bytes.
@@ -26,12 +44,75 @@ const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exh
 /// Elements a guest table may hold.
 const TABLE_ELEMENTS_LIMIT: usize = 1_000_000;
 
+/// The WASI version whose functions [`add_to_linker`] replaces: the one
+/// wasmtime-wasi defines (guests importing older 0.2 versions are linked to it).
+const WASI_VERSION: &str = "0.2.12";
+
+/// Add the sandbox's WASI to `linker`: wasmtime-wasi's synchronous p2 interfaces,
+/// with every function that would wait replaced by one that answers at once.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |mut store: StoreContextMut<'_, HostState>, (_,): (u64,)| {
+            Ok((ready_pollable(&mut store.data_mut().table)?,))
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |mut store: StoreContextMut<'_, HostState>, (_,): (u64,)| {
+            Ok((ready_pollable(&mut store.data_mut().table)?,))
+        },
+    )?;
+    let mut poll = linker.instance(&format!("wasi:io/poll@{WASI_VERSION}"))?;
+    poll.func_wrap(
+        "poll",
+        |mut store: StoreContextMut<'_, HostState>, (pollables,): (Vec<Resource<DynPollable>>,)| {
+            let table = &store.data_mut().table;
+            if pollables.is_empty() {
+                return Err(wasmtime::format_err!("empty poll list"));
+            }
+            for pollable in &pollables {
+                table.get(pollable)?;
+            }
+            let ready = u32::try_from(pollables.len())?;
+            Ok(((0..ready).collect::<Vec<u32>>(),))
+        },
+    )?;
+    poll.func_wrap(
+        "[method]pollable.block",
+        |mut store: StoreContextMut<'_, HostState>, (pollable,): (Resource<DynPollable>,)| {
+            store.data_mut().table.get(&pollable)?;
+            Ok(())
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// A pollable that is ready from the start: what a guest's timer is in the sandbox.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+fn ready_pollable(table: &mut ResourceTable) -> wasmtime::Result<Resource<DynPollable>> {
+    let ready = table.push(Ready)?;
+    wasmtime_wasi::p2::subscribe(table, ready)
+}
+
 /// The data of one instance's store.
 pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     stderr_tail: Arc<Mutex<Vec<u8>>>,
+    /// The random numbers the guest draws, reseeded before each call.
+    random: CallRandom,
     /// The documents a projection call reads and writes; empty outside such a call.
     pub(crate) documents: Box<dyn Documents>,
 }
@@ -40,6 +121,7 @@ impl HostState {
     /// A fresh, locked-down state for one instance of `module`.
     pub(crate) fn new(module: &str, memory_limit: usize) -> Self {
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+        let random = CallRandom::default();
         let wasi = WasiCtx::builder()
             .stdout(GuestOutput::new(module, "stdout", None))
             .stderr(GuestOutput::new(
@@ -49,8 +131,8 @@ impl HostState {
             ))
             .wall_clock(FixedClock)
             .monotonic_clock(FixedClock)
-            .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5e, 0xed]))
-            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0x5e, 0xed]))
+            .secure_random(random.clone())
+            .insecure_random(random.clone())
             .insecure_random_seed(0)
             .allow_ip_name_lookup(false)
             .allow_tcp(false)
@@ -61,8 +143,14 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_limit),
             stderr_tail,
+            random,
             documents: Box::new(NoDocuments),
         }
+    }
+
+    /// Start the random numbers of the next call from `seed` (see [`call_seed`]).
+    pub(crate) fn seed_random(&self, seed: [u8; 32]) {
+        lock(&self.random.0).reseed(seed);
     }
 
     /// Forget what the guest wrote to stderr so far (called before each call).
@@ -217,6 +305,89 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= TABLE_ELEMENTS_LIMIT)
+    }
+}
+
+/// The seed of one call's random numbers: the module's content hash, the function
+/// called, and the parts of its input that identify the call (each length-prefixed,
+/// so no two lists of parts give the same bytes).
+pub(crate) fn call_seed(module_hash: &str, function: &str, input: &[&[u8]]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    let parts = [module_hash.as_bytes(), function.as_bytes()];
+    for part in parts.iter().chain(input) {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+/// The random numbers of one call: SHA-256 of the seed and a block counter.
+struct RandomStream {
+    seed: [u8; 32],
+    counter: u64,
+    block: [u8; 32],
+    used: usize,
+}
+
+impl RandomStream {
+    fn new(seed: [u8; 32]) -> Self {
+        RandomStream {
+            seed,
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
+    }
+
+    fn reseed(&mut self, seed: [u8; 32]) {
+        *self = RandomStream::new(seed);
+    }
+
+    fn fill(&mut self, out: &mut [u8]) {
+        for byte in out {
+            if self.used == self.block.len() {
+                let mut hasher = Sha256::new();
+                hasher.update(self.seed);
+                hasher.update(self.counter.to_le_bytes());
+                self.block = hasher.finalize().into();
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.block[self.used];
+            self.used += 1;
+        }
+    }
+}
+
+/// A handle on an instance's [`RandomStream`]: WASI draws from one, the host
+/// reseeds it through another.
+#[derive(Clone)]
+struct CallRandom(Arc<Mutex<RandomStream>>);
+
+impl Default for CallRandom {
+    fn default() -> Self {
+        CallRandom(Arc::new(Mutex::new(RandomStream::new([0; 32]))))
+    }
+}
+
+impl rand_core::TryRng for CallRandom {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut bytes = [0; 4];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut bytes = [0; 8];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        lock(&self.0).fill(dst);
+        Ok(())
     }
 }
 

@@ -22,17 +22,17 @@
 mod records;
 pub mod sqlite;
 mod types;
-mod validate;
+pub(crate) mod validate;
 
 pub use records::{
-    BuiltBy, Committed, Definition, Document, DocumentBatch, DocumentChange, DocumentKey,
-    FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord, NewModule, Page,
-    SnapshotProjection,
+    BuiltBy, Committed, DEFAULT_PAGE_BYTES, Definition, Document, DocumentBatch, DocumentChange,
+    DocumentKey, FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord,
+    NewModule, Page, SnapshotProjection,
 };
 pub use types::{
     AppendLimits, AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData,
-    ExpectedVersion, ImportOutcome, LogFilter, Measure, RecordedEvent, Snapshot, StoreMetrics,
-    category,
+    ExpectedVersion, ImportOutcome, LogFilter, MAX_NAME_BYTES, Measure, RecordedEvent, Snapshot,
+    StoreMetrics, category,
 };
 
 use crate::Result;
@@ -117,6 +117,9 @@ pub trait EventStore: Send + Sync {
 
     /// The global position of the last event in the log (0 when empty).
     fn head(&self) -> u64;
+
+    /// The global position of the last committed event, read from the database now (not the cached watch), so commits by other processes and nodes count.
+    async fn read_head(&self) -> Result<u64>;
 
     /// A receiver of the log head, updated after every commit; await `changed()` to
     /// learn of new events without polling.

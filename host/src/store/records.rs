@@ -145,11 +145,17 @@ fn inline_json<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok,
     serde::Serialize::serialize(raw, serializer)
 }
 
+/// The bytes of documents a page of [`ListQuery::first`] ends at: 16 MiB.
+pub const DEFAULT_PAGE_BYTES: usize = 16 << 20;
+
 /// Which documents of a collection to list: a page in id order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     /// At most this many documents (at least 1).
     pub limit: usize,
+    /// At most about this many bytes of documents: a page ends after the document that
+    /// passes it (so it always holds at least one), with its `next` cursor set.
+    pub max_bytes: usize,
     /// Only documents whose id sorts after this one: the `next` of the previous page.
     pub after: Option<String>,
     /// Only documents whose top-level `field` equals `value`.
@@ -161,9 +167,16 @@ impl ListQuery {
     pub fn first(limit: usize) -> Self {
         ListQuery {
             limit,
+            max_bytes: DEFAULT_PAGE_BYTES,
             after: None,
             filter: None,
         }
+    }
+
+    /// The same query, its pages ending once they pass `max_bytes` of documents.
+    pub fn at_most_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// The same query, only for documents whose top-level `field` equals `value`.

@@ -6,6 +6,10 @@ use uuid::Uuid;
 /// The partition streams belong to when none is named.
 pub const DEFAULT_PARTITION: &str = "default";
 
+/// The longest stream id or partition name, in bytes. Names are also printable: no
+/// control characters (NUL included).
+pub const MAX_NAME_BYTES: usize = 200;
+
 /// The category of a stream: its id up to the first `-` (`cart` for `cart-42`), or the
 /// whole id when it has no `-`.
 pub fn category(stream: &str) -> &str {

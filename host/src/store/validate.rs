@@ -5,10 +5,48 @@
 //! decided here, on the caller's thread. A refused append names what was wrong and the
 //! index of the offending event, and nothing is written.
 
-use super::{AppendLimits, AppendRequest, RecordedEvent};
+use super::{AppendLimits, AppendRequest, MAX_NAME_BYTES, RecordedEvent};
 use crate::json::{self, NotAnObject};
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
+
+/// A name the store keys events by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Name {
+    /// A stream id.
+    Stream,
+    /// A partition name.
+    Partition,
+}
+
+/// Why `name` cannot be used as a `kind` of name: it is empty, longer than
+/// [`MAX_NAME_BYTES`], or holds a control character.
+pub(crate) fn check_name(kind: Name, name: &str) -> std::result::Result<(), String> {
+    let what = match kind {
+        Name::Stream => "the stream id",
+        Name::Partition => "the partition",
+    };
+    if name.is_empty() {
+        return Err(match kind {
+            Name::Stream => "the stream id is empty: name the stream (e.g. 'cart-42')",
+            Name::Partition => "the partition is empty: name one (e.g. 'default')",
+        }
+        .to_owned());
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "{what} is {} bytes, over the {MAX_NAME_BYTES}-byte limit: use a shorter name",
+            name.len()
+        ));
+    }
+    if let Some((at, control)) = name.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(format!(
+            "{what} holds the control character U+{:04X} at byte {at}: use printable text",
+            u32::from(control)
+        ));
+    }
+    Ok(())
+}
 
 /// Refuse `requests` with [`Error::InvalidAppend`] unless there is at least one, each
 /// holds every rule of an append, and no event id appears twice among them all; with
@@ -22,6 +60,7 @@ pub(super) fn check_appends(
         return Err(Error::InvalidAppend {
             stream: String::new(),
             reason: "there are no appends: name at least one stream and its events".to_owned(),
+            field: None,
         });
     }
     let events = requests.iter().map(|r| r.events.len()).sum();
@@ -51,6 +90,7 @@ pub(super) fn check_appends(
                             "event {index} repeats the id {} of an earlier event of these appends: give every event its own id",
                             event.id
                         ),
+                        field: Some(format!("/events/{index}/id")),
                     });
                 }
             }
@@ -61,20 +101,24 @@ pub(super) fn check_appends(
 
 /// Refuse `request` with [`Error::InvalidAppend`] unless every rule of an append holds.
 fn check_append(request: &AppendRequest, max_event_size: usize) -> Result<()> {
-    let refuse = |reason: String| {
+    let refuse = |reason: String, field: String| {
         Err(Error::InvalidAppend {
             stream: request.stream.clone(),
             reason,
+            field: Some(field),
         })
     };
-    if request.partition.is_empty() {
-        return refuse("the partition is empty: name one (e.g. 'default')".to_owned());
+    if let Err(reason) = check_name(Name::Partition, &request.partition) {
+        return refuse(reason, "/partition".to_owned());
     }
-    if request.stream.is_empty() {
-        return refuse("the stream id is empty: name the stream (e.g. 'cart-42')".to_owned());
+    if let Err(reason) = check_name(Name::Stream, &request.stream) {
+        return refuse(reason, "/stream".to_owned());
     }
     if request.events.is_empty() {
-        return refuse("there are no events: an append needs at least one".to_owned());
+        return refuse(
+            "there are no events: an append needs at least one".to_owned(),
+            "/events".to_owned(),
+        );
     }
     let mut ids = HashSet::with_capacity(request.events.len());
     for (index, event) in request.events.iter().enumerate() {
@@ -86,27 +130,36 @@ fn check_append(request: &AppendRequest, max_event_size: usize) -> Result<()> {
         );
         if let Err(fault) = checked {
             let event_type = &event.event_type;
-            return refuse(match fault {
-                Fault::EmptyType => {
-                    format!("event {index} has an empty event type: give it a type name")
-                }
-                Fault::TooLarge(size) => format!(
-                    "event {index} ('{event_type}') is {size} bytes (type + data + metadata), over the \
-                     {max_event_size}-byte limit: store large payloads elsewhere and reference them"
-                ),
-                Fault::Data(why) => {
-                    format!("event {index} ('{event_type}'): its data is not a JSON object ({why})")
-                }
-                Fault::Metadata(why) => format!(
-                    "event {index} ('{event_type}'): its metadata is not a JSON object ({why}); use '{{}}' for none"
-                ),
-            });
+            let field = format!("/events/{index}{}", fault.pointer());
+            return refuse(
+                match fault {
+                    Fault::EmptyType => {
+                        format!("event {index} has an empty event type: give it a type name")
+                    }
+                    Fault::TooLarge(size) => format!(
+                        "event {index} ('{event_type}') is {size} bytes (type + data + metadata), over the \
+                         {max_event_size}-byte limit: store large payloads elsewhere and reference them"
+                    ),
+                    Fault::Data(why) => {
+                        format!(
+                            "event {index} ('{event_type}'): its data is not a JSON object ({why})"
+                        )
+                    }
+                    Fault::Metadata(why) => format!(
+                        "event {index} ('{event_type}'): its metadata is not a JSON object ({why}); use '{{}}' for none"
+                    ),
+                },
+                field,
+            );
         }
         if !ids.insert(event.id) {
-            return refuse(format!(
-                "event {index} repeats the id {} of an earlier event: give every event its own id",
-                event.id
-            ));
+            return refuse(
+                format!(
+                    "event {index} repeats the id {} of an earlier event: give every event its own id",
+                    event.id
+                ),
+                format!("/events/{index}/id"),
+            );
         }
     }
     Ok(())
@@ -122,6 +175,18 @@ enum Fault {
     Data(NotAnObject),
     /// Its metadata is not a JSON object.
     Metadata(NotAnObject),
+}
+
+impl Fault {
+    /// The JSON pointer of the offending value within the event.
+    fn pointer(&self) -> String {
+        match self {
+            Fault::EmptyType => "/type".to_owned(),
+            Fault::TooLarge(_) => String::new(),
+            Fault::Data(why) => format!("/data{}", why.pointer()),
+            Fault::Metadata(why) => format!("/metadata{}", why.pointer()),
+        }
+    }
 }
 
 /// The rules every stored event holds, in the order they are reported.
@@ -161,11 +226,11 @@ pub(super) fn check_import(events: &[RecordedEvent], max_event_size: usize) -> R
             ));
         }
         previous = Some(position);
-        if event.partition.is_empty() {
-            return refuse("its partition is empty: name one (e.g. 'default')".to_owned());
-        }
-        if event.stream.is_empty() {
-            return refuse("its stream id is empty: name the stream (e.g. 'cart-42')".to_owned());
+        let names = check_name(Name::Partition, &event.partition)
+            .and_then(|()| check_name(Name::Stream, &event.stream));
+        if let Err(reason) = names {
+            // "the stream id is empty: ..." of an append is "its stream id ..." here.
+            return refuse(format!("its {}", reason.trim_start_matches("the ")));
         }
         if event.stream_position == 0 {
             return refuse(format!(
@@ -230,7 +295,7 @@ mod tests {
     /// its own stream.
     fn refusal(request: &AppendRequest) -> String {
         match check_append(request, LIMIT) {
-            Err(Error::InvalidAppend { stream, reason }) => {
+            Err(Error::InvalidAppend { stream, reason, .. }) => {
                 assert_eq!(stream, request.stream);
                 reason
             }

@@ -261,6 +261,10 @@ impl EventStore for SqliteStore {
         *self.head.borrow()
     }
 
+    async fn read_head(&self) -> Result<u64> {
+        self.readers.read("read the log head", events::load_head)
+    }
+
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
     }

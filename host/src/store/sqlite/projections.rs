@@ -407,20 +407,28 @@ pub(super) fn list(
     let tx = conn.unchecked_transaction().map_err(failed)?;
     let generation = active_generation(&tx, projection)?;
     let (sql, args) = list_sql(projection, generation, partition, collection, query)?;
-    let documents = tx
+    // Rows are read one at a time, so a page that ends at its byte bound reads no more.
+    let (documents, full) = tx
         .prepare_cached(&sql)
         .and_then(|mut statement| {
-            statement
-                .query_map(params_from_iter(args), |row| {
-                    Ok(Document {
-                        id: row.get(0)?,
-                        document: row.get(1)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
+            let mut rows = statement.query_map(params_from_iter(args), |row| {
+                Ok(Document {
+                    id: row.get(0)?,
+                    document: row.get(1)?,
+                })
+            })?;
+            let (mut documents, mut bytes) = (Vec::new(), 0);
+            while bytes <= query.max_bytes && documents.len() < query.limit {
+                let Some(document) = rows.next().transpose()? else {
+                    return Ok((documents, false));
+                };
+                bytes += document.id.len() + document.document.len();
+                documents.push(document);
+            }
+            Ok((documents, true))
         })
         .map_err(failed)?;
-    let next = (documents.len() == query.limit)
+    let next = full
         .then(|| documents.last().map(|d| d.id.clone()))
         .flatten();
     Ok(Page { documents, next })

@@ -1,8 +1,8 @@
 //! A decider that misbehaves on request, so tests can prove the sandbox holds.
 //!
 //! `decide` reads the command's `type` and loops forever, allocates without bound,
-//! panics, returns malformed events, spins for a while, reports what the sandbox
-//! lets it see, or prints to stdout and stderr.
+//! panics, returns malformed events, spins for a while, sleeps, reports what the
+//! sandbox lets it see, makes random v4 UUIDs, or prints to stdout and stderr.
 #![allow(missing_docs)]
 
 wit_bindgen::generate!({
@@ -52,6 +52,19 @@ impl Guest for Faulty {
             "NotJson" => Ok(vec![event("Broken", "this is not json".to_owned())]),
             "NotObject" => Ok(vec![event("Broken", "[1, 2, 3]".to_owned())]),
             "EmptyType" => Ok(vec![event("", "{}".to_owned())]),
+            "LoneSurrogate" => Ok(vec![event("Broken", r#"{"text":"\ud800"}"#.to_owned())]),
+            "Sleep" => {
+                let seconds = command["data"]["seconds"].as_u64().unwrap_or(3600);
+                std::thread::sleep(std::time::Duration::from_secs(seconds));
+                Ok(vec![event("Slept", format!("{{\"seconds\":{seconds}}}"))])
+            }
+            "Uuids" => {
+                let ids = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+                Ok(vec![event(
+                    "Uuids",
+                    serde_json::json!({ "ids": ids }).to_string(),
+                )])
+            }
             "Spin" => {
                 let iterations = command["data"]["iterations"].as_u64().unwrap_or(0);
                 let mut x = 0u64;

@@ -3,7 +3,9 @@
 //!
 //! `evolve` counts its calls in a `static` and mixes the count into the state it
 //! returns: folding the same events on a fresh instance and on a warm one gives
-//! different states. `decide` answers every command with one `Noted` event.
+//! different states. `decide` answers `Count` with a `Counted` event carrying how many
+//! times it ran in this instance (hidden global state again), and every other command
+//! with one `Noted` event.
 #![allow(missing_docs)]
 
 wit_bindgen::generate!({
@@ -16,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many times `evolve` ran in this instance: the hidden global state.
 static FOLDS: AtomicU64 = AtomicU64::new(0);
+/// How many times `decide` ran in this instance.
+static DECISIONS: AtomicU64 = AtomicU64::new(0);
 
 struct Stateful;
 
@@ -29,12 +33,22 @@ impl Guest for Stateful {
         Ok(format!(r#"{{"events":{},"folds":{folds}}}"#, events.len()).into_bytes())
     }
 
-    fn decide(_state: Vec<u8>, _command: String) -> Result<Vec<NewEvent>, DecideError> {
-        Ok(vec![NewEvent {
-            event_type: "Noted".to_owned(),
-            data: "{}".to_owned(),
-            metadata: None,
-        }])
+    fn decide(_state: Vec<u8>, command: String) -> Result<Vec<NewEvent>, DecideError> {
+        let decisions = DECISIONS.fetch_add(1, Ordering::Relaxed) + 1;
+        let event = if command.contains(r#""Count""#) {
+            NewEvent {
+                event_type: "Counted".to_owned(),
+                data: format!(r#"{{"decisions":{decisions}}}"#),
+                metadata: None,
+            }
+        } else {
+            NewEvent {
+                event_type: "Noted".to_owned(),
+                data: "{}".to_owned(),
+                metadata: None,
+            }
+        };
+        Ok(vec![event])
     }
 }
 
