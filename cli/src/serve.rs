@@ -7,9 +7,10 @@ use refold::engine::EngineConfig;
 use refold::http::HttpConfig;
 use refold::projections::FailurePolicy;
 use refold::runtime::content_hash;
+use refold::store::StoreUrl;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -59,17 +60,17 @@ fn decider_and_category(text: &str) -> Result<(String, String), String> {
 }
 
 /// Open, deploy what was asked, serve until a signal, then stop cleanly.
-pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    crate::block_on(serve(db, args))
+pub fn run(store: &StoreUrl, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::block_on(serve(store, args))
 }
 
-async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+async fn serve(store: &StoreUrl, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = {
-        let mut config = EngineConfig::new(db);
+        let mut config = EngineConfig::for_store(store.clone());
         config.synchronous = args.durability.into();
         refold::engine::Engine::open(config)
             .await
-            .with_context(|| format!("cannot open the database {}", db.display()))?
+            .with_context(|| format!("cannot open the database {store}"))?
     };
     for (name, file) in &args.deploy {
         let bytes = std::fs::read(file)
@@ -103,10 +104,7 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
-        println!(
-            "refold listening on http://{address} (database {})",
-            db.display()
-        );
+        println!("refold listening on http://{address} (database {store})");
         std::io::stdout().flush()?;
         refold::http::serve(engine.clone(), listener, http, shutdown_signal()).await?;
         anyhow::Ok(())

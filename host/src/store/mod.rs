@@ -14,14 +14,19 @@
 //!   across processes.
 //!
 //! [`Storage`] holds one implementation of each. The SQLite backend, [`sqlite`],
-//! implements all four on one file, with one writer thread for every write.
+//! implements all four on one file, with one writer thread for every write; the
+//! PostgreSQL backend, [`postgres`], on one schema of a database that several nodes
+//! share.
 //!
 //! The traits are async. Implementations never run guest code; callers never hold a
 //! lock across an await.
 
+pub mod postgres;
 mod records;
+mod rules;
 pub mod sqlite;
 mod types;
+mod url;
 mod validate;
 
 pub use records::{
@@ -33,6 +38,7 @@ pub use types::{
     AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData, ExpectedVersion,
     ImportOutcome, LogFilter, RecordedEvent, Snapshot, StoreMetrics, category,
 };
+pub use url::StoreUrl;
 
 use crate::Result;
 use async_trait::async_trait;
@@ -113,6 +119,10 @@ pub trait EventStore: Send + Sync {
 
     /// The stream's version (position of its last event), or `None` if it has none.
     async fn stream_version(&self, partition: &str, stream: &str) -> Result<Option<u64>>;
+
+    /// The global position of the last committed event, read from the database now
+    /// (not the cached watch), so commits by other processes and nodes count.
+    async fn read_head(&self) -> Result<u64>;
 
     /// The global position of the last event in the log (0 when empty).
     fn head(&self) -> u64;
@@ -229,6 +239,10 @@ pub trait ModuleStore: Send + Sync {
 
     /// Every deploy of `name`, oldest first.
     async fn history(&self, name: &str) -> Result<Vec<ModuleRecord>>;
+
+    /// How many deploys were recorded so far, by any process: it only grows, so a
+    /// change tells a node to reload `current()`.
+    async fn deploys(&self) -> Result<u64>;
 
     /// Record (or update the policy of) a snapshot projection.
     async fn record_snapshot(&self, snapshot: &SnapshotProjection) -> Result<()>;

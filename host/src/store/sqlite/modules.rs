@@ -83,6 +83,11 @@ pub(super) fn history(conn: &Connection, name: &str) -> rusqlite::Result<Vec<Mod
     .collect()
 }
 
+/// How many deploys were recorded.
+pub(super) fn deploys(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT count(*) FROM modules", [], |row| row.get(0))
+}
+
 /// Record a snapshot projection, or update its policy.
 pub(super) fn record_snapshot(
     conn: &Connection,
