@@ -24,7 +24,7 @@ fn counted(n: u64) -> EventData {
 
 /// Append `count` `Counted` events to `stream` in the default partition.
 fn append(
-    store: &impl EventStore,
+    store: &dyn EventStore,
     stream: &str,
     expected: ExpectedVersion,
     count: u64,
@@ -38,6 +38,6 @@ fn append(
 }
 
 /// Every event of the global log, in order.
-fn whole_log(store: &impl EventStore) -> Vec<RecordedEvent> {
+fn whole_log(store: &dyn EventStore) -> Vec<RecordedEvent> {
     block_on(store.read_log(0, &Default::default(), usize::MAX)).expect("read the whole log")
 }
