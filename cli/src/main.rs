@@ -51,8 +51,8 @@ struct Cli {
     /// `postgres://user:password@host:port/dbname`, with `?schema=NAME` for the schema
     /// Refold's tables live in (default `refold`) and `?sslmode=disable`; a host that is
     /// a percent-encoded path (`%2Frun%2Fpostgresql`) is a Unix socket folder.
-    #[arg(long, global = true, env = "REFOLD_STORE", value_name = "URL", value_parser = store_url)]
-    store: Option<StoreUrl>,
+    #[arg(long, global = true, env = "REFOLD_STORE", value_name = "URL")]
+    store: Option<String>,
     /// The SQLite file of the store: shorthand for `--store sqlite:<path>`.
     #[arg(long, global = true, env = "REFOLD_DB", value_name = "PATH")]
     db: Option<PathBuf>,
@@ -93,19 +93,18 @@ enum Action {
     Bench(bench::BenchArgs),
 }
 
-/// Accept `text` only if it names a store.
-fn store_url(text: &str) -> Result<StoreUrl, String> {
-    text.parse().map_err(|e: refold::Error| e.to_string())
-}
-
 /// The store the options name: `--store` or `--db` from the command line (not both),
 /// else `REFOLD_STORE` or `REFOLD_DB` from the environment (`REFOLD_STORE` first), else
-/// `sqlite:refold.db`.
+/// `sqlite:refold.db`. The URL is parsed here rather than by clap, whose message would
+/// repeat it with its password.
 fn chosen_store(
-    store: Option<(StoreUrl, ValueSource)>,
+    store: Option<(String, ValueSource)>,
     db: Option<(PathBuf, ValueSource)>,
 ) -> anyhow::Result<StoreUrl> {
     use ValueSource::CommandLine;
+    let store = store
+        .map(|(url, source)| url.parse::<StoreUrl>().map(|url| (url, source)))
+        .transpose()?;
     Ok(match (store, db) {
         (Some((_, CommandLine)), Some((_, CommandLine))) => anyhow::bail!(
             "--store and --db both name the store: give one (--db <path> is short for \

@@ -5,6 +5,7 @@ mod events;
 mod export;
 mod help;
 mod read_side;
+mod store;
 mod test;
 
 use crate::support::guests::workspace_root;
@@ -26,6 +27,7 @@ fn refold(args: &[&str]) -> Output {
         .current_dir(workspace_root())
         .env_remove("RUST_LOG")
         .env_remove("REFOLD_DB")
+        .env_remove("REFOLD_STORE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -51,6 +53,7 @@ fn refold_on(db: &Path, args: &[&str], input: &str) -> Output {
         .current_dir(workspace_root())
         .env_remove("RUST_LOG")
         .env_remove("REFOLD_DB")
+        .env_remove("REFOLD_STORE")
         .env_remove("REFOLD_TOKEN")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,11 +1,13 @@
-//! The SQLite event store: appends and their guards, reads, concurrency and group
-//! commit, live notification, schema, and durability across killed processes.
+//! The event store on each backend: appends and their guards, reads, concurrency,
+//! live notification, schema, deploy records and leases; and, on SQLite only, group
+//! commit, its file and durability across killed processes.
 
 mod append;
 mod concurrency;
 mod crash;
 mod import;
 mod invalid;
+mod modules;
 mod multi;
 mod notify;
 mod reads;

@@ -146,8 +146,8 @@ enum Refusal {
     Failed(Error),
 }
 
-/// The version a stream has in `client`'s view, 0 when it has no events.
-async fn version_of(
+/// The stream's version in `client`'s view, or `None` if it has no events.
+pub(super) async fn stream_version(
     client: &impl GenericClient,
     partition: &str,
     stream: &str,
@@ -175,7 +175,7 @@ async fn try_append(
             source: std::sync::Arc::new(e),
         })
     };
-    let version = version_of(tx, &request.partition, &request.stream)
+    let version = stream_version(tx, &request.partition, &request.stream)
         .await
         .map_err(failed)?
         .unwrap_or(0);
@@ -310,7 +310,7 @@ pub(super) async fn import(
             skipped += 1;
             continue;
         }
-        let version = version_of(&tx, &event.partition, &event.stream)
+        let version = stream_version(&tx, &event.partition, &event.stream)
             .await
             .during(DOING)?;
         rules::continues_stream(event, version.unwrap_or(0))?;
@@ -461,15 +461,6 @@ pub(super) async fn read_log(
     let statement = client.prepare_cached(&sql).await?;
     let rows = client.query(&statement, &args).await?;
     Ok(rows.iter().map(event).collect())
-}
-
-/// The stream's version, or `None` if it has no events.
-pub(super) async fn stream_version(
-    client: &impl GenericClient,
-    partition: &str,
-    stream: &str,
-) -> Result<Option<u64>, tokio_postgres::Error> {
-    version_of(client, partition, stream).await
 }
 
 /// The stored snapshot of a stream made by `module`.
