@@ -3,8 +3,9 @@
 //! The same catalog as on SQLite (see its `projections` module). A runner's batch is
 //! one transaction ([`commit`]): the fence is checked with the lease row locked `FOR
 //! SHARE`, so a lease cannot pass to another node between the check and the commit;
-//! the generation row is locked `FOR UPDATE`, so a batch and a rebuild's switch-over
-//! take turns. Documents are `jsonb`, written in one statement per batch for upserts
+//! the projection's row and the generation's are locked next (in that order, as every
+//! catalog change takes them), so a batch, a rebuild's switch-over and a new
+//! generation take turns without deadlocking. Documents are `jsonb`, written in one statement per batch for upserts
 //! and one for deletes.
 //!
 //! Every query reads the active generation and its documents in one statement, so it
@@ -227,6 +228,12 @@ pub(super) async fn drop_rebuilds(
 ) -> Result<()> {
     const DOING: &str = "drop a projection rebuild";
     let tx = client.transaction().await.during(DOING)?;
+    tx.execute(
+        "SELECT 1 FROM projections WHERE name = $1 FOR UPDATE",
+        &[&name],
+    )
+    .await
+    .during(DOING)?;
     drop_rebuilds_in(&tx, name).await.during(DOING)?;
     tx.commit().await.map_err(commit_failed)
 }
@@ -282,6 +289,17 @@ pub(super) async fn commit(
         tx.rollback().await.during(DOING)?;
         return Ok(Committed::Fenced);
     }
+    // Locks in one order everywhere: lease, projection, generation. A batch that may
+    // switch generations takes the projection's row for update, as starting a new
+    // generation does; others share it.
+    let projection_lock = if batch.caught_up {
+        "SELECT 1 FROM projections WHERE name = $1 FOR UPDATE"
+    } else {
+        "SELECT 1 FROM projections WHERE name = $1 FOR SHARE"
+    };
+    tx.execute(projection_lock, &[&batch.projection])
+        .await
+        .during(DOING)?;
     let generation = int(batch.generation);
     let exists = tx
         .query_opt(
@@ -382,7 +400,7 @@ pub(super) async fn commit(
                 "SELECT p.active_generation, g.checkpoint FROM projections p
                  JOIN projection_generations g
                    ON g.projection = p.name AND g.generation = p.active_generation
-                 WHERE p.name = $1 FOR UPDATE OF p",
+                 WHERE p.name = $1",
                 &[&batch.projection],
             )
             .await
