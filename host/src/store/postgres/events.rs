@@ -34,6 +34,9 @@ const EVENT_COLUMNS: &str = "global_position, partition, stream, stream_position
 pub(super) const LOG_LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtext('refold.log.' || current_schema()))";
 
+/// Tell the listeners of a channel (`$1`) the new head (`$2`), once committed.
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+
 /// The log head as the database has it.
 pub(super) const HEAD: &str = "SELECT COALESCE(MAX(global_position), 0) FROM events";
 
@@ -53,7 +56,7 @@ fn event(row: &Row) -> RecordedEvent {
 
 /// The log head, read now.
 pub(super) async fn head(client: &impl GenericClient) -> Result<u64, tokio_postgres::Error> {
-    let row = client.query_one(HEAD, &[]).await?;
+    let row = super::query_one(client, HEAD, &[]).await?;
     Ok(unsigned(row.get(0)))
 }
 
@@ -78,7 +81,7 @@ pub(super) async fn append_all(
 ) -> Result<Appended> {
     const DOING: &str = "append";
     let tx = client.transaction().await.during(DOING)?;
-    tx.execute(LOG_LOCK, &[]).await.during(DOING)?;
+    super::execute(&tx, LOG_LOCK, &[]).await.during(DOING)?;
     let mut next = head(&tx).await.during(DOING)? + 1;
     let mut written = Vec::with_capacity(requests.len());
     let mut refusal = None;
@@ -119,7 +122,7 @@ pub(super) async fn append_all(
         });
     }
     let head = next - 1;
-    tx.execute("SELECT pg_notify($1, $2)", &[&channel, &head.to_string()])
+    super::execute(&tx, NOTIFY, &[&channel, &head.to_string()])
         .await
         .during(DOING)?;
     tx.commit().await.map_err(commit_failed)?;
@@ -299,7 +302,7 @@ pub(super) async fn import(
 ) -> Result<ImportOutcome> {
     const DOING: &str = "import events";
     let tx = client.transaction().await.during(DOING)?;
-    tx.execute(LOG_LOCK, &[]).await.during(DOING)?;
+    super::execute(&tx, LOG_LOCK, &[]).await.during(DOING)?;
     let mut head = head(&tx).await.during(DOING)?;
     let before = head;
     let (mut imported, mut skipped) = (0, 0);
@@ -365,7 +368,7 @@ pub(super) async fn import(
         imported += 1;
     }
     if head != before {
-        tx.execute("SELECT pg_notify($1, $2)", &[&channel, &head.to_string()])
+        super::execute(&tx, NOTIFY, &[&channel, &head.to_string()])
             .await
             .during(DOING)?;
     }

@@ -297,18 +297,18 @@ pub(super) async fn commit(
     } else {
         "SELECT 1 FROM projections WHERE name = $1 FOR SHARE"
     };
-    tx.execute(projection_lock, &[&batch.projection])
+    super::execute(&tx, projection_lock, &[&batch.projection])
         .await
         .during(DOING)?;
     let generation = int(batch.generation);
-    let exists = tx
-        .query_opt(
-            "SELECT 1 FROM projection_generations
-             WHERE projection = $1 AND generation = $2 FOR UPDATE",
-            &[&batch.projection, &generation],
-        )
-        .await
-        .during(DOING)?;
+    let exists = super::query_opt(
+        &tx,
+        "SELECT 1 FROM projection_generations
+         WHERE projection = $1 AND generation = $2 FOR UPDATE",
+        &[&batch.projection, &generation],
+    )
+    .await
+    .during(DOING)?;
     if exists.is_none() {
         tx.rollback().await.during(DOING)?;
         return Ok(Committed::Superseded);
@@ -376,7 +376,8 @@ pub(super) async fn commit(
         .await
         .during(DOING)?;
     }
-    tx.execute(
+    super::execute(
+        &tx,
         "UPDATE projection_generations SET checkpoint = $3
          WHERE projection = $1 AND generation = $2",
         &[&batch.projection, &generation, &int(batch.checkpoint)],
@@ -395,16 +396,16 @@ pub(super) async fn commit(
     }
     let mut committed = Committed::Stored;
     if batch.caught_up {
-        let row = tx
-            .query_one(
-                "SELECT p.active_generation, g.checkpoint FROM projections p
+        let row = super::query_one(
+            &tx,
+            "SELECT p.active_generation, g.checkpoint FROM projections p
                  JOIN projection_generations g
                    ON g.projection = p.name AND g.generation = p.active_generation
                  WHERE p.name = $1",
-                &[&batch.projection],
-            )
-            .await
-            .during(DOING)?;
+            &[&batch.projection],
+        )
+        .await
+        .during(DOING)?;
         let (active, active_checkpoint) = (unsigned(row.get(0)), unsigned(row.get(1)));
         if active < batch.generation && active_checkpoint <= batch.checkpoint {
             tx.execute(
