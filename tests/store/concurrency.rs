@@ -132,15 +132,13 @@ fn a_tailing_reader_sees_every_event_of_concurrent_nodes_once_in_order(backend: 
 }
 }
 
-// The tests below are SQLite-only: group commit is the SQLite writer thread's (the
-// PostgreSQL backend commits each write in its own transaction), and the others hold
-// the SQLite file's write lock from another connection.
-
-#[test]
-fn concurrent_appends_are_committed_in_groups() {
+both_backends! {
+/// Appends waiting at the same moment share a commit (SQLite: the writer thread;
+/// PostgreSQL: the store's committer).
+fn concurrent_appends_are_committed_in_groups(backend: Backend) {
     const THREADS: u64 = 32;
     const EACH: u64 = 40;
-    let store = TempStore::new();
+    let store = TestStore::new(backend);
     let start = Barrier::new(THREADS as usize);
     std::thread::scope(|s| {
         for t in 0..THREADS {
@@ -171,6 +169,10 @@ fn concurrent_appends_are_committed_in_groups() {
     );
     assert_eq!(whole_log(&*store).len() as u64, THREADS * EACH);
 }
+}
+
+// The tests below are SQLite-only: they hold the SQLite file's write lock from another
+// connection.
 
 /// The store's write counters: (handed to the writer, taken by it into a group).
 fn writes(store: &TempStore) -> (u64, u64) {

@@ -172,6 +172,8 @@ fn start() -> Server {
         .args(["--username=refold", "--auth=trust", "--encoding=UTF8"])
         .args(["--locale=C", "--no-sync"]);
     run(initdb, "initdb");
+    // Before the server starts, so that from its first moment something stops it.
+    watch_over(&dir);
     let mut pg_ctl = as_server_user(&bin.join("pg_ctl"));
     pg_ctl
         .arg("start")
@@ -188,17 +190,22 @@ fn start() -> Server {
         ))
         .stdin(Stdio::null());
     run(pg_ctl, "pg_ctl start");
-    watch_over(&dir);
     Server { socket_dir: dir }
 }
 
-/// Start the watchdog that stops the server in `dir` once this process has exited.
+/// Start the watchdog that stops the server in `dir` (if one runs) once this process has
+/// exited, and removes `dir`.
 fn watch_over(dir: &Path) {
+    // A server still starting when the test process died writes its pid file within
+    // the second the watchdog then waits.
     let script = format!(
         "while kill -0 {test} 2>/dev/null; do sleep 0.5; done; \
-         pid=$(head -n 1 '{dir}/data/postmaster.pid'); \
-         kill -QUIT \"$pid\"; \
-         while kill -0 \"$pid\" 2>/dev/null; do sleep 0.1; done; \
+         sleep 1; \
+         pid=$(head -n 1 '{dir}/data/postmaster.pid' 2>/dev/null); \
+         if [ -n \"$pid\" ]; then \
+           kill -QUIT \"$pid\"; \
+           while kill -0 \"$pid\" 2>/dev/null; do sleep 0.1; done; \
+         fi; \
          rm -rf '{dir}'",
         test = std::process::id(),
         dir = dir.display()

@@ -13,15 +13,13 @@
 
 use super::errors::{During, commit_failed, is_unique};
 use super::{int, unsigned};
-use crate::store::rules::{self, AppendRefusal, Placement, StoredId};
+use crate::store::rules::{self, Placement, StoredId};
 use crate::store::{
     AppendOutcome, AppendRequest, Direction, ImportOutcome, LogFilter, RecordedEvent, Snapshot,
     category,
 };
 use crate::{Error, Result};
 use deadpool_postgres::GenericClient;
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -35,7 +33,7 @@ pub(super) const LOG_LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtext('refold.log.' || current_schema()))";
 
 /// Tell the listeners of a channel (`$1`) the new head (`$2`), once committed.
-const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+pub(super) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
 /// The log head as the database has it.
 pub(super) const HEAD: &str = "SELECT COALESCE(MAX(global_position), 0) FROM events";
@@ -60,87 +58,8 @@ pub(super) async fn head(client: &impl GenericClient) -> Result<u64, tokio_postg
     Ok(unsigned(row.get(0)))
 }
 
-/// What a committed append wrote, for the counters.
-pub(super) struct Appended {
-    pub(super) outcomes: Vec<AppendOutcome>,
-    /// Events written (none for an exact retry).
-    pub(super) events: u64,
-    /// The log head after the commit, when it moved.
-    pub(super) head: Option<u64>,
-}
-
-/// Append every request in one transaction, all or nothing, under the log lock; tell
-/// `channel`'s listeners once committed. A refused append that is a conflict counts in
-/// `conflicts`.
-pub(super) async fn append_all(
-    client: &mut deadpool_postgres::Client,
-    requests: Vec<AppendRequest>,
-    recorded_at: &str,
-    channel: &str,
-    conflicts: &AtomicU64,
-) -> Result<Appended> {
-    const DOING: &str = "append";
-    let tx = client.transaction().await.during(DOING)?;
-    super::execute(&tx, LOG_LOCK, &[]).await.during(DOING)?;
-    let mut next = head(&tx).await.during(DOING)? + 1;
-    let mut written = Vec::with_capacity(requests.len());
-    let mut refusal = None;
-    for (index, request) in requests.iter().enumerate() {
-        match try_append(&tx, request, next, recorded_at).await {
-            Ok(version) => {
-                written.push((version, next));
-                next += request.events.len() as u64;
-            }
-            Err(refused) => {
-                refusal = Some((index, refused));
-                break;
-            }
-        }
-    }
-    if let Some((index, refusal)) = refusal {
-        tx.rollback().await.during(DOING)?;
-        let refusal = match refusal {
-            Refusal::Conflict(actual) => AppendRefusal::Conflict(actual),
-            Refusal::Unique(e) => AppendRefusal::Failed(Error::Storage {
-                operation: DOING,
-                source: std::sync::Arc::new(e),
-            }),
-            Refusal::Failed(e) => return Err(e),
-        };
-        let mut originals = Vec::with_capacity(requests.len());
-        for request in &requests {
-            originals.push(original_outcome(&*client, request).await?);
-        }
-        if matches!(refusal, AppendRefusal::Conflict(_)) && originals.iter().any(Option::is_none) {
-            conflicts.fetch_add(1, Relaxed);
-        }
-        let outcomes = rules::refused_appends(requests, index, refusal, originals)?;
-        return Ok(Appended {
-            outcomes,
-            events: 0,
-            head: None,
-        });
-    }
-    let head = next - 1;
-    super::execute(&tx, NOTIFY, &[&channel, &head.to_string()])
-        .await
-        .during(DOING)?;
-    tx.commit().await.map_err(commit_failed)?;
-    let events = requests.iter().map(|r| r.events.len() as u64).sum();
-    let outcomes = requests
-        .into_iter()
-        .zip(written)
-        .map(|(request, (version, first))| rules::recorded(request, version, first, recorded_at))
-        .collect();
-    Ok(Appended {
-        outcomes,
-        events,
-        head: Some(head),
-    })
-}
-
 /// Why an append attempt did not go through.
-enum Refusal {
+pub(super) enum Refusal {
     /// The stream's version did not match; it is at this version.
     Conflict(u64),
     /// An insert hit a unique constraint: maybe an event id is stored already.
@@ -166,7 +85,7 @@ pub(super) async fn stream_version(
 
 /// Check the stream's version and write the events from global position `first` and
 /// the stream's new version, which it gives.
-async fn try_append(
+pub(super) async fn try_append(
     tx: &deadpool_postgres::Transaction<'_>,
     request: &AppendRequest,
     first: u64,
@@ -244,7 +163,7 @@ async fn try_append(
 
 /// The outcome of the original append when `request` is an exact resend of one, `None`
 /// when none of its ids is stored, else [`Error::DuplicateEventId`].
-async fn original_outcome(
+pub(super) async fn original_outcome(
     client: &impl GenericClient,
     request: &AppendRequest,
 ) -> Result<Option<AppendOutcome>> {

@@ -29,8 +29,8 @@ pub(super) fn advance(watch: &watch::Sender<u64>, head: u64) {
 }
 
 /// Listen on `channel` over its own connection made with `config` and keep `head` up to
-/// date, until `head` has no receivers left and the store is gone (the task is aborted
-/// when the store drops).
+/// date, reconnecting whenever the connection is lost, until the store drops (which
+/// aborts this task).
 pub(super) async fn run(
     config: tokio_postgres::Config,
     channel: String,

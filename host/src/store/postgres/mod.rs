@@ -10,7 +10,8 @@
 //!
 //! - Appends and imports hold a transaction-scoped advisory lock around position
 //!   allocation and insert (`events`), so the global log becomes visible in position
-//!   order, without gaps, however many nodes write.
+//!   order, without gaps, however many nodes write; a node's appends waiting at one
+//!   moment share one transaction (`committer`), so they share the lock and the commit.
 //! - The head watch is fed by the node's own commits and by `LISTEN`/`NOTIFY` for
 //!   everyone else's (`listen`); a notification is only a hint to re-read the head.
 //! - Leases use the database's clock (`leases`), so nodes need not agree on time.
@@ -19,6 +20,7 @@
 //! The rules both backends share (what a retry is, where an import goes, lease tokens,
 //! the checks of an append) are in the store's `rules` and `validate` modules.
 
+mod committer;
 mod config;
 mod errors;
 mod events;
@@ -40,9 +42,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use errors::During;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, SystemTime};
-use tokio::sync::watch;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
@@ -104,7 +106,7 @@ pub(crate) fn redacted(connection: &str) -> String {
     }
 }
 
-/// The store's counters.
+/// The store's counters, shared with its committer.
 #[derive(Debug, Default)]
 struct Counters {
     appends: AtomicU64,
@@ -112,22 +114,28 @@ struct Counters {
     commits: AtomicU64,
     conflicts: AtomicU64,
     events_read: AtomicU64,
-    writes: AtomicU64,
+    writes_submitted: AtomicU64,
+    writes_grouped: AtomicU64,
 }
 
 /// Every storage trait on one schema of a PostgreSQL database.
 ///
-/// Each write is its own transaction on a pooled connection; any number of stores (in
-/// this process, other processes, other machines) may share the schema. Dropping the
-/// store stops its notification listener; the pool closes with its last connection.
+/// Appends go through the store's committer, which commits those waiting at each
+/// moment in one transaction (node-local group commit); every other write is its own
+/// transaction on a pooled connection. Any number of stores (in this process, other
+/// processes, other machines) may share the schema. Dropping the store stops its
+/// notification listener; appends already handed to the committer are still
+/// committed.
 #[derive(Debug)]
 pub struct PgStore {
     config: PgConfig,
     pool: Pool,
     head: Arc<watch::Sender<u64>>,
     listener: JoinHandle<()>,
+    /// The committer's inbox of appends.
+    appends: mpsc::UnboundedSender<committer::Pending>,
     channel: String,
-    counters: Counters,
+    counters: Arc<Counters>,
 }
 
 impl PgStore {
@@ -160,13 +168,23 @@ impl PgStore {
         let head_tx = Arc::new(head_tx);
         let channel = format!("refold_{}", config.schema);
         let listener = tokio::spawn(listen::run(session, channel.clone(), head_tx.clone()));
+        let counters = Arc::new(Counters::default());
+        let (appends, inbox) = mpsc::unbounded_channel();
+        let shared = committer::Shared {
+            pool: pool.clone(),
+            channel: channel.clone(),
+            head: head_tx.clone(),
+            counters: counters.clone(),
+        };
+        tokio::spawn(committer::run(shared, inbox));
         Ok(PgStore {
             config,
             pool,
             head: head_tx,
             listener,
+            appends,
             channel,
-            counters: Counters::default(),
+            counters,
         })
     }
 
@@ -185,9 +203,11 @@ impl PgStore {
         self.pool.get().await.during(operation)
     }
 
-    /// Count one write handed to the database and committed (or refused).
+    /// Count one write handed straight to the database (no inbox: submitted and
+    /// grouped at once).
     fn wrote(&self) {
-        self.counters.writes.fetch_add(1, Relaxed);
+        self.counters.writes_submitted.fetch_add(1, Release);
+        self.counters.writes_grouped.fetch_add(1, Release);
     }
 
     /// Count the events a read returned.
@@ -208,27 +228,14 @@ impl EventStore for PgStore {
 
     async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>> {
         validate::check_appends(&requests, self.config.max_event_size)?;
-        let mut client = self.client("append").await?;
-        self.wrote();
-        let recorded_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        let appends = requests.len() as u64;
-        let appended = events::append_all(
-            &mut client,
-            requests,
-            &recorded_at,
-            &self.channel,
-            &self.counters.conflicts,
-        )
-        .await?;
-        if let Some(head) = appended.head {
-            self.counters.commits.fetch_add(1, Relaxed);
-            self.counters.appends.fetch_add(appends, Relaxed);
-            self.counters
-                .events_appended
-                .fetch_add(appended.events, Relaxed);
-            listen::advance(&self.head, head);
-        }
-        Ok(appended.outcomes)
+        let (reply, answer) = oneshot::channel();
+        self.appends
+            .send(committer::Pending { requests, reply })
+            .map_err(|_| Error::StoreClosed)?;
+        // Counted once sent, with Release (read with Acquire): a reader of the metrics
+        // who sees the count knows the append is in the inbox.
+        self.counters.writes_submitted.fetch_add(1, Release);
+        answer.await.map_err(|_| Error::StoreClosed)?
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportOutcome> {
@@ -321,15 +328,14 @@ impl EventStore for PgStore {
     }
 
     fn metrics(&self) -> StoreMetrics {
-        let writes = self.counters.writes.load(Relaxed);
         StoreMetrics {
             appends: self.counters.appends.load(Relaxed),
             events_appended: self.counters.events_appended.load(Relaxed),
             commits: self.counters.commits.load(Relaxed),
             conflicts: self.counters.conflicts.load(Relaxed),
             events_read: self.counters.events_read.load(Relaxed),
-            writes_submitted: writes,
-            writes_grouped: writes,
+            writes_submitted: self.counters.writes_submitted.load(Acquire),
+            writes_grouped: self.counters.writes_grouped.load(Acquire),
         }
     }
 }
