@@ -4,6 +4,7 @@ use crate::open_engine;
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use refold::store::StoreUrl;
 use refold::store::{AppendRequest, EventData, ExpectedVersion};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -49,7 +50,7 @@ struct Line {
     id: Option<uuid::Uuid>,
 }
 
-pub fn run(db: &Path, args: &AppendArgs) -> anyhow::Result<ExitCode> {
+pub fn run(store: &StoreUrl, args: &AppendArgs) -> anyhow::Result<ExitCode> {
     let reader: Box<dyn BufRead> = match args.file.as_deref() {
         None => Box::new(std::io::stdin().lock()),
         Some(path) if path == Path::new("-") => Box::new(std::io::stdin().lock()),
@@ -57,7 +58,7 @@ pub fn run(db: &Path, args: &AppendArgs) -> anyhow::Result<ExitCode> {
             std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
         )),
     };
-    let engine = open_engine(db, false)?;
+    let engine = open_engine(store, false)?;
     let store = engine.store();
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {pos} events appended ({per_sec})")

@@ -4,8 +4,9 @@ use crate::{open_engine, print_json};
 use anyhow::Context;
 use clap::Args;
 use refold::Error;
+use refold::store::StoreUrl;
 use refold::views::OutcomeView;
-use std::path::Path;
+
 use std::process::ExitCode;
 
 /// Handle a command with a deployed decider and print what it appended.
@@ -27,10 +28,10 @@ pub struct CommandArgs {
     partition: String,
 }
 
-pub fn run(db: &Path, args: &CommandArgs) -> anyhow::Result<ExitCode> {
+pub fn run(store: &StoreUrl, args: &CommandArgs) -> anyhow::Result<ExitCode> {
     serde_json::from_str::<serde::de::IgnoredAny>(&args.command)
         .context("the command is not valid JSON")?;
-    let engine = open_engine(db, false)?;
+    let engine = open_engine(store, false)?;
     let handled =
         engine
             .commands()

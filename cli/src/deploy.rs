@@ -6,7 +6,8 @@ use anyhow::Context;
 use clap::Args;
 use refold::projections::FailurePolicy;
 use refold::runtime::ModuleInfo;
-use std::path::{Path, PathBuf};
+use refold::store::StoreUrl;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Deploy a WebAssembly component as the next version of a module.
@@ -48,7 +49,7 @@ impl From<Policy> for FailurePolicy {
     }
 }
 
-pub fn run(db: &Path, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+pub fn run(store: &StoreUrl, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read module file {}", args.file.display()))?;
     let policy = FailurePolicy::from(args.policy);
@@ -58,7 +59,7 @@ pub fn run(db: &Path, args: &DeployArgs) -> anyhow::Result<ExitCode> {
             let answer = args.server.call(base, "PUT", &path, Some(&bytes))?;
             serde_json::from_value(answer).context("the server's answer is not a module")?
         }
-        None => crate::block_on(open_engine(db, false)?.deploy(&args.name, &bytes, policy))
+        None => crate::block_on(open_engine(store, false)?.deploy(&args.name, &bytes, policy))
             .with_context(|| format!("cannot deploy {} as '{}'", args.file.display(), args.name))?,
     };
     println!(

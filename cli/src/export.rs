@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use refold::store::LogFilter;
+use refold::store::StoreUrl;
 use refold::views::StoredEventView;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -35,14 +36,16 @@ pub struct ExportArgs {
     out: Option<PathBuf>,
 }
 
-pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    if !db.exists() {
+pub fn run(store: &StoreUrl, args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    if let StoreUrl::Sqlite(db) = store
+        && !db.exists()
+    {
         bail!(
-            "there is no database at {}: name the store to export with --db",
+            "there is no database at {}: name the store to export with --db or --store",
             db.display()
         );
     }
-    let engine = open_engine(db, false)?;
+    let engine = open_engine(store, false)?;
     let store = engine.store();
     let head = store.head();
     let progress = ProgressBar::new(head).with_style(

@@ -5,6 +5,7 @@ use crate::{open_engine, print_json};
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use refold::store::StoreUrl;
 use refold::store::{EventStore, ImportOutcome, RecordedEvent};
 use refold::views::StoredEventBody;
 use std::io::BufRead;
@@ -46,7 +47,7 @@ struct Progress {
     bytes: u64,
 }
 
-pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+pub fn run(store: &StoreUrl, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let (mut reader, length): (Box<dyn BufRead>, Option<u64>) = if args.file == Path::new("-") {
         (Box::new(std::io::stdin().lock()), None)
     } else {
@@ -56,7 +57,7 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         let length = file.metadata().ok().map(|m| m.len());
         (Box::new(std::io::BufReader::new(file)), length)
     };
-    let engine = open_engine(db, false)?;
+    let engine = open_engine(store, false)?;
     let store = engine.store();
     let bar = match length {
         Some(length) => ProgressBar::new(length).with_style(

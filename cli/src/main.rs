@@ -21,11 +21,13 @@ mod serve;
 mod test;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use refold::engine::{Engine, EngineConfig};
+use refold::store::StoreUrl;
 use refold::store::sqlite::Synchronous;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 use tokio::runtime::Runtime;
@@ -41,12 +43,19 @@ Examples:
   refold serve --deploy cart=cart.wasm --deploy cart-summary=cart_summary.wasm
   refold command cart cart-1 '{\"type\":\"OpenCart\",\"data\":{...}}'
   refold read cart-1
-  refold test cart.wasm examples/cart/specs"
+  refold test cart.wasm examples/cart/specs
+  refold serve --store postgres://refold:secret@db.internal:5432/refold?schema=refold"
 )]
 struct Cli {
-    /// The database file of the event store.
-    #[arg(long, global = true, env = "REFOLD_DB", default_value = "refold.db")]
-    db: PathBuf,
+    /// The store: `sqlite:<path>` (default `sqlite:refold.db`) or
+    /// `postgres://user:password@host:port/dbname`, with `?schema=NAME` for the schema
+    /// Refold's tables live in (default `refold`) and `?sslmode=disable`; a host that is
+    /// a percent-encoded path (`%2Frun%2Fpostgresql`) is a Unix socket folder.
+    #[arg(long, global = true, env = "REFOLD_STORE", value_name = "URL")]
+    store: Option<String>,
+    /// The SQLite file of the store: shorthand for `--store sqlite:<path>`.
+    #[arg(long, global = true, env = "REFOLD_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
     /// Which logs to print to stderr: a level (error, warn, info, debug, trace) or
     /// filter directives such as `refold=debug`.
     #[arg(long, global = true, env = "RUST_LOG", default_value = "warn", value_parser = log_filter)]
@@ -84,21 +93,45 @@ enum Action {
     Bench(bench::BenchArgs),
 }
 
+/// The store the options name: `--store` or `--db` from the command line (not both),
+/// else `REFOLD_STORE` or `REFOLD_DB` from the environment (`REFOLD_STORE` first), else
+/// `sqlite:refold.db`. The URL is parsed here rather than by clap, whose message would
+/// repeat it with its password.
+fn chosen_store(
+    store: Option<(String, ValueSource)>,
+    db: Option<(PathBuf, ValueSource)>,
+) -> anyhow::Result<StoreUrl> {
+    use ValueSource::CommandLine;
+    let store = store
+        .map(|(url, source)| url.parse::<StoreUrl>().map(|url| (url, source)))
+        .transpose()?;
+    Ok(match (store, db) {
+        (Some((_, CommandLine)), Some((_, CommandLine))) => anyhow::bail!(
+            "--store and --db both name the store: give one (--db <path> is short for \
+             --store sqlite:<path>)"
+        ),
+        (Some((store, CommandLine)), _) => store,
+        (_, Some((db, CommandLine))) => StoreUrl::sqlite(db),
+        (Some((store, _)), _) => store,
+        (None, Some((db, _))) => StoreUrl::sqlite(db),
+        (None, None) => StoreUrl::sqlite("refold.db"),
+    })
+}
+
 /// Run the parsed command; `Ok` carries its exit code.
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let db = cli.db.as_path();
+fn run(cli: Cli, store: &StoreUrl) -> anyhow::Result<ExitCode> {
     match cli.action {
-        Action::Serve(args) => serve::run(db, args),
-        Action::Deploy(args) => deploy::run(db, &args),
-        Action::Modules(args) => modules::run(db, &args),
-        Action::Append(args) => append::run(db, &args),
-        Action::Read(args) => read::run(db, &args),
-        Action::Export(args) => export::run(db, &args),
-        Action::Import(args) => import::run(db, &args),
-        Action::Command(args) => command::run(db, &args),
-        Action::Projections(args) => projections::status(db, &args),
-        Action::Rebuild(args) => projections::rebuild(db, &args),
-        Action::Query(args) => projections::query(db, &args),
+        Action::Serve(args) => serve::run(store, args),
+        Action::Deploy(args) => deploy::run(store, &args),
+        Action::Modules(args) => modules::run(store, &args),
+        Action::Append(args) => append::run(store, &args),
+        Action::Read(args) => read::run(store, &args),
+        Action::Export(args) => export::run(store, &args),
+        Action::Import(args) => import::run(store, &args),
+        Action::Command(args) => command::run(store, &args),
+        Action::Projections(args) => projections::status(store, &args),
+        Action::Rebuild(args) => projections::rebuild(store, &args),
+        Action::Query(args) => projections::query(store, &args),
         Action::Test(args) => test::run(&args),
         Action::Bench(args) => bench::run(&args),
     }
@@ -139,15 +172,14 @@ fn block_on<F: Future>(future: F) -> F::Output {
     runtime().block_on(future)
 }
 
-/// Open the engine on `db`. Only `serve` and offline rebuilds run projections; other
-/// commands leave them to the server that may be running on the same file.
-fn open_engine(db: &Path, run_projections: bool) -> anyhow::Result<Engine> {
+/// Open the engine on `store`. Only `serve` and offline rebuilds run projections; other
+/// commands leave them to the server that may be running on the same store.
+fn open_engine(store: &StoreUrl, run_projections: bool) -> anyhow::Result<Engine> {
     let config = EngineConfig {
         run_projections,
-        ..EngineConfig::new(db)
+        ..EngineConfig::for_store(store.clone())
     };
-    block_on(Engine::open(config))
-        .with_context(|| format!("cannot open the database {}", db.display()))
+    block_on(Engine::open(config)).with_context(|| format!("cannot open the database {store}"))
 }
 
 /// Print one value as a line of JSON.
@@ -164,9 +196,14 @@ fn log_filter(text: &str) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing(&cli.log_level, cli.log_format);
-    match run(cli) {
+    let store = chosen_store(
+        cli.store.clone().zip(matches.value_source("store")),
+        cli.db.clone().zip(matches.value_source("db")),
+    );
+    match store.and_then(|store| run(cli, &store)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

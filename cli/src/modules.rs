@@ -2,7 +2,8 @@
 
 use crate::open_engine;
 use clap::Args;
-use std::path::Path;
+use refold::store::StoreUrl;
+
 use std::process::ExitCode;
 
 /// List the current version of every deployed module.
@@ -14,8 +15,8 @@ pub struct ModulesArgs {
     json: bool,
 }
 
-pub fn run(db: &Path, args: &ModulesArgs) -> anyhow::Result<ExitCode> {
-    let engine = open_engine(db, false)?;
+pub fn run(store: &StoreUrl, args: &ModulesArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine(store, false)?;
     let modules = engine.modules();
     if args.json {
         for module in &modules {

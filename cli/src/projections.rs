@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use refold::projections::{ListQuery, ProjectionStatus};
-use std::path::Path;
+use refold::store::StoreUrl;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ pub struct ProjectionsArgs {
     json: bool,
 }
 
-pub fn status(db: &Path, args: &ProjectionsArgs) -> anyhow::Result<ExitCode> {
+pub fn status(store: &StoreUrl, args: &ProjectionsArgs) -> anyhow::Result<ExitCode> {
     let statuses: Vec<serde_json::Value> = match &args.server.server {
         Some(base) => {
             let answer = args.server.call(base, "GET", "/projections", None)?;
@@ -34,7 +35,7 @@ pub fn status(db: &Path, args: &ProjectionsArgs) -> anyhow::Result<ExitCode> {
                 .context("the server's answer is not a status list")?
         }
         None => {
-            let engine = open_engine(db, false)?;
+            let engine = open_engine(store, false)?;
             let statuses: Vec<ProjectionStatus> = engine.projections().status();
             statuses
                 .iter()
@@ -85,7 +86,7 @@ pub struct RebuildArgs {
     server: Server,
 }
 
-pub fn rebuild(db: &Path, args: &RebuildArgs) -> anyhow::Result<ExitCode> {
+pub fn rebuild(store: &StoreUrl, args: &RebuildArgs) -> anyhow::Result<ExitCode> {
     if let Some(base) = &args.server.server {
         args.server.call(
             base,
@@ -99,7 +100,7 @@ pub fn rebuild(db: &Path, args: &RebuildArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = open_engine(db, true)?;
+    let engine = open_engine(store, true)?;
     let projections = engine.projections();
     crate::block_on(projections.rebuild(&args.name))?;
     let bar = ProgressBar::new(engine.store().head()).with_style(
@@ -162,8 +163,8 @@ pub struct QueryArgs {
     value: Option<String>,
 }
 
-pub fn query(db: &Path, args: &QueryArgs) -> anyhow::Result<ExitCode> {
-    let engine = open_engine(db, false)?;
+pub fn query(store: &StoreUrl, args: &QueryArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine(store, false)?;
     let projections = engine.projections();
     if let Some(id) = &args.id {
         let document = projections.get(&args.projection, &args.partition, &args.collection, id);

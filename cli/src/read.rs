@@ -3,9 +3,10 @@
 use crate::{open_engine, print_json};
 use anyhow::bail;
 use clap::Args;
+use refold::store::StoreUrl;
 use refold::store::{Direction, LogFilter};
 use refold::views::EventView;
-use std::path::Path;
+
 use std::process::ExitCode;
 
 /// Print the events of a stream, or of the global log with `--log`, one JSON object
@@ -45,8 +46,8 @@ pub struct ReadArgs {
     limit: usize,
 }
 
-pub fn run(db: &Path, args: &ReadArgs) -> anyhow::Result<ExitCode> {
-    let engine = open_engine(db, false)?;
+pub fn run(store: &StoreUrl, args: &ReadArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine(store, false)?;
     let store = engine.store();
     let events = match (&args.stream, args.log) {
         (Some(stream), false) => {

@@ -7,10 +7,10 @@ use refold::engine::EngineConfig;
 use refold::http::HttpConfig;
 use refold::projections::{FailurePolicy, ProjectionConfig};
 use refold::runtime::{PoolConfig, RuntimeConfig, content_hash};
-use refold::store::AppendLimits;
+use refold::store::{AppendLimits, StoreUrl};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -92,9 +92,9 @@ struct LimitArgs {
 }
 
 impl LimitArgs {
-    /// The engine's settings for `db` under these limits.
-    fn engine_config(&self, db: &Path) -> EngineConfig {
-        let mut config = EngineConfig::new(db).with_append_limits(AppendLimits {
+    /// The engine's settings for `store` under these limits.
+    fn engine_config(&self, store: &StoreUrl) -> EngineConfig {
+        let mut config = EngineConfig::for_store(store.clone()).with_append_limits(AppendLimits {
             max_events: self.max_events_per_append,
             max_bytes: self.max_append_bytes,
         });
@@ -153,18 +153,18 @@ fn decider_and_category(text: &str) -> Result<(String, String), String> {
 }
 
 /// Open, deploy what was asked, serve until a signal, then stop cleanly.
-pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    crate::block_on(serve(db, args))
+pub fn run(store: &StoreUrl, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::block_on(serve(store, args))
 }
 
-async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+async fn serve(store: &StoreUrl, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = {
-        let mut config = args.limits.engine_config(db);
+        let mut config = args.limits.engine_config(store);
         config.synchronous = args.durability.into();
         config.projections.lease_ttl = args.lease_ttl;
         refold::engine::Engine::open(config)
             .await
-            .with_context(|| format!("cannot open the database {}", db.display()))?
+            .with_context(|| format!("cannot open the database {store}"))?
     };
     for (name, file) in &args.deploy {
         let bytes = std::fs::read(file)
@@ -200,10 +200,7 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
-        println!(
-            "refold listening on http://{address} (database {})",
-            db.display()
-        );
+        println!("refold listening on http://{address} (database {store})");
         std::io::stdout().flush()?;
         refold::http::serve(engine.clone(), listener, http, shutdown_signal()).await?;
         anyhow::Ok(())

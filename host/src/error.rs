@@ -152,6 +152,16 @@ pub enum Error {
         /// The newest schema version this build knows.
         supported: i64,
     },
+    /// A store URL (or PostgreSQL connection setting) that cannot be used.
+    #[error(
+        "cannot use the store '{url}': {reason}; a store is named like sqlite:refold.db or postgres://user:password@localhost:5432/refold?schema=refold"
+    )]
+    InvalidStoreUrl {
+        /// The URL as given, without its password.
+        url: String,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// The transaction holding this write failed as a whole (e.g. the disk is full or
     /// failing); it was rolled back, so none of its writes was stored.
     #[error(

@@ -5,6 +5,7 @@ mod events;
 mod export;
 mod help;
 mod read_side;
+mod store;
 mod test;
 
 use crate::support::guests::workspace_root;
@@ -20,6 +21,7 @@ fn refold(args: &[&str]) -> Output {
         .current_dir(workspace_root())
         .env_remove("RUST_LOG")
         .env_remove("REFOLD_DB")
+        .env_remove("REFOLD_STORE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

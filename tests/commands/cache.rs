@@ -2,13 +2,14 @@
 
 use super::{add_item, confirm, engine, open_cart};
 use crate::support::block_on;
+use crate::support::both_backends;
 use refold::Error;
 use refold::commands::{CommandConfig, CommandHandler};
-use refold::store::{DEFAULT_PARTITION, EventStore};
+use refold::store::DEFAULT_PARTITION;
 
-#[test]
-fn a_hot_stream_costs_a_decide_and_an_append_not_a_replay() {
-    let e = engine(CommandConfig::default());
+both_backends! {
+fn a_hot_stream_costs_a_decide_and_an_append_not_a_replay(backend: Backend) {
+    let e = engine(backend, CommandConfig::default());
     block_on(
         e.handler
             .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1")),
@@ -33,10 +34,11 @@ fn a_hot_stream_costs_a_decide_and_an_append_not_a_replay() {
     assert_eq!(metrics.cache_hits, 20);
     assert_eq!(metrics.events_folded, 0);
 }
+}
 
-#[test]
-fn a_cached_state_behind_the_store_is_caught_up_not_decided_on() {
-    let e = engine(CommandConfig::default());
+both_backends! {
+fn a_cached_state_behind_the_store_is_caught_up_not_decided_on(backend: Backend) {
+    let e = engine(backend, CommandConfig::default());
     let other_writer = CommandHandler::new(
         e.store.shared(),
         e.runtime.clone(),
@@ -74,10 +76,11 @@ fn a_cached_state_behind_the_store_is_caught_up_not_decided_on() {
         Some(3)
     );
 }
+}
 
-#[test]
-fn the_cache_stays_within_its_byte_budget() {
-    let e = engine(CommandConfig {
+both_backends! {
+fn the_cache_stays_within_its_byte_budget(backend: Backend) {
+    let e = engine(backend, CommandConfig {
         cache_bytes: 4096,
         ..CommandConfig::default()
     });
@@ -95,4 +98,5 @@ fn the_cache_stays_within_its_byte_budget() {
         );
     }
     assert!(e.handler.cached_bytes() > 0);
+}
 }

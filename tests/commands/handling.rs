@@ -2,6 +2,7 @@
 
 use super::{add_item, confirm, engine, open_cart, remove_item};
 use crate::support::block_on;
+use crate::support::both_backends;
 use crate::support::guests::{self, FAULTY};
 use refold::commands::{CommandConfig, NativeDecider};
 use refold::store::{DEFAULT_PARTITION, Direction, EventStore};
@@ -12,9 +13,9 @@ fn stream_version(store: &dyn EventStore, stream: &str) -> Option<u64> {
     block_on(store.stream_version(DEFAULT_PARTITION, stream)).unwrap()
 }
 
-#[test]
-fn a_command_appends_what_the_decider_decides() {
-    let e = engine(CommandConfig::default());
+both_backends! {
+fn a_command_appends_what_the_decider_decides(backend: Backend) {
+    let e = engine(backend, CommandConfig::default());
     let opened =
         block_on(
             e.handler
@@ -60,10 +61,11 @@ fn a_command_appends_what_the_decider_decides() {
         "the outcome reports the events as stored"
     );
 }
+}
 
-#[test]
-fn every_rejection_appends_nothing() {
-    let e = engine(CommandConfig::default());
+both_backends! {
+fn every_rejection_appends_nothing(backend: Backend) {
+    let e = engine(backend, CommandConfig::default());
     let handle = |stream: &str, command: &str| {
         block_on(e.handler.handle("cart", DEFAULT_PARTITION, stream, command))
     };
@@ -130,10 +132,11 @@ fn every_rejection_appends_nothing() {
     );
     assert_eq!(e.handler.metrics().rejected, 9);
 }
+}
 
-#[test]
-fn a_guest_fault_appends_nothing_and_the_next_command_succeeds() {
-    let e = engine(CommandConfig::default());
+both_backends! {
+fn a_guest_fault_appends_nothing_and_the_next_command_succeeds(backend: Backend) {
+    let e = engine(backend, CommandConfig::default());
     e.runtime
         .deploy(e.runtime.load("faulty", &guests::wasm(FAULTY)).unwrap());
 
@@ -172,10 +175,11 @@ fn a_guest_fault_appends_nothing_and_the_next_command_succeeds() {
     .unwrap();
     assert_eq!(next.stream_version, 1);
 }
+}
 
-#[test]
-fn a_command_that_decides_nothing_appends_nothing_and_says_so() {
-    let e = engine(CommandConfig::default());
+both_backends! {
+fn a_command_that_decides_nothing_appends_nothing_and_says_so(backend: Backend) {
+    let e = engine(backend, CommandConfig::default());
     e.runtime
         .deploy(e.runtime.load("faulty", &guests::wasm(FAULTY)).unwrap());
     block_on(
@@ -194,10 +198,11 @@ fn a_command_that_decides_nothing_appends_nothing_and_says_so() {
     assert_eq!((nothing.stream_version, nothing.position), (1, None));
     assert_eq!(e.store.head(), head);
 }
+}
 
-#[test]
-fn a_conflict_storm_ends_in_a_cart_that_matches_a_sequential_replay() {
-    let e = engine(CommandConfig {
+both_backends! {
+fn a_conflict_storm_ends_in_a_cart_that_matches_a_sequential_replay(backend: Backend) {
+    let e = engine(backend, CommandConfig {
         max_attempts: 1000,
         ..CommandConfig::default()
     });
@@ -276,4 +281,5 @@ fn a_conflict_storm_ends_in_a_cart_that_matches_a_sequential_replay() {
     let data: serde_json::Value = serde_json::from_str(&confirmed.events[0].data).unwrap();
     assert_eq!(data["itemCount"].as_u64(), Some(replayed.item_count));
     assert_eq!(data["total"].as_u64(), Some(replayed.total));
+}
 }

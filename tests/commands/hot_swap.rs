@@ -2,6 +2,7 @@
 
 use super::{add_item, engine, open_cart};
 use crate::support::block_on;
+use crate::support::both_backends;
 use crate::support::guests::{self, CART_V2};
 use crate::support::wait::{PATIENCE, wait_until};
 use refold::Error;
@@ -11,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-#[test]
-fn deploying_v2_while_commands_flow_fails_none_and_v2_rules_apply_after() {
-    let e = Arc::new(engine(CommandConfig::default()));
+both_backends! {
+fn deploying_v2_while_commands_flow_fails_none_and_v2_rules_apply_after(backend: Backend) {
+    let e = Arc::new(engine(backend, CommandConfig::default()));
     let v2 = e.runtime.load("cart", &guests::wasm(CART_V2)).unwrap();
     let v1 = e.runtime.module("cart").unwrap();
     let deployed = Arc::new(AtomicBool::new(false));
@@ -102,4 +103,5 @@ fn deploying_v2_while_commands_flow_fails_none_and_v2_rules_apply_after() {
         matches!(&refused, Error::Rejected { message, .. } if message.contains("at most 2 units")),
         "v2's rule does not apply: {refused:?}"
     );
+}
 }

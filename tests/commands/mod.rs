@@ -1,25 +1,25 @@
-//! Command handling with real deciders over a real SQLite store.
+//! Command handling with real deciders over a real store of each backend.
 
 mod cache;
 mod handling;
 mod hot_swap;
 mod snapshots;
 
-use crate::support::TempStore;
 use crate::support::guests::{self, CART};
+use crate::support::{Backend, TestStore};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::runtime::{Runtime, RuntimeConfig};
 use std::sync::Arc;
 
-/// A temp store, a runtime with the cart deployed as `cart`, and a handler over both.
+/// A fresh store of `backend`, a runtime with the cart deployed as `cart`, and a handler over both.
 struct Engine {
-    store: TempStore,
+    store: TestStore,
     runtime: Arc<Runtime>,
     handler: CommandHandler,
 }
 
-fn engine(config: CommandConfig) -> Engine {
-    let store = TempStore::new();
+fn engine(backend: Backend, config: CommandConfig) -> Engine {
+    let store = TestStore::new(backend);
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     runtime.deploy(runtime.load("cart", &guests::wasm(CART)).unwrap());
     let handler = CommandHandler::new(store.shared(), runtime.clone(), config);

@@ -3,6 +3,7 @@
 
 use super::engine;
 use crate::support::block_on;
+use crate::support::both_backends;
 use crate::support::guests::{self, CART_V2};
 use refold::commands::{CommandConfig, CommandHandler, DeciderLogic, NativeDecider};
 use refold::store::{AppendRequest, DEFAULT_PARTITION, EventData, EventStore, ExpectedVersion};
@@ -40,9 +41,9 @@ fn append_items(store: &dyn EventStore, from_k: u64, count: u64) {
     }
 }
 
-#[test]
-fn a_long_stream_rehydrates_from_its_snapshot_reading_only_the_newer_events() {
-    let e = engine(CommandConfig::default());
+both_backends! {
+fn a_long_stream_rehydrates_from_its_snapshot_reading_only_the_newer_events(backend: Backend) {
+    let e = engine(backend, CommandConfig::default());
     append_items(&*e.store, 0, 10_000);
     let cart = e.runtime.module("cart").unwrap();
 
@@ -90,10 +91,11 @@ fn a_long_stream_rehydrates_from_its_snapshot_reading_only_the_newer_events() {
     );
     assert_ne!(state, state_after);
 }
+}
 
-#[test]
-fn a_new_decider_version_never_uses_an_old_versions_snapshot() {
-    let e = engine(CommandConfig::default());
+both_backends! {
+fn a_new_decider_version_never_uses_an_old_versions_snapshot(backend: Backend) {
+    let e = engine(backend, CommandConfig::default());
     append_items(&*e.store, 0, 2_000);
     let v1 = e.runtime.module("cart").unwrap();
     block_on(e.handler.snapshot(v1.clone(), DEFAULT_PARTITION, STREAM)).unwrap();
@@ -114,4 +116,5 @@ fn a_new_decider_version_never_uses_an_old_versions_snapshot() {
         2_000,
         "v2 folded from the first event"
     );
+}
 }

@@ -1,11 +1,12 @@
 //! `POST /streams`: one request appends to several streams, all or nothing.
 
+use crate::support::both_backends;
 use crate::support::server::{Db, agent, get, post};
 use serde_json::json;
 
-#[test]
-fn several_streams_are_appended_together_or_not_at_all() {
-    let db = Db::new();
+both_backends! {
+fn several_streams_are_appended_together_or_not_at_all(backend: Backend) {
+    let db = Db::on(backend);
     let server = db.serve(&[]);
     let http = agent();
     let url = |path: &str| server.url(path);
@@ -50,4 +51,5 @@ fn several_streams_are_appended_together_or_not_at_all() {
         "{error}"
     );
     server.stop();
+}
 }

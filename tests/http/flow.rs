@@ -1,11 +1,12 @@
 //! The first session of the README: command → event → projection → query, and the
 //! operators' routes.
 
+use crate::support::both_backends;
 use crate::support::server::{Db, add_item, agent, get, open_cart, post};
 
-#[test]
-fn a_command_becomes_an_event_a_projection_applies_and_a_query_reads() {
-    let db = Db::new();
+both_backends! {
+fn a_command_becomes_an_event_a_projection_applies_and_a_query_reads(backend: Backend) {
+    let db = Db::on(backend);
     let server = db.serve_cart(&[]);
     let http = agent();
 
@@ -101,6 +102,7 @@ fn a_command_becomes_an_event_a_projection_applies_and_a_query_reads() {
         .collect();
     assert_eq!(names, ["cart", "cart-summary"]);
     server.stop();
+}
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Stopping and starting: a restart keeps modules and read models, and SIGTERM during
 //! a burst of writes loses no acknowledged write.
 
+use crate::support::both_backends;
 use crate::support::server::{Db, add_item, agent, get, open_cart, post};
 use crate::support::wait::{PATIENCE, wait_until};
 use serde_json::Value;
@@ -8,9 +9,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-#[test]
-fn a_restart_keeps_modules_and_resumes_projections() {
-    let db = Db::new();
+both_backends! {
+fn a_restart_keeps_modules_and_resumes_projections(backend: Backend) {
+    let db = Db::on(backend);
     let http = agent();
     let (modules, status, document) = {
         let server = db.serve_cart(&[]);
@@ -80,6 +81,7 @@ fn a_restart_keeps_modules_and_resumes_projections() {
     );
     assert_eq!(resumed["active"]["state"], "live", "{resumed}");
     server.stop();
+}
 }
 
 #[test]

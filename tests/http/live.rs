@@ -1,6 +1,7 @@
 //! The live feed: server-sent events, read as a streaming body line by line, resumed
 //! with `Last-Event-ID` with no gap and no duplicate while the log keeps growing.
 
+use crate::support::both_backends;
 use crate::support::server::{Db, Server, agent, post};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
@@ -67,9 +68,9 @@ impl Feed {
     }
 }
 
-#[test]
-fn a_resumed_feed_has_no_gap_and_no_duplicate_while_appends_go_on() {
-    let db = Db::new();
+both_backends! {
+fn a_resumed_feed_has_no_gap_and_no_duplicate_while_appends_go_on(backend: Backend) {
+    let db = Db::on(backend);
     let server = db.serve(&[]);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -151,4 +152,5 @@ fn a_resumed_feed_has_no_gap_and_no_duplicate_while_appends_go_on() {
     drop(filtered);
     drop(feed);
     server.stop();
+}
 }

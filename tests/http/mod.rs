@@ -1,5 +1,9 @@
 //! The HTTP API end to end: the real `refold serve` as a child process on a loopback
 //! port, spoken to by a real HTTP client.
+//!
+//! Every test runs on SQLite; a smoke subset (the first session's flow, multi-stream
+//! appends, a restart, the live feed) runs on PostgreSQL too, with
+//! `refold serve --store postgres://…`.
 
 mod appends;
 mod errors;

@@ -198,7 +198,7 @@ fn command_line_writes_deploys_and_a_second_server_beside_a_busy_server_lose_not
 
     // A second server on the same file answers reads and commands; the projection runs
     // in the first, under its lease, and stands by in the second.
-    let second = Server::start(&db.path(), &["--lease-ttl", &ttl]);
+    let second = db.serve(&["--lease-ttl", &ttl]);
     let opened = post(
         &http,
         &second.url("/commands/cart/cart-second"),

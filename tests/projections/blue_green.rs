@@ -2,11 +2,12 @@
 //! reading the old model, whole, and takes over in one step once caught up.
 
 use super::{PATIENCE, Setup, confirmed_summary};
+use crate::support::Backend;
 use crate::support::block_on;
+use crate::support::both_backends;
 use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
 use crate::support::wait::wait_until;
 use refold::projections::{FailurePolicy, ListQuery, ProjectionEngine};
-use refold::store::EventStore;
 use refold_workload as workload;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -77,20 +78,16 @@ fn wait_for_switch(engine: &ProjectionEngine, name: &str) {
 }
 
 fn stored_generations(setup: &Setup) -> Vec<i64> {
-    let conn = rusqlite::Connection::open(setup.store.path()).unwrap();
-    conn.prepare(
+    setup.store.integers(
         "SELECT DISTINCT generation FROM projection_documents WHERE projection = 'summary' ORDER BY 1",
     )
-    .unwrap()
-    .query_map([], |row| row.get(0))
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
 }
 
+// SQLite-only: the rebuild is held back by the file's write lock, taken from another
+// connection.
 #[test]
 fn queries_during_a_rebuild_see_the_old_model_whole_then_the_new_one() {
-    let setup = Setup::new();
+    let setup = Setup::new(Backend::Sqlite);
     block_on(workload::append_carts(&*setup.store, CARTS, 16)).unwrap();
     let v1 = setup.module("summary", CART_SUMMARY);
     block_on(setup.engine.deploy(v1, FailurePolicy::Stop)).unwrap();
@@ -122,7 +119,7 @@ fn queries_during_a_rebuild_see_the_old_model_whole_then_the_new_one() {
         {
             // Hold the file's write lock, so the rebuild can neither commit nor take
             // over, until the reader has run its queries during the rebuild.
-            let blocker = rusqlite::Connection::open(setup.store.path()).unwrap();
+            let blocker = rusqlite::Connection::open(setup.store.sqlite_path()).unwrap();
             blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
             wait_until(
                 PATIENCE,
@@ -170,9 +167,9 @@ fn queries_during_a_rebuild_see_the_old_model_whole_then_the_new_one() {
     );
 }
 
-#[test]
-fn an_explicit_rebuild_of_the_current_version_switches_to_an_equal_model() {
-    let setup = Setup::new();
+both_backends! {
+fn an_explicit_rebuild_of_the_current_version_switches_to_an_equal_model(backend: Backend) {
+    let setup = Setup::new(backend);
     block_on(workload::append_carts(&*setup.store, 200, 8)).unwrap();
     let summary = setup.module("summary", CART_SUMMARY);
     block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
@@ -203,4 +200,5 @@ fn an_explicit_rebuild_of_the_current_version_switches_to_an_equal_model() {
         Some(confirmed_summary(42))
     );
     assert_eq!(stored_generations(&setup), [2]);
+}
 }

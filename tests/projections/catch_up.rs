@@ -2,6 +2,7 @@
 
 use super::{Setup, append_in, confirmed_summary};
 use crate::support::block_on;
+use crate::support::both_backends;
 use crate::support::guests::CART_SUMMARY;
 use refold::Error;
 use refold::projections::{FailurePolicy, ListQuery, ProjectionState};
@@ -11,9 +12,9 @@ use serde_json::json;
 const OPENED: &str = r#"{"cartId":"cart-500","customerId":"customer-0500","currency":"EUR","channel":"web","openedAt":"2024-01-01T00:00:00.000Z"}"#;
 const ADDED: &str = r#"{"cartId":"cart-500","sku":"SKU-00001","name":"Product 1","quantity":3,"unitPrice":250,"addedAt":"2024-01-01T00:00:01.000Z"}"#;
 
-#[test]
-fn catches_up_over_existing_events_then_follows_live_appends() {
-    let setup = Setup::new();
+both_backends! {
+fn catches_up_over_existing_events_then_follows_live_appends(backend: Backend) {
+    let setup = Setup::new(backend);
     block_on(workload::append_carts(&*setup.store, 30, 4)).unwrap();
     let summary = setup.module("cart-summary", CART_SUMMARY);
     block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
@@ -37,7 +38,7 @@ fn catches_up_over_existing_events_then_follows_live_appends() {
     block_on(
         setup
             .engine
-            .wait_for("cart-summary", position, super::PATIENCE),
+            .wait_for("cart-summary", position, crate::projections::PATIENCE),
     )
     .unwrap();
     assert_eq!(
@@ -48,10 +49,11 @@ fn catches_up_over_existing_events_then_follows_live_appends() {
     assert_eq!(status.active.state, ProjectionState::Live);
     assert_eq!(status.active.events_applied, 302);
 }
+}
 
-#[test]
-fn the_checkpoint_passes_events_the_projection_does_not_want() {
-    let setup = Setup::new();
+both_backends! {
+fn the_checkpoint_passes_events_the_projection_does_not_want(backend: Backend) {
+    let setup = Setup::new(backend);
     let summary = setup.module("cart-summary", CART_SUMMARY);
     block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     setup.append("cart-500", "CartOpened", OPENED);
@@ -59,17 +61,18 @@ fn the_checkpoint_passes_events_the_projection_does_not_want() {
     let reached = block_on(
         setup
             .engine
-            .wait_for("cart-summary", unwanted, super::PATIENCE),
+            .wait_for("cart-summary", unwanted, crate::projections::PATIENCE),
     )
     .unwrap();
     assert!(reached >= unwanted);
     let status = setup.engine.status_of("cart-summary").unwrap();
     assert_eq!(status.active.events_applied, 1);
 }
+}
 
-#[test]
-fn lists_pages_in_id_order_and_filters_on_a_field() {
-    let setup = Setup::new();
+both_backends! {
+fn lists_pages_in_id_order_and_filters_on_a_field(backend: Backend) {
+    let setup = Setup::new(backend);
     block_on(workload::append_carts(&*setup.store, 25, 4)).unwrap();
     for i in 100..105 {
         setup.append(
@@ -150,10 +153,11 @@ fn lists_pages_in_id_order_and_filters_on_a_field() {
         "{unknown:?}"
     );
 }
+}
 
-#[test]
-fn documents_are_scoped_to_their_partition() {
-    let setup = Setup::new();
+both_backends! {
+fn documents_are_scoped_to_their_partition(backend: Backend) {
+    let setup = Setup::new(backend);
     let summary = setup.module("cart-summary", CART_SUMMARY);
     block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
     let store = &*setup.store;
@@ -186,4 +190,5 @@ fn documents_are_scoped_to_their_partition() {
         .unwrap(),
         1
     );
+}
 }

@@ -4,6 +4,7 @@
 
 use super::{PATIENCE, Setup};
 use crate::support::block_on;
+use crate::support::both_backends;
 use crate::support::guests::{self, CART_SUMMARY, FAULTY_PROJECTION};
 use refold::Error;
 use refold::projections::{FailurePolicy, ProjectionState};
@@ -12,9 +13,9 @@ use serde_json::json;
 const OPENED: &str = r#"{"cartId":"cart-9","customerId":"customer-0009","currency":"EUR","channel":"web","openedAt":"2024-01-01T00:00:00.000Z"}"#;
 const ADDED: &str = r#"{"cartId":"cart-9","sku":"SKU-00001","name":"Product 1","quantity":2,"unitPrice":100,"addedAt":"2024-01-01T00:00:01.000Z"}"#;
 
-#[test]
-fn stop_records_the_failing_event_and_a_fixed_module_resumes_there() {
-    let setup = Setup::new();
+both_backends! {
+fn stop_records_the_failing_event_and_a_fixed_module_resumes_there(backend: Backend) {
+    let setup = Setup::new(backend);
     for _ in 0..3 {
         setup.append("counter-1", "Tick", "{}");
     }
@@ -91,10 +92,11 @@ fn stop_records_the_failing_event_and_a_fixed_module_resumes_there() {
         Some(json!({"cartId": "cart-9", "itemCount": 2, "total": 200, "status": "open"}))
     );
 }
+}
 
-#[test]
-fn skip_records_failing_events_and_applies_the_rest() {
-    let setup = Setup::new();
+both_backends! {
+fn skip_records_failing_events_and_applies_the_rest(backend: Backend) {
+    let setup = Setup::new(backend);
     setup.append("counter-1", "Tick", "{}");
     setup.append("counter-1", "Poison", "{}");
     setup.append("counter-1", "Tick", "{}");
@@ -126,4 +128,5 @@ fn skip_records_failing_events_and_applies_the_rest() {
             .unwrap()["events"],
         4
     );
+}
 }

@@ -5,10 +5,9 @@
 
 use super::{PATIENCE, confirmed_summary};
 use crate::support::wait::wait_until;
-use crate::support::{self, TempStore, block_on, guests};
+use crate::support::{self, TestStore, block_on, both_backends, guests};
 use refold::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine, ProjectionState};
 use refold::runtime::{Runtime, RuntimeConfig};
-use refold::store::sqlite::{SqliteStore, StoreConfig};
 use refold::store::{
     AppendRequest, BuiltBy, Committed, DocumentBatch, DocumentKey, EventData, EventStore,
     ExpectedVersion, Storage,
@@ -47,12 +46,11 @@ fn append_cart(store: &dyn EventStore, i: u64) {
     .unwrap();
 }
 
-#[test]
-fn a_second_engine_stands_by_and_takes_over_from_the_checkpoint() {
-    let first_store = TempStore::new();
-    let second_store = Arc::new(SqliteStore::open(StoreConfig::new(first_store.path())).unwrap());
-    let (first_storage, second_storage) =
-        (first_store.storage(), Storage::of(second_store.clone()));
+both_backends! {
+fn a_second_engine_stands_by_and_takes_over_from_the_checkpoint(backend: Backend) {
+    let first_store = TestStore::new(backend);
+    let (first_storage, second_storage) = (first_store.storage(), first_store.open_again());
+    let second_store = second_storage.events.clone();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let module = runtime.deploy(
         runtime
@@ -110,10 +108,11 @@ fn a_second_engine_stands_by_and_takes_over_from_the_checkpoint() {
     let lease = &block_on(second_storage.leases.leases()).unwrap()[0];
     assert_eq!(lease.token, 2, "the lease passed once: {lease:?}");
 }
+}
 
-#[test]
-fn a_batch_under_a_lease_that_passed_on_commits_nothing() {
-    let store = TempStore::new();
+both_backends! {
+fn a_batch_under_a_lease_that_passed_on_commits_nothing(backend: Backend) {
+    let store = TestStore::new(backend);
     let storage = store.storage();
     let built_by = BuiltBy {
         module: "m".into(),
@@ -183,6 +182,7 @@ fn a_batch_under_a_lease_that_passed_on_commits_nothing() {
         .unwrap();
     assert_eq!(definition.active.checkpoint, 7);
 }
+}
 
 /// Append event `k` of cart 0 (opened, then items) through `store`.
 fn append_cart_0_event(store: &dyn EventStore, k: usize) {
@@ -208,12 +208,11 @@ fn cart_0_items(engine: &ProjectionEngine) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(&text).unwrap()["itemCount"].clone()
 }
 
-#[test]
-fn a_runner_that_takes_its_projection_back_reads_what_the_other_engine_wrote() {
-    let first_store = TempStore::new();
-    let second_store = Arc::new(SqliteStore::open(StoreConfig::new(first_store.path())).unwrap());
-    let (first_storage, second_storage) =
-        (first_store.storage(), Storage::of(second_store.clone()));
+both_backends! {
+fn a_runner_that_takes_its_projection_back_reads_what_the_other_engine_wrote(backend: Backend) {
+    let first_store = TestStore::new(backend);
+    let (first_storage, second_storage) = (first_store.storage(), first_store.open_again());
+    let second_store = second_storage.events.clone();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let module = runtime.deploy(
         runtime
@@ -264,4 +263,5 @@ fn a_runner_that_takes_its_projection_back_reads_what_the_other_engine_wrote() {
     );
     let lease = &block_on(first_storage.leases.leases()).unwrap()[0];
     assert_eq!(lease.token, 3, "the lease passed twice: {lease:?}");
+}
 }

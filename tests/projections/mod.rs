@@ -1,4 +1,4 @@
-//! Projections over real SQLite files with real components: catch-up and live tail,
+//! Projections over real stores of each backend with real components: catch-up and live tail,
 //! queries, failure policies, blue/green rebuilds, snapshot projections, restarts,
 //! read-your-writes, and exactly-once application across process kills.
 
@@ -12,7 +12,7 @@ mod restart;
 mod snapshots;
 
 use crate::support::guests;
-use crate::support::{self, TempStore, block_on};
+use crate::support::{self, Backend, TestStore, block_on};
 use refold::projections::{ProjectionConfig, ProjectionEngine};
 use refold::runtime::{Module, Runtime, RuntimeConfig};
 use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
@@ -22,20 +22,20 @@ use std::time::Duration;
 /// How long tests wait for a projection before calling it stuck.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A projection engine over a fresh temporary store.
+/// A projection engine over a fresh store.
 struct Setup {
     // Declared first: the engine's runners stop before the store closes.
     engine: ProjectionEngine,
     runtime: Arc<Runtime>,
-    store: TempStore,
+    store: TestStore,
 }
 
 impl Setup {
-    fn new() -> Setup {
-        Setup::over(TempStore::new())
+    fn new(backend: Backend) -> Setup {
+        Setup::over(TestStore::new(backend))
     }
 
-    fn over(store: TempStore) -> Setup {
+    fn over(store: TestStore) -> Setup {
         let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
         let engine = {
             let _runtime = support::runtime().enter();

@@ -3,18 +3,16 @@
 
 use super::{PATIENCE, Setup};
 use crate::support::guests::{CART, CART_SUMMARY};
-use crate::support::{TempStore, block_on};
+use crate::support::{TestStore, block_on, both_backends};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::FailurePolicy;
-use refold::store::sqlite::{StoreConfig, Synchronous};
+use refold::store::sqlite::Synchronous;
 use refold_workload as workload;
 
-#[test]
-fn a_query_after_wait_for_sees_the_commands_effect_every_time() {
+both_backends! {
+fn a_query_after_wait_for_sees_the_commands_effect_every_time(backend: Backend) {
     // Durability is not under test here: NORMAL keeps 2,000 commits off the disk's clock.
-    let setup = Setup::over(TempStore::with(|path| {
-        StoreConfig::new(path).with_synchronous(Synchronous::Normal)
-    }));
+    let setup = Setup::over(TestStore::with_synchronous(backend, Synchronous::Normal));
     setup.module("cart", CART);
     let summary = setup.module("cart-summary", CART_SUMMARY);
     block_on(setup.engine.deploy(summary, FailurePolicy::Stop)).unwrap();
@@ -57,4 +55,5 @@ fn a_query_after_wait_for_sees_the_commands_effect_every_time() {
         };
         assert_eq!(summary["status"], status, "step {step}: cart-{cart}");
     }
+}
 }

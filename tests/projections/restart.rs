@@ -3,15 +3,15 @@
 
 use super::{PATIENCE, Setup};
 use crate::support::block_on;
+use crate::support::both_backends;
 use crate::support::guests::{CART_SUMMARY, FAULTY_PROJECTION};
 use crate::support::wait::wait_until;
 use refold::projections::{FailurePolicy, ProjectionState};
-use refold::store::EventStore;
 use refold_workload as workload;
 
-#[test]
-fn redeploying_after_a_restart_resumes_from_the_checkpoint() {
-    let setup = Setup::new();
+both_backends! {
+fn redeploying_after_a_restart_resumes_from_the_checkpoint(backend: Backend) {
+    let setup = Setup::new(backend);
     for i in 0..120 {
         setup.append(&format!("counter-{}", i % 3), "Tick", "{}");
     }
@@ -58,10 +58,11 @@ fn redeploying_after_a_restart_resumes_from_the_checkpoint() {
         );
     }
 }
+}
 
-#[test]
-fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint() {
-    let setup = Setup::new();
+both_backends! {
+fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint(backend: Backend) {
+    let setup = Setup::new(backend);
     block_on(workload::append_carts(&*setup.store, 2_000, 16)).unwrap();
     let v1 = setup.module("summary", CART_SUMMARY);
     block_on(setup.engine.deploy(v1, FailurePolicy::Stop)).unwrap();
@@ -80,14 +81,12 @@ fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint() {
     let Setup { engine, store, .. } = setup;
     drop(engine);
     let store = store.reopen();
-    let rebuilt_to: u64 = rusqlite::Connection::open(store.path())
+    let rebuilt_to = block_on(store.storage().projections.definition("summary"))
         .unwrap()
-        .query_row(
-            "SELECT checkpoint FROM projection_generations WHERE projection = 'summary' AND generation = 2",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+        .expect("the projection is stored")
+        .building
+        .expect("the rebuild is stored")
+        .checkpoint;
     assert!(
         rebuilt_to > 0 && rebuilt_to < store.head(),
         "the restart did not interrupt the rebuild (it stopped at {rebuilt_to})"
@@ -115,4 +114,5 @@ fn a_rebuild_interrupted_by_a_restart_resumes_from_its_own_checkpoint() {
         setup.document("summary", "cart_summary", "cart-7").unwrap()["events"],
         10
     );
+}
 }

@@ -2,14 +2,15 @@
 
 use super::{PATIENCE, Setup};
 use crate::support::block_on;
+use crate::support::both_backends;
 use crate::support::guests::{CART, FAULTY};
 use refold::commands::{CommandConfig, CommandHandler};
 use refold::projections::{FailurePolicy, ListQuery, ProjectionState};
 use refold_workload as workload;
 
-#[test]
-fn each_carts_document_is_its_folded_state() {
-    let setup = Setup::new();
+both_backends! {
+fn each_carts_document_is_its_folded_state(backend: Backend) {
+    let setup = Setup::new(backend);
     let cart = setup.module("cart", CART);
     block_on(workload::append_carts(&*setup.store, 40, 4)).unwrap();
     // Carts still open, and a stream of another category the projection never reads.
@@ -71,10 +72,11 @@ fn each_carts_document_is_its_folded_state() {
         serde_json::from_slice::<serde_json::Value>(&state).unwrap()
     );
 }
+}
 
-#[test]
-fn a_state_that_is_not_json_stops_the_projection_with_a_clear_error() {
-    let setup = Setup::new();
+both_backends! {
+fn a_state_that_is_not_json_stops_the_projection_with_a_clear_error(backend: Backend) {
+    let setup = Setup::new(backend);
     setup.module("faulty", FAULTY);
     let position = setup.append("cart-1", "Anything", "{}");
     let name = block_on(
@@ -91,4 +93,5 @@ fn a_state_that_is_not_json_stops_the_projection_with_a_clear_error() {
     );
     let status = setup.engine.status_of(&name).unwrap();
     assert_eq!(status.active.state, ProjectionState::Faulted);
+}
 }

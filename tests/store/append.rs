@@ -1,9 +1,9 @@
 //! Appends: the expected-version guard, the outcome's positions, and idempotent resends.
 
 use super::{append, counted, whole_log};
-use crate::support::{TempStore, block_on};
+use crate::support::{TestStore, block_on, both_backends};
 use refold::Error;
-use refold::store::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion};
+use refold::store::{AppendOutcome, AppendRequest, ExpectedVersion};
 
 /// Assert `result` is a conflict on `s-1` that reports `expected` and `actual`.
 fn assert_conflict(result: refold::Result<AppendOutcome>, expected: ExpectedVersion, actual: u64) {
@@ -22,13 +22,13 @@ fn assert_conflict(result: refold::Result<AppendOutcome>, expected: ExpectedVers
 }
 
 /// A one-event append to `s-1` under `expected`.
-fn try_append(store: &TempStore, expected: ExpectedVersion) -> refold::Result<AppendOutcome> {
+fn try_append(store: &TestStore, expected: ExpectedVersion) -> refold::Result<AppendOutcome> {
     block_on(store.append(AppendRequest::new("s-1", expected, vec![counted(9)])))
 }
 
-#[test]
-fn outcome_gives_the_stream_version_and_global_positions() {
-    let store = TempStore::new();
+both_backends! {
+fn outcome_gives_the_stream_version_and_global_positions(backend: Backend) {
+    let store = TestStore::new(backend);
     let first = append(&*store, "s-1", ExpectedVersion::NoStream, 3);
     assert_eq!(
         (
@@ -89,10 +89,11 @@ fn outcome_gives_the_stream_version_and_global_positions() {
     let m = store.metrics();
     assert_eq!((m.appends, m.events_appended, m.conflicts), (3, 6, 0));
 }
+}
 
-#[test]
-fn any_appends_whatever_the_version() {
-    let store = TempStore::new();
+both_backends! {
+fn any_appends_whatever_the_version(backend: Backend) {
+    let store = TestStore::new(backend);
     assert_eq!(
         try_append(&store, ExpectedVersion::Any)
             .unwrap()
@@ -106,10 +107,11 @@ fn any_appends_whatever_the_version() {
         2
     );
 }
+}
 
-#[test]
-fn no_stream_succeeds_only_on_a_new_stream() {
-    let store = TempStore::new();
+both_backends! {
+fn no_stream_succeeds_only_on_a_new_stream(backend: Backend) {
+    let store = TestStore::new(backend);
     assert_eq!(
         try_append(&store, ExpectedVersion::NoStream)
             .unwrap()
@@ -124,10 +126,11 @@ fn no_stream_succeeds_only_on_a_new_stream() {
     assert_eq!(store.head(), 1, "a conflict writes nothing");
     assert_eq!(store.metrics().conflicts, 1);
 }
+}
 
-#[test]
-fn exists_succeeds_only_on_an_existing_stream() {
-    let store = TempStore::new();
+both_backends! {
+fn exists_succeeds_only_on_an_existing_stream(backend: Backend) {
+    let store = TestStore::new(backend);
     assert_conflict(
         try_append(&store, ExpectedVersion::Exists),
         ExpectedVersion::Exists,
@@ -146,10 +149,11 @@ fn exists_succeeds_only_on_an_existing_stream() {
         3
     );
 }
+}
 
-#[test]
-fn exact_succeeds_only_at_that_version() {
-    let store = TempStore::new();
+both_backends! {
+fn exact_succeeds_only_at_that_version(backend: Backend) {
+    let store = TestStore::new(backend);
     assert_conflict(
         try_append(&store, ExpectedVersion::Exact(1)),
         ExpectedVersion::Exact(1),
@@ -180,10 +184,11 @@ fn exact_succeeds_only_at_that_version() {
     assert_eq!(store.head(), 2);
     assert_eq!(store.metrics().conflicts, 3);
 }
+}
 
-#[test]
-fn resending_an_append_returns_the_original_outcome_and_writes_nothing() {
-    let store = TempStore::new();
+both_backends! {
+fn resending_an_append_returns_the_original_outcome_and_writes_nothing(backend: Backend) {
+    let store = TestStore::new(backend);
     let request = AppendRequest::new(
         "s-1",
         ExpectedVersion::NoStream,
@@ -210,11 +215,12 @@ fn resending_an_append_returns_the_original_outcome_and_writes_nothing() {
     let m = store.metrics();
     assert_eq!((m.appends, m.events_appended, m.conflicts), (2, 5, 0));
 }
+}
 
 /// Assert that `request` is refused for reusing `event_id`, stored at `position` in
 /// `s-1`, and that the log still holds `log_len` events.
 fn assert_duplicate(
-    store: &TempStore,
+    store: &TestStore,
     request: AppendRequest,
     event_id: uuid::Uuid,
     position: u64,
@@ -235,9 +241,9 @@ fn assert_duplicate(
     );
 }
 
-#[test]
-fn reusing_ids_in_anything_but_an_exact_resend_is_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn reusing_ids_in_anything_but_an_exact_resend_is_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     let events: Vec<_> = (1..=3).map(counted).collect();
     let ids: Vec<_> = events.iter().map(|e| e.id).collect();
     block_on(store.append(AppendRequest::new(
@@ -293,10 +299,11 @@ fn reusing_ids_in_anything_but_an_exact_resend_is_refused() {
         Some(3)
     );
 }
+}
 
-#[test]
-fn two_adjacent_appends_cannot_pass_for_one() {
-    let store = TempStore::new();
+both_backends! {
+fn two_adjacent_appends_cannot_pass_for_one(backend: Backend) {
+    let store = TestStore::new(backend);
     let first = vec![counted(1), counted(2)];
     let second = vec![counted(3)];
     block_on(store.append(AppendRequest::new(
@@ -319,4 +326,5 @@ fn two_adjacent_appends_cannot_pass_for_one() {
         1,
         3,
     );
+}
 }

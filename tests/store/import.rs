@@ -2,15 +2,15 @@
 //! already skipped, anything that does not continue the log refused.
 
 use super::{append, counted, whole_log};
-use crate::support::{TempStore, block_on};
+use crate::support::{Backend, TestStore, block_on, both_backends};
 use refold::Error;
-use refold::store::{AppendRequest, EventStore, ExpectedVersion, ImportOutcome, RecordedEvent};
+use refold::store::{AppendRequest, ExpectedVersion, ImportOutcome, RecordedEvent};
 use uuid::Uuid;
 
 /// A store with six events: two streams of the default partition and one of another,
 /// interleaved, one event with metadata.
-fn source() -> TempStore {
-    let store = TempStore::new();
+fn source(backend: Backend) -> TestStore {
+    let store = TestStore::new(backend);
     append(&*store, "cart-1", ExpectedVersion::NoStream, 2);
     block_on(
         store.append(
@@ -37,18 +37,18 @@ fn outcome(imported: u64, skipped: u64, head: u64) -> ImportOutcome {
 }
 
 /// What `import` was refused with; panics if it went through.
-fn refused(store: &TempStore, events: Vec<RecordedEvent>) -> Error {
+fn refused(store: &TestStore, events: Vec<RecordedEvent>) -> Error {
     match block_on(store.import(events)) {
         Ok(outcome) => panic!("the import went through: {outcome:?}"),
         Err(error) => error,
     }
 }
 
-#[test]
-fn an_import_writes_every_field_as_given_and_the_copy_goes_on_like_the_original() {
-    let source = source();
+both_backends! {
+fn an_import_writes_every_field_as_given_and_the_copy_goes_on_like_the_original(backend: Backend) {
+    let source = source(backend);
     let log = whole_log(&*source);
-    let target = TempStore::new();
+    let target = TestStore::new(backend);
     let mut heads = target.subscribe();
     let commits = target.metrics().commits;
 
@@ -94,11 +94,12 @@ fn an_import_writes_every_field_as_given_and_the_copy_goes_on_like_the_original(
     assert_eq!(resent.events, [original]);
     assert_eq!(target.head(), 7);
 }
+}
 
-#[test]
-fn events_stored_already_at_their_position_are_skipped_so_an_import_resumes() {
-    let log = whole_log(&*source());
-    let target = TempStore::new();
+both_backends! {
+fn events_stored_already_at_their_position_are_skipped_so_an_import_resumes(backend: Backend) {
+    let log = whole_log(&*source(backend));
+    let target = TestStore::new(backend);
     assert_eq!(
         block_on(target.import(log[..2].to_vec())).unwrap(),
         outcome(2, 0, 2)
@@ -125,11 +126,12 @@ fn events_stored_already_at_their_position_are_skipped_so_an_import_resumes() {
         outcome(0, 0, 6)
     );
 }
+}
 
-#[test]
-fn a_gap_or_another_event_at_a_position_is_refused_and_nothing_of_the_call_is_written() {
-    let log = whole_log(&*source());
-    let target = TempStore::new();
+both_backends! {
+fn a_gap_or_another_event_at_a_position_is_refused_and_nothing_of_the_call_is_written(backend: Backend) {
+    let log = whole_log(&*source(backend));
+    let target = TestStore::new(backend);
 
     match refused(&target, log[2..].to_vec()) {
         Error::ImportOutOfOrder { position, head } => assert_eq!((position, head), (3, 0)),
@@ -190,11 +192,12 @@ fn a_gap_or_another_event_at_a_position_is_refused_and_nothing_of_the_call_is_wr
         outcome(0, 1, 1)
     );
 }
+}
 
-#[test]
-fn a_stream_position_that_does_not_follow_the_stream_is_refused() {
-    let log = whole_log(&*source());
-    let target = TempStore::new();
+both_backends! {
+fn a_stream_position_that_does_not_follow_the_stream_is_refused(backend: Backend) {
+    let log = whole_log(&*source(backend));
+    let target = TestStore::new(backend);
     block_on(target.import(log[..2].to_vec())).unwrap();
 
     // Position 3 continues the log, but is the stream's 4th event after its 2nd.
@@ -250,11 +253,12 @@ fn a_stream_position_that_does_not_follow_the_stream_is_refused() {
     ));
     assert_eq!(whole_log(&*target), log[..2]);
 }
+}
 
-#[test]
-fn an_id_stored_as_another_event_is_refused() {
-    let log = whole_log(&*source());
-    let target = TempStore::new();
+both_backends! {
+fn an_id_stored_as_another_event_is_refused(backend: Backend) {
+    let log = whole_log(&*source(backend));
+    let target = TestStore::new(backend);
     block_on(target.import(log[..2].to_vec())).unwrap();
     let mut twin = log[2].clone();
     twin.id = log[0].id;
@@ -268,11 +272,12 @@ fn an_id_stored_as_another_event_is_refused() {
     }
     assert_eq!(whole_log(&*target), log[..2]);
 }
+}
 
-#[test]
-fn events_are_checked_like_appends_before_anything_is_written() {
-    let log = whole_log(&*source());
-    let target = TempStore::new();
+both_backends! {
+fn events_are_checked_like_appends_before_anything_is_written(backend: Backend) {
+    let log = whole_log(&*source(backend));
+    let target = TestStore::new(backend);
     let mut broken = log.clone();
     broken[4].data = "[1, 2]".to_owned();
     match refused(&target, broken) {
@@ -316,4 +321,5 @@ fn events_are_checked_like_appends_before_anything_is_written() {
         0,
         "refused before the writer"
     );
+}
 }

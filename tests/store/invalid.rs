@@ -1,14 +1,13 @@
 //! Appends refused before anything is written: each names what was wrong.
 
 use super::counted;
-use crate::support::{TempStore, block_on};
+use crate::support::{TestStore, block_on, both_backends};
 use refold::Error;
-use refold::store::sqlite::StoreConfig;
-use refold::store::{AppendRequest, EventData, EventStore, ExpectedVersion};
+use refold::store::{AppendRequest, EventData, ExpectedVersion};
 
 /// Assert that `request` is refused as invalid with a reason containing every one of
 /// `words`, and that nothing was written.
-fn assert_refused(store: &TempStore, request: AppendRequest, words: &[&str]) {
+fn assert_refused(store: &TestStore, request: AppendRequest, words: &[&str]) {
     let (partition, stream) = (request.partition.clone(), request.stream.clone());
     match block_on(store.append(request)) {
         Err(Error::InvalidAppend {
@@ -41,19 +40,20 @@ fn second_event_is(event: EventData) -> AppendRequest {
     AppendRequest::new("s-1", ExpectedVersion::Any, vec![counted(1), event])
 }
 
-#[test]
-fn an_empty_batch_is_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn an_empty_batch_is_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     assert_refused(
         &store,
         AppendRequest::new("s-1", ExpectedVersion::Any, vec![]),
         &["no events"],
     );
 }
+}
 
-#[test]
-fn an_empty_event_type_is_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn an_empty_event_type_is_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     let untyped = EventData::new("", "{}");
     assert_refused(
         &store,
@@ -61,10 +61,11 @@ fn an_empty_event_type_is_refused() {
         &["event 1", "empty event type"],
     );
 }
+}
 
-#[test]
-fn data_that_is_not_a_json_object_is_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn data_that_is_not_a_json_object_is_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     for data in [
         "[1, 2]",
         "42",
@@ -81,10 +82,11 @@ fn data_that_is_not_a_json_object_is_refused() {
         );
     }
 }
+}
 
-#[test]
-fn metadata_that_is_not_a_json_object_is_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn metadata_that_is_not_a_json_object_is_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     for metadata in ["null", "\"text\"", "{\"unclosed\": true"] {
         let event = counted(2).with_metadata(metadata);
         assert_refused(
@@ -94,14 +96,11 @@ fn metadata_that_is_not_a_json_object_is_refused() {
         );
     }
 }
+}
 
-#[test]
-fn an_event_over_the_size_limit_is_refused() {
-    let store = TempStore::with(|path| {
-        let mut config = StoreConfig::new(path);
-        config.max_event_size = 100;
-        config
-    });
+both_backends! {
+fn an_event_over_the_size_limit_is_refused(backend: Backend) {
+    let store = TestStore::with_max_event_size(backend, 100);
     // type (7) + data (8 + 83) + metadata "{}" (2) = 100 bytes: exactly the limit.
     let big = EventData::new("Counted", format!(r#"{{"p":"{}"}}"#, "x".repeat(83)));
     assert_eq!(
@@ -130,37 +129,41 @@ fn an_event_over_the_size_limit_is_refused() {
         None
     );
 }
+}
 
-#[test]
-fn an_empty_stream_id_is_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn an_empty_stream_id_is_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     assert_refused(
         &store,
         AppendRequest::new("", ExpectedVersion::Any, vec![counted(1)]),
         &["stream id is empty"],
     );
 }
+}
 
-#[test]
-fn an_empty_partition_is_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn an_empty_partition_is_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     let request =
         AppendRequest::new("s-1", ExpectedVersion::Any, vec![counted(1)]).in_partition("");
     assert_refused(&store, request, &["partition is empty"]);
 }
+}
 
-#[test]
-fn an_id_given_twice_in_one_append_is_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn an_id_given_twice_in_one_append_is_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     let event = counted(1);
     let twice = counted(2).with_id(event.id);
     let request = AppendRequest::new("s-1", ExpectedVersion::Any, vec![event, twice]);
     assert_refused(&store, request, &["event 1", "repeats the id"]);
 }
+}
 
-#[test]
-fn a_lone_surrogate_in_data_or_metadata_is_refused_naming_its_field() {
-    let store = TempStore::new();
+both_backends! {
+fn a_lone_surrogate_in_data_or_metadata_is_refused_naming_its_field(backend: Backend) {
+    let store = TestStore::new(backend);
     for (event, field) in [
         (
             EventData::new("Counted", r#"{"n": 1, "text": "a\ud800b"}"#),
@@ -193,10 +196,11 @@ fn a_lone_surrogate_in_data_or_metadata_is_refused_naming_its_field() {
     let paired = EventData::new("Counted", r#"{"smile": "\ud83d\ude00"}"#);
     block_on(store.append(second_event_is(paired))).expect("a surrogate pair is text");
 }
+}
 
-#[test]
-fn stream_and_partition_names_are_printable_and_bounded() {
-    let store = TempStore::new();
+both_backends! {
+fn stream_and_partition_names_are_printable_and_bounded(backend: Backend) {
+    let store = TestStore::new(backend);
     let long = "s".repeat(refold::store::MAX_NAME_BYTES + 1);
     for (stream, words) in [
         ("a\0b", &["stream id", "U+0000", "byte 1"][..]),
@@ -221,4 +225,5 @@ fn stream_and_partition_names_are_printable_and_bounded() {
         vec![counted(1)],
     )))
     .expect("a name of exactly the limit is taken");
+}
 }

@@ -1,11 +1,13 @@
-//! The SQLite event store: appends and their guards, reads, concurrency and group
-//! commit, live notification, schema, and durability across killed processes.
+//! The event store on each backend: appends and their guards, reads, concurrency,
+//! live notification, schema, deploy records and leases; and, on SQLite only, group
+//! commit, its file and durability across killed processes.
 
 mod append;
 mod concurrency;
 mod crash;
 mod import;
 mod invalid;
+mod modules;
 mod multi;
 mod notify;
 mod reads;
@@ -24,7 +26,7 @@ fn counted(n: u64) -> EventData {
 
 /// Append `count` `Counted` events to `stream` in the default partition.
 fn append(
-    store: &impl EventStore,
+    store: &dyn EventStore,
     stream: &str,
     expected: ExpectedVersion,
     count: u64,
@@ -38,6 +40,6 @@ fn append(
 }
 
 /// Every event of the global log, in order.
-fn whole_log(store: &impl EventStore) -> Vec<RecordedEvent> {
+fn whole_log(store: &dyn EventStore) -> Vec<RecordedEvent> {
     block_on(store.read_log(0, &Default::default(), usize::MAX)).expect("read the whole log")
 }

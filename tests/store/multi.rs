@@ -2,17 +2,17 @@
 //! expected version, the failing stream named, resends idempotent.
 
 use super::{append, counted, whole_log};
-use crate::support::{TempStore, block_on};
+use crate::support::{TestStore, block_on, both_backends};
 use refold::Error;
-use refold::store::{AppendRequest, EventStore, ExpectedVersion};
+use refold::store::{AppendRequest, ExpectedVersion};
 
 fn to(stream: &str, expected: ExpectedVersion, ns: &[u64]) -> AppendRequest {
     AppendRequest::new(stream, expected, ns.iter().map(|&n| counted(n)).collect())
 }
 
-#[test]
-fn appends_to_several_streams_commit_together_in_request_order() {
-    let store = TempStore::new();
+both_backends! {
+fn appends_to_several_streams_commit_together_in_request_order(backend: Backend) {
+    let store = TestStore::new(backend);
     append(&*store, "b-1", ExpectedVersion::NoStream, 2);
     let commits = store.metrics().commits;
     let outcomes = block_on(store.append_all(vec![
@@ -44,10 +44,11 @@ fn appends_to_several_streams_commit_together_in_request_order() {
     assert_eq!(outcomes[1].events[0].stream, "b-1");
     assert_eq!(outcomes[1].events[0].global_position, 5);
 }
+}
 
-#[test]
-fn one_conflicting_stream_fails_them_all_and_is_named() {
-    let store = TempStore::new();
+both_backends! {
+fn one_conflicting_stream_fails_them_all_and_is_named(backend: Backend) {
+    let store = TestStore::new(backend);
     append(&*store, "b-1", ExpectedVersion::NoStream, 3);
     let refused = block_on(store.append_all(vec![
         to("a-1", ExpectedVersion::NoStream, &[1]),
@@ -84,10 +85,11 @@ fn one_conflicting_stream_fails_them_all_and_is_named() {
     .unwrap();
     assert_eq!(outcomes[1].stream_version, 4);
 }
+}
 
-#[test]
-fn a_resend_of_the_whole_batch_returns_the_original_outcomes() {
-    let store = TempStore::new();
+both_backends! {
+fn a_resend_of_the_whole_batch_returns_the_original_outcomes(backend: Backend) {
+    let store = TestStore::new(backend);
     let batch = vec![
         to("a-1", ExpectedVersion::NoStream, &[1, 2]),
         to("b-1", ExpectedVersion::NoStream, &[3]),
@@ -98,10 +100,11 @@ fn a_resend_of_the_whole_batch_returns_the_original_outcomes() {
     assert_eq!(store.head(), 3);
     assert_eq!(store.metrics().appends, 2);
 }
+}
 
-#[test]
-fn an_empty_batch_and_an_id_used_twice_across_streams_are_refused() {
-    let store = TempStore::new();
+both_backends! {
+fn an_empty_batch_and_an_id_used_twice_across_streams_are_refused(backend: Backend) {
+    let store = TestStore::new(backend);
     match block_on(store.append_all(Vec::new())) {
         Err(Error::InvalidAppend { reason, .. }) => {
             assert!(reason.contains("there are no appends"), "{reason}")
@@ -121,4 +124,5 @@ fn an_empty_batch_and_an_id_used_twice_across_streams_are_refused() {
         other => panic!("expected an invalid append, got {other:?}"),
     }
     assert_eq!(store.head(), 0);
+}
 }

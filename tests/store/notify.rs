@@ -1,8 +1,7 @@
 //! Live notification: subscribers wake when the log grows, without polling.
 
 use super::append;
-use crate::support::TempStore;
-use refold::store::sqlite::SqliteStore;
+use crate::support::{TestStore, both_backends};
 use refold::store::{EventStore, ExpectedVersion};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -10,9 +9,9 @@ use std::time::Duration;
 /// How long a subscriber may wait for a wake-up before the test fails.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[test]
-fn a_subscriber_is_woken_by_an_append_and_sees_the_new_head() {
-    let store = TempStore::new();
+both_backends! {
+fn a_subscriber_is_woken_by_an_append_and_sees_the_new_head(backend: Backend) {
+    let store = TestStore::new(backend);
     append(&*store, "s-1", ExpectedVersion::NoStream, 2);
     let mut heads = store.subscribe();
     assert_eq!(*heads.borrow_and_update(), 2);
@@ -23,7 +22,7 @@ fn a_subscriber_is_woken_by_an_append_and_sees_the_new_head() {
     std::thread::scope(|s| {
         let (parked, is_parked) = mpsc::channel();
         let appender = {
-            let store: &SqliteStore = &store;
+            let store: &dyn EventStore = &*store;
             s.spawn(move || {
                 // Append only once the subscriber waits: it must be woken, not find the
                 // change already there.
@@ -57,4 +56,27 @@ fn a_subscriber_is_woken_by_an_append_and_sees_the_new_head() {
     });
     assert_eq!(store.head(), 5);
     assert!(!heads.has_changed().unwrap(), "one append, one new head");
+}
+}
+
+both_backends! {
+/// A commit by another process or node on the same data (SQLite: another connection
+/// to the file; PostgreSQL: another store, told by `NOTIFY`) wakes a subscriber too,
+/// and `read_head` sees it at once.
+fn a_subscriber_is_woken_by_another_stores_commit(backend: Backend) {
+    let store = TestStore::new(backend);
+    append(&*store, "s-1", ExpectedVersion::NoStream, 1);
+    let mut heads = store.subscribe();
+    assert_eq!(*heads.borrow_and_update(), 1);
+    let other = store.open_again();
+    let outcome = append(&*other.events, "s-2", ExpectedVersion::NoStream, 2);
+    assert_eq!(crate::support::block_on(store.read_head()).unwrap(), 3);
+    crate::support::block_on(async {
+        tokio::time::timeout(WAKE_TIMEOUT, heads.wait_for(|head| *head >= outcome.last_position))
+            .await
+            .expect("the subscriber was not woken by the other store's commit")
+            .expect("the store stopped publishing its head");
+    });
+    assert_eq!(store.head(), 3);
+}
 }

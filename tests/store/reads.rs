@@ -1,9 +1,9 @@
 //! Reads: streams forward and backward, the global log and its filters, partitions.
 
 use super::{append, counted, whole_log};
-use crate::support::{TempStore, block_on};
+use crate::support::{TestStore, block_on, both_backends};
 use refold::store::{
-    AppendRequest, Direction, EventData, EventStore, ExpectedVersion, LogFilter, RecordedEvent,
+    AppendRequest, Direction, EventData, ExpectedVersion, LogFilter, RecordedEvent,
 };
 
 /// The stream positions of `events`.
@@ -16,9 +16,9 @@ fn global_positions(events: &[RecordedEvent]) -> Vec<u64> {
     events.iter().map(|e| e.global_position).collect()
 }
 
-#[test]
-fn a_stream_reads_forward_and_backward_from_a_version_with_a_limit() {
-    let store = TempStore::new();
+both_backends! {
+fn a_stream_reads_forward_and_backward_from_a_version_with_a_limit(backend: Backend) {
+    let store = TestStore::new(backend);
     append(&*store, "s-1", ExpectedVersion::NoStream, 10);
     let read = |from, direction, limit| {
         block_on(store.read_stream("default", "s-1", from, direction, limit)).unwrap()
@@ -45,10 +45,11 @@ fn a_stream_reads_forward_and_backward_from_a_version_with_a_limit() {
             .is_empty()
     );
 }
+}
 
-#[test]
-fn a_read_event_carries_what_was_appended() {
-    let store = TempStore::new();
+both_backends! {
+fn a_read_event_carries_what_was_appended(backend: Backend) {
+    let store = TestStore::new(backend);
     append(&*store, "other-1", ExpectedVersion::NoStream, 1);
     let event =
         EventData::new("CartOpened", r#"{"cartId": "cart-7"}"#).with_metadata(r#"{"by":"test"}"#);
@@ -84,10 +85,11 @@ fn a_read_event_carries_what_was_appended() {
     );
     humantime::parse_rfc3339(&e.recorded_at).expect("recorded_at is RFC 3339");
 }
+}
 
-#[test]
-fn the_log_reads_after_a_position_with_a_limit() {
-    let store = TempStore::new();
+both_backends! {
+fn the_log_reads_after_a_position_with_a_limit(backend: Backend) {
+    let store = TestStore::new(backend);
     for i in 0..5u64 {
         append(&*store, &format!("s-{i}"), ExpectedVersion::NoStream, 2);
     }
@@ -99,10 +101,11 @@ fn the_log_reads_after_a_position_with_a_limit() {
     assert!(read(10, 100).is_empty());
     assert!(read(u64::MAX, 100).is_empty());
 }
+}
 
-#[test]
-fn the_log_filters_by_type_category_and_partition() {
-    let store = TempStore::new();
+both_backends! {
+fn the_log_filters_by_type_category_and_partition(backend: Backend) {
+    let store = TestStore::new(backend);
     let put = |partition: &str, stream: &str, event_type: &str| {
         let event = EventData::new(event_type, "{}");
         block_on(store.append(
@@ -168,10 +171,11 @@ fn the_log_filters_by_type_category_and_partition() {
         .is_empty()
     );
 }
+}
 
-#[test]
-fn the_same_stream_id_in_two_partitions_is_two_streams() {
-    let store = TempStore::new();
+both_backends! {
+fn the_same_stream_id_in_two_partitions_is_two_streams(backend: Backend) {
+    let store = TestStore::new(backend);
     let in_a =
         |expected| AppendRequest::new("cart-1", expected, vec![counted(1)]).in_partition("a");
     let in_b =
@@ -212,10 +216,11 @@ fn the_same_stream_id_in_two_partitions_is_two_streams() {
         "a read of all partitions sees both"
     );
 }
+}
 
-#[test]
-fn reads_count_the_events_they_return() {
-    let store = TempStore::new();
+both_backends! {
+fn reads_count_the_events_they_return(backend: Backend) {
+    let store = TestStore::new(backend);
     append(&*store, "s-1", ExpectedVersion::NoStream, 5);
     assert_eq!(store.metrics().events_read, 0);
     block_on(store.read_stream("default", "s-1", 2, Direction::Forward, 10)).unwrap();
@@ -228,4 +233,5 @@ fn reads_count_the_events_they_return() {
         6,
         "a version lookup reads no events"
     );
+}
 }

@@ -1,15 +1,16 @@
-//! The file: what reopening keeps, which settings it runs with, and refusing a file
-//! from a newer Refold.
+//! The schema: what reopening keeps, which settings a store runs with, refusing tables
+//! from a newer Refold, and on PostgreSQL the schema the tables live in.
 
 use super::{append, whole_log};
-use crate::support::{TempStore, block_on};
+use crate::support::{TempStore, TestStore, block_on, both_backends, postgres};
 use refold::Error;
+use refold::store::postgres::PgStore;
 use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
 use refold::store::{EventStore, ExpectedVersion};
 
-#[test]
-fn reopening_keeps_the_events_and_continues_the_log() {
-    let store = TempStore::new();
+both_backends! {
+fn reopening_keeps_the_events_and_continues_the_log(backend: Backend) {
+    let store = TestStore::new(backend);
     append(&*store, "s-1", ExpectedVersion::NoStream, 3);
     append(&*store, "s-2", ExpectedVersion::NoStream, 1);
     let before = whole_log(&*store);
@@ -24,6 +25,9 @@ fn reopening_keeps_the_events_and_continues_the_log() {
     let next = append(&*store, "s-1", ExpectedVersion::Exact(3), 1);
     assert_eq!((next.stream_version, next.first_position), (4, 5));
 }
+}
+
+// SQLite-only: the file's journal mode and pragmas, and a file edited by hand.
 
 #[test]
 fn the_store_runs_in_wal_mode_with_the_configured_durability() {
@@ -64,4 +68,63 @@ fn a_file_from_a_newer_refold_is_refused() {
         }
         other => panic!("expected the newer file to be refused, got {other:?}"),
     }
+}
+
+// PostgreSQL-only: the schema Refold's tables live in, chosen by the user.
+
+/// Run `sql` on the PostgreSQL test server, outside any store.
+fn raw_sql(sql: &str) {
+    block_on(async {
+        let (client, connection) = tokio_postgres::connect(&postgres::url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test server");
+        let driver = tokio::spawn(connection);
+        client.batch_execute(sql).await.expect("run the SQL");
+        drop(client);
+        driver.await.unwrap().unwrap();
+    })
+}
+
+#[test]
+fn a_postgres_schema_from_a_newer_refold_is_refused() {
+    let config = postgres::fresh_config();
+    let store = block_on(PgStore::open(config.clone())).unwrap();
+    append(&store, "s-1", ExpectedVersion::NoStream, 1);
+    drop(store);
+    raw_sql(&format!(
+        "UPDATE {}.refold_schema SET version = 99 WHERE component = 'store'",
+        config.schema
+    ));
+    match block_on(PgStore::open(config.clone())) {
+        Err(Error::SchemaTooNew {
+            path,
+            found,
+            supported,
+        }) => {
+            assert_eq!((found, supported), (99, 1));
+            assert_eq!(path.to_str(), Some(config.describe().as_str()));
+            assert!(
+                path.to_str().unwrap().contains(&config.schema),
+                "the error names the schema: {}",
+                path.display()
+            );
+        }
+        other => panic!("expected the newer schema to be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn two_schemas_of_one_postgres_database_are_two_stores() {
+    let (a, b) = (postgres::fresh_config(), postgres::fresh_config());
+    let first = block_on(PgStore::open(a.clone())).unwrap();
+    let second = block_on(PgStore::open(b)).unwrap();
+    append(&first, "s-1", ExpectedVersion::NoStream, 3);
+    append(&second, "s-1", ExpectedVersion::NoStream, 1);
+    assert_eq!((whole_log(&first).len(), whole_log(&second).len()), (3, 1));
+    assert_eq!((first.head(), second.head()), (3, 1));
+    // Opening the same schema again finds the tables as they are: no second migration.
+    drop(first);
+    let again = block_on(PgStore::open(a)).unwrap();
+    assert_eq!(whole_log(&again).len(), 3);
+    assert_eq!(block_on(again.read_head()).unwrap(), 3);
 }

@@ -1,7 +1,7 @@
 //! Snapshots: one per stream and module, never replaced by an older one.
 
-use crate::support::{TempStore, block_on};
-use refold::store::{EventStore, Snapshot};
+use crate::support::{TestStore, block_on, both_backends};
+use refold::store::Snapshot;
 
 fn snapshot(stream: &str, module: &str, version: u64) -> Snapshot {
     Snapshot {
@@ -13,9 +13,9 @@ fn snapshot(stream: &str, module: &str, version: u64) -> Snapshot {
     }
 }
 
-#[test]
-fn a_snapshot_is_kept_per_stream_and_module() {
-    let store = TempStore::new();
+both_backends! {
+fn a_snapshot_is_kept_per_stream_and_module(backend: Backend) {
+    let store = TestStore::new(backend);
     assert_eq!(
         block_on(store.load_snapshot("default", "cart-1", "m1")).unwrap(),
         None
@@ -45,10 +45,11 @@ fn a_snapshot_is_kept_per_stream_and_module() {
         Some(snapshot("cart-1", "m1", 10))
     );
 }
+}
 
-#[test]
-fn a_newer_snapshot_replaces_an_older_one_but_not_the_reverse() {
-    let store = TempStore::new();
+both_backends! {
+fn a_newer_snapshot_replaces_an_older_one_but_not_the_reverse(backend: Backend) {
+    let store = TestStore::new(backend);
     block_on(store.save_snapshot(snapshot("cart-1", "m1", 10))).unwrap();
     block_on(store.save_snapshot(snapshot("cart-1", "m1", 20))).unwrap();
     assert_eq!(
@@ -62,4 +63,5 @@ fn a_newer_snapshot_replaces_an_older_one_but_not_the_reverse() {
         "a late save of an older state keeps the newer snapshot"
     );
     assert_eq!(store.head(), 0, "snapshots are not events");
+}
 }

@@ -3,11 +3,13 @@
 //! a deadline.
 
 pub mod guests;
+pub mod postgres;
 pub mod server;
 pub mod wait;
 
 use refold::runtime::{Documents, Event};
-use refold::store::sqlite::{SqliteStore, StoreConfig};
+use refold::store::postgres::{PgConfig, PgStore};
+use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
 use refold::store::{EventStore, Storage};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -39,11 +41,235 @@ pub fn runtime() -> &'static Runtime {
     &RUNTIME
 }
 
-/// A store on a fresh file in its own temporary directory, removed when dropped.
+/// The storage backends every backend-neutral test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file in its own temporary directory.
+    Sqlite,
+    /// A fresh schema on this process's PostgreSQL test server.
+    Postgres,
+}
+
+/// Generate, from one test function taking a [`Backend`], a test per backend: a module
+/// named after the function holding the tests `sqlite` and `postgres` (so
+/// `store::append::a_retry_is_idempotent::postgres`). Attributes given before the
+/// function go on both tests.
+macro_rules! both_backends {
+    ($($(#[$meta:meta])* fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn run($backend: $crate::support::Backend) $body
+
+            $(#[$meta])*
+            #[test]
+            fn sqlite() {
+                run($crate::support::Backend::Sqlite)
+            }
+
+            $(#[$meta])*
+            #[test]
+            fn postgres() {
+                run($crate::support::Backend::Postgres)
+            }
+        }
+    )*};
+}
+pub(crate) use both_backends;
+
+/// A fresh, empty store of either backend, thrown away when dropped.
+pub struct TestStore {
+    // Declared first so the store closes before its place is removed.
+    open: Open,
+    place: Place,
+}
+
+/// The store a [`TestStore`] opened.
+enum Open {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PgStore>),
+}
+
+/// Where a [`TestStore`] keeps its data.
+enum Place {
+    /// The SQLite file `events.db` in this directory.
+    Dir(TempDir),
+    /// A schema of the PostgreSQL test server.
+    Schema(Box<PgConfig>),
+}
+
+impl TestStore {
+    /// A fresh, empty store of `backend` with the default settings.
+    pub fn new(backend: Backend) -> TestStore {
+        TestStore::build(backend, |_| {}, |_| {})
+    }
+
+    /// A fresh, empty store of `backend` that takes events up to `size` bytes.
+    pub fn with_max_event_size(backend: Backend, size: usize) -> TestStore {
+        TestStore::build(
+            backend,
+            |sqlite| sqlite.max_event_size = size,
+            |postgres| postgres.max_event_size = size,
+        )
+    }
+
+    /// A fresh, empty store of `backend` whose commits are as durable as `synchronous`
+    /// says.
+    pub fn with_synchronous(backend: Backend, synchronous: Synchronous) -> TestStore {
+        TestStore::build(
+            backend,
+            |sqlite| sqlite.synchronous = synchronous,
+            |postgres| postgres.synchronous = synchronous,
+        )
+    }
+
+    /// A fresh, empty store of `backend`, its default settings changed by the function
+    /// for that backend.
+    fn build(
+        backend: Backend,
+        sqlite: impl FnOnce(&mut StoreConfig),
+        postgres: impl FnOnce(&mut PgConfig),
+    ) -> TestStore {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("create a temporary directory");
+                let mut config = StoreConfig::new(dir.path().join("events.db"));
+                sqlite(&mut config);
+                let store = SqliteStore::open(config).expect("open a fresh store");
+                TestStore {
+                    open: Open::Sqlite(Arc::new(store)),
+                    place: Place::Dir(dir),
+                }
+            }
+            Backend::Postgres => {
+                let mut config = postgres::fresh_config();
+                postgres(&mut config);
+                TestStore::on_schema(config)
+            }
+        }
+    }
+
+    /// The SQLite file of a store of [`Backend::Sqlite`].
+    pub fn sqlite_path(&self) -> PathBuf {
+        match &self.place {
+            Place::Dir(dir) => dir.path().join("events.db"),
+            Place::Schema(_) => panic!("a PostgreSQL store has no SQLite file"),
+        }
+    }
+
+    /// The first column of what `sql` selects, as integers, read straight from the
+    /// database (outside the store): for tests that check how something is stored.
+    pub fn integers(&self, sql: &str) -> Vec<i64> {
+        match &self.place {
+            Place::Dir(dir) => {
+                let conn = rusqlite::Connection::open(dir.path().join("events.db")).unwrap();
+                let mut statement = conn.prepare(sql).unwrap();
+                statement
+                    .query_map([], |row| row.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Place::Schema(config) => block_on(async {
+                let (client, connection) =
+                    tokio_postgres::connect(&postgres::url(), tokio_postgres::NoTls)
+                        .await
+                        .expect("connect to the test server");
+                let driver = tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("SET search_path TO {}", config.schema))
+                    .await
+                    .unwrap();
+                let rows = client.query(sql, &[]).await.unwrap();
+                drop(client);
+                driver.await.unwrap().unwrap();
+                rows.iter().map(|row| row.get(0)).collect()
+            }),
+        }
+    }
+
+    /// A store of the PostgreSQL test server on the schema `config` names.
+    fn on_schema(config: PgConfig) -> TestStore {
+        let store = block_on(PgStore::open(config.clone())).expect("open a PostgreSQL store");
+        TestStore {
+            open: Open::Postgres(Arc::new(store)),
+            place: Place::Schema(Box::new(config)),
+        }
+    }
+
+    /// A handle to the store for the engine's parts, which share it.
+    pub fn shared(&self) -> Arc<dyn EventStore> {
+        match &self.open {
+            Open::Sqlite(store) => store.clone(),
+            Open::Postgres(store) => store.clone(),
+        }
+    }
+
+    /// The store as every storage trait.
+    pub fn storage(&self) -> Storage {
+        match &self.open {
+            Open::Sqlite(store) => Storage::of(store.clone()),
+            Open::Postgres(store) => Storage::of(store.clone()),
+        }
+    }
+
+    /// Another store over the same data, as a second process (or node) would open it.
+    pub fn open_again(&self) -> Storage {
+        match &self.place {
+            Place::Dir(dir) => Storage::of(Arc::new(
+                SqliteStore::open(StoreConfig::new(dir.path().join("events.db")))
+                    .expect("open the store again"),
+            )),
+            Place::Schema(config) => Storage::of(Arc::new(
+                block_on(PgStore::open((**config).clone())).expect("open the store again"),
+            )),
+        }
+    }
+
+    /// Close the store and open its data again.
+    pub fn reopen(self) -> TestStore {
+        let TestStore { open, place } = self;
+        match open {
+            Open::Sqlite(store) => {
+                drop(Arc::into_inner(store).expect("no other handle to the store is alive"))
+            }
+            Open::Postgres(store) => {
+                drop(Arc::into_inner(store).expect("no other handle to the store is alive"))
+            }
+        }
+        match place {
+            Place::Dir(dir) => {
+                let store = SqliteStore::open(StoreConfig::new(dir.path().join("events.db")))
+                    .expect("reopen the store");
+                TestStore {
+                    open: Open::Sqlite(Arc::new(store)),
+                    place: Place::Dir(dir),
+                }
+            }
+            Place::Schema(config) => TestStore::on_schema(*config),
+        }
+    }
+}
+
+impl Deref for TestStore {
+    type Target = dyn EventStore;
+
+    fn deref(&self) -> &(dyn EventStore + 'static) {
+        match &self.open {
+            Open::Sqlite(store) => &**store,
+            Open::Postgres(store) => &**store,
+        }
+    }
+}
+
+/// A store on a fresh file in its own temporary directory, removed when dropped: for
+/// the tests of what only SQLite has (its file, its settings, its locks).
 pub struct TempStore {
     // Declared first so the store closes before its directory is removed.
     store: Arc<SqliteStore>,
-    dir: TempDir,
+    /// Kept until the store is dropped, then removed with the file.
+    _dir: TempDir,
 }
 
 impl TempStore {
@@ -59,7 +285,7 @@ impl TempStore {
             SqliteStore::open(config(dir.path().join("events.db"))).expect("open a fresh store");
         TempStore {
             store: Arc::new(store),
-            dir,
+            _dir: dir,
         }
     }
 
@@ -72,18 +298,6 @@ impl TempStore {
     /// (projections, the engine).
     pub fn storage(&self) -> Storage {
         Storage::of(self.store.clone())
-    }
-
-    /// Close the store and open its file again.
-    pub fn reopen(self) -> TempStore {
-        let TempStore { store, dir } = self;
-        let config = StoreConfig::new(store.path());
-        drop(Arc::into_inner(store).expect("no other handle to the store is alive"));
-        let store = SqliteStore::open(config).expect("reopen the store");
-        TempStore {
-            store: Arc::new(store),
-            dir,
-        }
     }
 }
 

@@ -1,8 +1,18 @@
 //! A real `refold serve` as a child process on a loopback port, and a small HTTP client
 //! for it.
 
+use super::guests::workspace_root;
 use super::guests::{self, CART, CART_SUMMARY};
+use super::wait::output_within;
 use super::wait::{Lines, PATIENCE};
+use super::{Backend, postgres};
+use serde_json::Value;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
 
 /// How long one run of the binary may take before a test calls it hung: generous,
 /// since `refold test` of a Python module compiles 18 MiB of wasm in a debug build.
@@ -18,6 +28,7 @@ pub fn refold_on(db: &Path, args: &[&str], input: &str) -> Output {
         .current_dir(workspace_root())
         .env_remove("RUST_LOG")
         .env_remove("REFOLD_DB")
+        .env_remove("REFOLD_STORE")
         .env_remove("REFOLD_TOKEN")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -29,14 +40,6 @@ pub fn refold_on(db: &Path, args: &[&str], input: &str) -> Output {
     drop(stdin);
     output_within(child, RUN_PATIENCE, &format!("refold {}", args.join(" ")))
 }
-use super::guests::workspace_root;
-use super::wait::output_within;
-use serde_json::Value;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::Duration;
-use tempfile::TempDir;
 
 /// A running `refold serve`, killed when dropped unless it was stopped first.
 pub struct Server {
@@ -46,22 +49,43 @@ pub struct Server {
     log: PathBuf,
 }
 
-/// A temporary directory holding a database for servers to start on.
+/// A store for servers to start on: a SQLite file in a temporary directory, or a fresh
+/// schema on the PostgreSQL test server (the directory then holds the servers' logs).
 pub struct Db {
     dir: TempDir,
+    /// The store URL of the PostgreSQL schema, for a store of [`Backend::Postgres`].
+    postgres: Option<String>,
 }
 
 impl Db {
     /// A fresh directory; the database is created by the first server.
     pub fn new() -> Db {
+        Db::on(Backend::Sqlite)
+    }
+
+    /// A fresh store of `backend`, created by the first server.
+    pub fn on(backend: Backend) -> Db {
+        let postgres = (backend == Backend::Postgres).then(|| {
+            let schema = postgres::fresh_config().schema;
+            format!("{}?schema={schema}", postgres::url())
+        });
         Db {
             dir: tempfile::tempdir().expect("create a temporary directory"),
+            postgres,
         }
     }
 
-    /// The database file.
+    /// The database file (for a PostgreSQL store, where it would be: logs go beside it).
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("refold.db")
+    }
+
+    /// The global options that name this store: `--db <file>` or `--store <URL>`.
+    pub fn store_args(&self) -> [OsString; 2] {
+        match &self.postgres {
+            Some(url) => ["--store".into(), url.into()],
+            None => ["--db".into(), self.path().into()],
+        }
     }
 
     /// A server on this database with the cart decider and the cart-summary projection.
@@ -75,23 +99,23 @@ impl Db {
 
     /// A server on this database with `args` after `serve`.
     pub fn serve(&self, args: &[&str]) -> Server {
-        Server::start(&self.path(), args)
+        Server::start(&self.store_args(), &self.path(), args)
     }
 }
 
 impl Server {
-    /// Start `refold serve --db <db> --listen 127.0.0.1:0 <args>` and wait for the line
-    /// that says where it listens.
-    pub fn start(db: &Path, args: &[&str]) -> Server {
+    /// Start `refold <store> serve --listen 127.0.0.1:0 <args>`, its log beside `db`,
+    /// and wait for the line that says where it listens.
+    fn start(store: &[OsString], db: &Path, args: &[&str]) -> Server {
         let log = db.with_extension(format!("serve-{}.log", unique()));
         let stderr = std::fs::File::create(&log).expect("create the server's log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_refold"))
-            .arg("--db")
-            .arg(db)
+            .args(store)
             .args(["--log-level", "info", "serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("RUST_LOG")
             .env_remove("REFOLD_DB")
+            .env_remove("REFOLD_STORE")
             .env_remove("REFOLD_TOKEN")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

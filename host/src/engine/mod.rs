@@ -3,8 +3,9 @@
 //! [`Engine`] is what the `refold` command line and HTTP API run: one [`Storage`],
 //! one [`Runtime`] whose compiled components are cached beside the database, the
 //! [`CommandHandler`], the [`ProjectionEngine`], and the record of deployed modules.
-//! [`Engine::open`] is the one place that picks the storage backend (SQLite, on the
-//! file [`EngineConfig::db`]); [`Engine::with_storage`] takes any other. Deploying
+//! [`Engine::open`] is the one place that picks the storage backend, from
+//! [`EngineConfig::store`] (a SQLite file or a PostgreSQL schema); [`Engine::with_storage`]
+//! takes any other. Deploying
 //! through the engine records the module in the store before it goes live, so a restart comes back with the same modules at the same
 //! versions, and every projection resumes from its checkpoint. Deploying a projection
 //! module starts (or blue/green rebuilds) its projection; deploying a decider swaps it
@@ -13,8 +14,9 @@
 use crate::commands::{CommandConfig, CommandHandler};
 use crate::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine, StreamSnapshots};
 use crate::runtime::{Module, ModuleInfo, Runtime, RuntimeConfig, World};
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
-use crate::store::{AppendLimits, ModuleRecord, NewModule, SnapshotProjection, Storage};
+use crate::store::{AppendLimits, ModuleRecord, NewModule, SnapshotProjection, Storage, StoreUrl};
 use crate::sync::blocking;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -25,16 +27,16 @@ use std::time::Duration;
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The database file.
-    pub db: PathBuf,
-    /// Durability of commits.
+    /// The store: a SQLite file or a PostgreSQL schema.
+    pub store: StoreUrl,
+    /// Durability of commits (on PostgreSQL, `synchronous_commit` on or off).
     pub synchronous: Synchronous,
-    /// How much one append may carry, for the SQLite store [`Engine::open`] opens
-    /// (what a `decide` may return is `runtime.decide_limits`; see
-    /// [`with_append_limits`](Self::with_append_limits)).
+    /// How much one append may carry (what a `decide` may return is
+    /// `runtime.decide_limits`; see [`with_append_limits`](Self::with_append_limits)).
     pub append_limits: AppendLimits,
-    /// Limits of guest calls and where compiled components are cached (by default a
-    /// folder beside the database: `<db>.compiled`).
+    /// Limits of guest calls and where compiled components are cached (by default, for
+    /// a SQLite file, a folder beside it: `<db>.compiled`; for PostgreSQL, in memory
+    /// only).
     pub runtime: RuntimeConfig,
     /// Retries, state cache and snapshots of command handling.
     pub commands: CommandConfig,
@@ -47,16 +49,23 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Default settings for the database at `db`.
+    /// Default settings for the SQLite database at `db`.
     pub fn new(db: impl Into<PathBuf>) -> Self {
-        let db = db.into();
-        let cache_dir = compiled_cache_dir(&db);
+        EngineConfig::for_store(StoreUrl::Sqlite(db.into()))
+    }
+
+    /// Default settings for `store`.
+    pub fn for_store(store: StoreUrl) -> Self {
+        let cache_dir = match &store {
+            StoreUrl::Sqlite(db) => Some(compiled_cache_dir(db)),
+            StoreUrl::Postgres(_) => None,
+        };
         EngineConfig {
-            db,
+            store,
             synchronous: Synchronous::Full,
             append_limits: AppendLimits::default(),
             runtime: RuntimeConfig {
-                cache_dir: Some(cache_dir),
+                cache_dir,
                 ..RuntimeConfig::default()
             },
             commands: CommandConfig::default(),
@@ -131,20 +140,31 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Open the SQLite database `config.db` (creating it if needed), bring back every
-    /// deployed module at the version it had, and resume every projection from its
-    /// checkpoint.
+    /// Open the store `config.store` (creating its file or schema if needed), bring back
+    /// every deployed module at the version it had, and resume every projection from
+    /// its checkpoint.
     pub async fn open(config: EngineConfig) -> Result<Engine> {
-        let storage = SqliteStore::open_storage(
-            StoreConfig::new(&config.db)
-                .with_synchronous(config.synchronous)
-                .with_append_limits(config.append_limits),
-        )?;
+        let storage = match &config.store {
+            StoreUrl::Sqlite(db) => SqliteStore::open_storage(
+                StoreConfig::new(db)
+                    .with_synchronous(config.synchronous)
+                    .with_append_limits(config.append_limits),
+            )?,
+            StoreUrl::Postgres(pg) => {
+                PgStore::open_storage(
+                    (**pg)
+                        .clone()
+                        .with_synchronous(config.synchronous)
+                        .with_append_limits(config.append_limits),
+                )
+                .await?
+            }
+        };
         Engine::with_storage(storage, config).await
     }
 
-    /// [`open`](Self::open) over `storage` instead of the SQLite file `config.db`
-    /// (which then only places the compile cache, through `config.runtime`).
+    /// [`open`](Self::open) over `storage` instead of the store `config.store` (which
+    /// is then not opened).
     pub async fn with_storage(storage: Storage, config: EngineConfig) -> Result<Engine> {
         let runtime = Arc::new(Runtime::new(config.runtime)?);
         let commands =

@@ -215,6 +215,7 @@ impl From<Error> for ApiError {
             Error::Cancelled => (S::SERVICE_UNAVAILABLE, "shutting-down", None, None),
             Error::Locked { .. } => (S::SERVICE_UNAVAILABLE, "locked", None, None),
             Error::SchemaTooNew { .. }
+            | Error::InvalidStoreUrl { .. }
             | Error::CommitFailed { .. }
             | Error::StoreClosed
             | Error::Storage { .. }

@@ -14,14 +14,19 @@
 //!   across processes.
 //!
 //! [`Storage`] holds one implementation of each. The SQLite backend, [`sqlite`],
-//! implements all four on one file, with one writer thread for every write.
+//! implements all four on one file, with one writer thread for every write; the
+//! PostgreSQL backend, [`postgres`], on one schema of a database that several nodes
+//! share.
 //!
 //! The traits are async. Implementations never run guest code; callers never hold a
 //! lock across an await.
 
+pub mod postgres;
 mod records;
+mod rules;
 pub mod sqlite;
 mod types;
+mod url;
 pub(crate) mod validate;
 
 pub use records::{
@@ -34,6 +39,7 @@ pub use types::{
     ExpectedVersion, ImportOutcome, LogFilter, MAX_NAME_BYTES, Measure, RecordedEvent, Snapshot,
     StoreMetrics, category,
 };
+pub use url::StoreUrl;
 
 use crate::Result;
 use async_trait::async_trait;
@@ -115,11 +121,12 @@ pub trait EventStore: Send + Sync {
     /// The stream's version (position of its last event), or `None` if it has none.
     async fn stream_version(&self, partition: &str, stream: &str) -> Result<Option<u64>>;
 
+    /// The global position of the last committed event, read from the database now
+    /// (not the cached watch), so commits by other processes and nodes count.
+    async fn read_head(&self) -> Result<u64>;
+
     /// The global position of the last event in the log (0 when empty).
     fn head(&self) -> u64;
-
-    /// The global position of the last committed event, read from the database now (not the cached watch), so commits by other processes and nodes count.
-    async fn read_head(&self) -> Result<u64>;
 
     /// A receiver of the log head, updated after every commit; await `changed()` to
     /// learn of new events without polling.

@@ -5,7 +5,7 @@
 //! decided here, on the caller's thread. A refused append names what was wrong and the
 //! index of the offending event, and nothing is written.
 
-use super::{AppendLimits, AppendRequest, MAX_NAME_BYTES, RecordedEvent};
+use super::{AppendLimits, AppendRequest, ListQuery, MAX_NAME_BYTES, RecordedEvent};
 use crate::json::{self, NotAnObject};
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -46,6 +46,12 @@ pub(crate) fn check_name(kind: Name, name: &str) -> std::result::Result<(), Stri
         ));
     }
     Ok(())
+}
+
+/// Whether `partition` and `stream` can name a stored stream at all: a read of one
+/// that cannot (a NUL byte, which PostgreSQL text cannot even hold) has nothing to find.
+pub(crate) fn storable(partition: &str, stream: &str) -> bool {
+    check_name(Name::Partition, partition).is_ok() && check_name(Name::Stream, stream).is_ok()
 }
 
 /// Refuse `requests` with [`Error::InvalidAppend`] unless there is at least one, each
@@ -273,6 +279,57 @@ pub(super) fn check_import(events: &[RecordedEvent], max_event_size: usize) -> R
         }
     }
     Ok(())
+}
+
+/// A JSON scalar a list filter compares a document's field with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Scalar<'a> {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number that is an `i64`.
+    Integer(i64),
+    /// Any other number.
+    Real(f64),
+    /// A string.
+    Text(&'a str),
+}
+
+/// Refuse `query` with [`Error::InvalidQuery`] unless it asks for at least one document
+/// and its filter (if any) names a top-level field with letters, digits and `_` and
+/// compares it with a scalar; gives that field and scalar.
+pub(super) fn check_list(query: &ListQuery) -> Result<Option<(&str, Scalar<'_>)>> {
+    if query.limit == 0 {
+        return Err(Error::InvalidQuery(
+            "the page limit is 0: ask for at least 1 document".to_owned(),
+        ));
+    }
+    let Some(filter) = &query.filter else {
+        return Ok(None);
+    };
+    let field = filter.field.as_str();
+    if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::InvalidQuery(format!(
+            "cannot filter on field '{field}': name a top-level field with letters, digits and `_`"
+        )));
+    }
+    let value = &filter.value;
+    let scalar = match value {
+        serde_json::Value::Null => Scalar::Null,
+        serde_json::Value::Bool(b) => Scalar::Bool(*b),
+        serde_json::Value::String(s) => Scalar::Text(s),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Scalar::Integer(i),
+            None => Scalar::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+            return Err(Error::InvalidQuery(format!(
+                "cannot filter on the value {value}: compare a field with a string, number, boolean or null"
+            )));
+        }
+    };
+    Ok(Some((field, scalar)))
 }
 
 #[cfg(test)]

@@ -4,16 +4,10 @@
 //! on SQLite's write lock and never both win. Time is the host's clock in milliseconds
 //! since the Unix epoch; every process on one file shares that clock.
 
+use crate::store::rules::{lease_expiry, lease_token};
 use crate::store::{Fence, Lease};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Now, in milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+use std::time::Duration;
 
 fn lease(row: &Row<'_>) -> rusqlite::Result<Lease> {
     Ok(Lease {
@@ -37,12 +31,9 @@ pub(super) fn acquire(
         .prepare_cached("SELECT name, owner, token, expires_at_ms FROM leases WHERE name = ?1")?
         .query_row([name], lease)
         .optional()?;
-    let expires_at_ms = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-    let token = match current {
-        Some(held) if held.owner != owner && held.expires_at_ms > now => return Ok(None),
-        Some(held) if held.owner == owner && held.expires_at_ms > now => held.token,
-        Some(held) => held.token + 1,
-        None => 1,
+    let expires_at_ms = lease_expiry(now, ttl);
+    let Some(token) = lease_token(current.as_ref(), owner, now) else {
+        return Ok(None);
     };
     conn.prepare_cached(
         "INSERT INTO leases (name, owner, token, expires_at_ms) VALUES (?1, ?2, ?3, ?4)

@@ -257,12 +257,12 @@ impl EventStore for SqliteStore {
         })
     }
 
-    fn head(&self) -> u64 {
-        *self.head.borrow()
-    }
-
     async fn read_head(&self) -> Result<u64> {
         self.readers.read("read the log head", events::load_head)
+    }
+
+    fn head(&self) -> u64 {
+        *self.head.borrow()
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
@@ -369,7 +369,7 @@ impl ProjectionStore for SqliteStore {
 
     async fn commit(&self, batch: DocumentBatch) -> Result<Committed> {
         self.write("commit a projection batch", move |conn| {
-            projections::commit(conn, &batch, leases::now_ms())
+            projections::commit(conn, &batch, super::rules::now_ms())
         })
         .await
     }
@@ -457,7 +457,7 @@ impl LeaseStore for SqliteStore {
     async fn acquire(&self, name: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>> {
         let (name, owner) = (name.to_owned(), owner.to_owned());
         self.write("take a lease", move |conn| {
-            leases::acquire(conn, &name, &owner, ttl, leases::now_ms())
+            leases::acquire(conn, &name, &owner, ttl, super::rules::now_ms())
         })
         .await
     }

@@ -12,6 +12,7 @@
 //! scoped to one partition, like the documents a projection writes.
 
 use super::leases;
+use crate::store::validate::{self, Scalar};
 use crate::store::{
     BuiltBy, Committed, Definition, Document, DocumentBatch, DocumentKey, FailurePolicy,
     Generation, ListQuery, Page,
@@ -398,11 +399,6 @@ pub(super) fn list(
     collection: &str,
     query: &ListQuery,
 ) -> Result<Page> {
-    if query.limit == 0 {
-        return Err(Error::InvalidQuery(
-            "the page limit is 0: ask for at least 1 document".to_owned(),
-        ));
-    }
     let failed = super::errors::failed("list documents");
     let tx = conn.unchecked_transaction().map_err(failed)?;
     let generation = active_generation(&tx, projection)?;
@@ -455,9 +451,16 @@ fn list_sql(
         sql.push_str(" AND id > ?");
         args.push(Value::Text(after.clone()));
     }
-    if let Some(filter) = &query.filter {
-        let path = field_path(&filter.field)?;
-        match sql_value(&filter.value)? {
+    if let Some((field, value)) = validate::check_list(query)? {
+        let path = format!("$.{field}");
+        let value = match value {
+            Scalar::Null => None,
+            Scalar::Bool(b) => Some(Value::Integer(i64::from(b))),
+            Scalar::Integer(i) => Some(Value::Integer(i)),
+            Scalar::Real(r) => Some(Value::Real(r)),
+            Scalar::Text(t) => Some(Value::Text(t.to_owned())),
+        };
+        match value {
             None => {
                 sql.push_str(" AND json_type(document, ?) = 'null'");
                 args.push(Value::Text(path));
@@ -476,34 +479,6 @@ fn list_sql(
 
 fn sql_integer<T: TryInto<i64>>(value: T) -> i64 {
     value.try_into().unwrap_or(i64::MAX)
-}
-
-/// The JSON path of a top-level field, for a field name that needs no quoting.
-fn field_path(field: &str) -> Result<String> {
-    if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(Error::InvalidQuery(format!(
-            "cannot filter on field '{field}': name a top-level field with letters, digits and `_`"
-        )));
-    }
-    Ok(format!("$.{field}"))
-}
-
-/// The SQL value `json_extract` gives for a JSON scalar (`None` for null).
-fn sql_value(value: &serde_json::Value) -> Result<Option<Value>> {
-    Ok(Some(match value {
-        serde_json::Value::Null => return Ok(None),
-        serde_json::Value::Bool(b) => Value::Integer(i64::from(*b)),
-        serde_json::Value::String(s) => Value::Text(s.clone()),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
-            return Err(Error::InvalidQuery(format!(
-                "cannot filter on the value {value}: compare a field with a string, number, boolean or null"
-            )));
-        }
-    }))
 }
 
 #[cfg(test)]

@@ -13,9 +13,8 @@
 
 use super::errors::{During, failed};
 use super::events::{self, EVENT_COLUMNS};
-use crate::store::{
-    AppendOutcome, AppendRequest, ExpectedVersion, ImportOutcome, RecordedEvent, category,
-};
+use crate::store::rules::{self, AppendRefusal, Placement, StoredId};
+use crate::store::{AppendOutcome, AppendRequest, ImportOutcome, RecordedEvent, category};
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
@@ -471,7 +470,7 @@ impl Writer {
                     .into_iter()
                     .zip(positions)
                     .map(|(request, (stream_version, first_position))| {
-                        recorded(request, stream_version, first_position, recorded_at)
+                        rules::recorded(request, stream_version, first_position, recorded_at)
                     })
                     .collect()),
                 written,
@@ -485,35 +484,23 @@ impl Writer {
     /// else why they were refused.
     fn refused(
         &self,
-        mut requests: Vec<AppendRequest>,
+        requests: Vec<AppendRequest>,
         index: usize,
         refusal: Refusal,
     ) -> Result<Vec<AppendOutcome>> {
-        let conflict = match refusal {
+        let refusal = match refusal {
             Refusal::Failed(e) => return Err(failed("append")(e)),
-            Refusal::Conflict(actual) => Ok(actual),
-            Refusal::Unique(e) => Err(e),
+            Refusal::Conflict(actual) => AppendRefusal::Conflict(actual),
+            Refusal::Unique(e) => AppendRefusal::Failed(failed("append")(e)),
         };
         let originals = requests
             .iter()
             .map(|request| self.original_outcome(request))
             .collect::<Result<Vec<_>>>()?;
-        if originals.iter().all(Option::is_some) {
-            return Ok(originals.into_iter().flatten().collect());
+        if matches!(refusal, AppendRefusal::Conflict(_)) && originals.iter().any(Option::is_none) {
+            self.counters.conflicts.fetch_add(1, Relaxed);
         }
-        match conflict {
-            Ok(actual) => {
-                self.counters.conflicts.fetch_add(1, Relaxed);
-                let request = requests.swap_remove(index);
-                Err(Error::Conflict {
-                    partition: request.partition,
-                    stream: request.stream,
-                    expected: request.expected,
-                    actual,
-                })
-            }
-            Err(e) => Err(failed("append")(e)),
-        }
+        rules::refused_appends(requests, index, refusal, originals)
     }
 
     /// Check the stream's version and write the events and the new version. Gives the
@@ -529,13 +516,7 @@ impl Writer {
             .query_row(params![request.partition, request.stream], |row| row.get(0))
             .optional()?;
         let version = actual.unwrap_or(0);
-        let accepted = match request.expected {
-            ExpectedVersion::Any => true,
-            ExpectedVersion::NoStream => version == 0,
-            ExpectedVersion::Exists => version > 0,
-            ExpectedVersion::Exact(expected) => version == expected,
-        };
-        if !accepted {
+        if !rules::accepts(request.expected, version) {
             return Err(Refusal::Conflict(version));
         }
         let size = request.events.len() as u64;
@@ -582,7 +563,7 @@ impl Writer {
     /// in the same order, same count), else [`Error::DuplicateEventId`]. `None` when
     /// none of its ids is stored.
     fn original_outcome(&self, request: &AppendRequest) -> Result<Option<AppendOutcome>> {
-        let lookup = || -> rusqlite::Result<Vec<Option<Stored>>> {
+        let lookup = || -> rusqlite::Result<Vec<Option<StoredId>>> {
             let mut lookup = self.conn.prepare_cached(
                 "SELECT global_position, partition, stream, stream_position, append_index,
                         append_size
@@ -594,7 +575,7 @@ impl Writer {
                 .map(|event| {
                     lookup
                         .query_row([event.id.as_bytes()], |row| {
-                            Ok(Stored {
+                            Ok(StoredId {
                                 position: row.get(0)?,
                                 partition: row.get(1)?,
                                 stream: row.get(2)?,
@@ -608,31 +589,9 @@ impl Writer {
                 .collect()
         };
         let stored = lookup().during("look up the ids of an append")?;
-        let Some((index, first)) = stored
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-        else {
+        let Some(first) = rules::resend_of(request, &stored)? else {
             return Ok(None);
         };
-        let size = request.events.len() as u64;
-        let exact = (0u64..).zip(&stored).all(|(k, s)| {
-            s.as_ref().is_some_and(|s| {
-                s.partition == request.partition
-                    && s.stream == request.stream
-                    && s.position == first.position + k
-                    && s.stream_position == first.stream_position + k
-                    && s.append_index == k
-                    && s.append_size == size
-            })
-        });
-        if !exact {
-            return Err(Error::DuplicateEventId {
-                event_id: request.events[index].id,
-                position: first.position,
-                stored_stream: first.stream.clone(),
-            });
-        }
         let events: Vec<RecordedEvent> = self
             .conn
             .prepare_cached(&format!(
@@ -641,20 +600,11 @@ impl Writer {
                  ORDER BY global_position"
             ))
             .and_then(|mut read| {
-                read.query_map(params![first.position, size], events::event)?
+                read.query_map(params![first.position, first.append_size], events::event)?
                     .collect()
             })
             .during("read the original append")?;
-        Ok(Some(AppendOutcome {
-            stream_version: first.stream_position + size - 1,
-            first_position: first.position,
-            last_position: first.position + size - 1,
-            recorded_at: events
-                .first()
-                .map(|e| e.recorded_at.clone())
-                .unwrap_or_default(),
-            events,
-        }))
+        Ok(Some(rules::original_outcome(first, events)))
     }
 }
 
@@ -666,15 +616,10 @@ impl Writer {
         let (mut imported, mut skipped) = (0, 0);
         for event in events {
             let position = event.global_position;
-            if position <= self.head && self.is_stored(event).during("import events")? {
+            let stored = position <= self.head && self.is_stored(event).during("import events")?;
+            if rules::place_import(event, self.head, stored)? == Placement::Skip {
                 skipped += 1;
                 continue;
-            }
-            if position != self.head + 1 {
-                return Err(Error::ImportOutOfOrder {
-                    position,
-                    head: self.head,
-                });
             }
             let actual: Option<u64> = self
                 .conn
@@ -684,16 +629,7 @@ impl Writer {
                         .optional()
                 })
                 .during("import events")?;
-            let version = actual.unwrap_or(0);
-            if event.stream_position != version + 1 {
-                return Err(Error::ImportStreamOutOfOrder {
-                    position,
-                    partition: event.partition.clone(),
-                    stream: event.stream.clone(),
-                    stream_position: event.stream_position,
-                    version,
-                });
-            }
+            rules::continues_stream(event, actual.unwrap_or(0))?;
             // Each event is recorded as an append of its own: the appends that first
             // wrote them are not part of what is imported.
             let inserted = self
@@ -813,52 +749,4 @@ impl Written {
         appends: 0,
         events: 0,
     };
-}
-
-/// Where an event id is stored, as far as a retry check needs to know.
-struct Stored {
-    position: u64,
-    partition: String,
-    stream: String,
-    stream_position: u64,
-    append_index: u64,
-    append_size: u64,
-}
-
-/// The outcome of a committed append, its events as recorded (moved out of the request).
-fn recorded(
-    request: AppendRequest,
-    stream_version: u64,
-    first_position: u64,
-    recorded_at: &str,
-) -> AppendOutcome {
-    let AppendRequest {
-        partition,
-        stream,
-        events,
-        ..
-    } = request;
-    let size = events.len() as u64;
-    let first_stream_position = stream_version + 1 - size;
-    let events = (0u64..)
-        .zip(events)
-        .map(|(offset, event)| RecordedEvent {
-            global_position: first_position + offset,
-            partition: partition.clone(),
-            stream: stream.clone(),
-            stream_position: first_stream_position + offset,
-            id: event.id,
-            event_type: event.event_type,
-            data: event.data,
-            metadata: event.metadata,
-            recorded_at: recorded_at.to_owned(),
-        })
-        .collect();
-    AppendOutcome {
-        stream_version,
-        first_position,
-        last_position: first_position + size - 1,
-        recorded_at: recorded_at.to_owned(),
-        events,
-    }
 }
