@@ -234,3 +234,25 @@ fn random_numbers_differ_per_call_and_repeat_for_the_same_call() {
     let fresh = runtime.load("faulty", &guests::wasm(FAULTY)).unwrap();
     assert_eq!(uuids(&fresh, b"state-1", command), first);
 }
+
+#[test]
+fn a_decision_for_a_stream_draws_numbers_of_that_stream_and_version() {
+    let runtime = strict_runtime();
+    let module = runtime.load("faulty", &guests::wasm(FAULTY)).unwrap();
+    let command = r#"{"type":"Uuids"}"#;
+    let uuids = |partition: &str, stream: &str, version: u64| -> Vec<String> {
+        let events = module
+            .decide_on(partition, stream, version, b"state", command)
+            .unwrap()
+            .unwrap();
+        let data: serde_json::Value = serde_json::from_str(&events[0].data).unwrap();
+        serde_json::from_value(data["ids"].clone()).unwrap()
+    };
+    let first = uuids("default", "order-1", 0);
+    // Two new orders given the same command do not get the same ids.
+    assert_ne!(first, uuids("default", "order-2", 0), "another stream");
+    assert_ne!(first, uuids("other", "order-1", 0), "another partition");
+    assert_ne!(first, uuids("default", "order-1", 1), "another version");
+    // The same decision again (a retry, another node) draws the same.
+    assert_eq!(first, uuids("default", "order-1", 0));
+}

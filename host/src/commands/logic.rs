@@ -24,8 +24,25 @@ pub trait DeciderLogic: Send + Sync {
     fn initial_state(&self) -> Result<Vec<u8>>;
     /// Fold `events` into `state`.
     fn evolve(&self, state: &[u8], events: &[RecordedEvent]) -> Result<Vec<u8>>;
-    /// The events `command` produces given `state`, or why not.
-    fn decide(&self, state: &[u8], command: &str) -> Result<Result<Vec<NewEvent>, DecideError>>;
+    /// The events `command` produces given `state`, the state of `stream` (in
+    /// `partition`) at `version`, or why not.
+    fn decide(
+        &self,
+        stream: StreamAt<'_>,
+        state: &[u8],
+        command: &str,
+    ) -> Result<Result<Vec<NewEvent>, DecideError>>;
+}
+
+/// The stream a decision is for: a component's random numbers are seeded by it.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamAt<'a> {
+    /// The stream's partition.
+    pub partition: &'a str,
+    /// The stream.
+    pub stream: &'a str,
+    /// The version of the state decided on.
+    pub version: u64,
 }
 
 /// A stored event as a guest call takes it: the component's `Event` (from the WIT)
@@ -75,8 +92,20 @@ impl DeciderLogic for Module {
         Module::evolve(self, state, &events)
     }
 
-    fn decide(&self, state: &[u8], command: &str) -> Result<Result<Vec<NewEvent>, DecideError>> {
-        Module::decide(self, state, command)
+    fn decide(
+        &self,
+        stream: StreamAt<'_>,
+        state: &[u8],
+        command: &str,
+    ) -> Result<Result<Vec<NewEvent>, DecideError>> {
+        Module::decide_on(
+            self,
+            stream.partition,
+            stream.stream,
+            stream.version,
+            state,
+            command,
+        )
     }
 }
 
@@ -126,7 +155,12 @@ impl<D: refold_guest::Decider> DeciderLogic for NativeDecider<D> {
         })
     }
 
-    fn decide(&self, state: &[u8], command: &str) -> Result<Result<Vec<NewEvent>, DecideError>> {
+    fn decide(
+        &self,
+        _stream: StreamAt<'_>,
+        state: &[u8],
+        command: &str,
+    ) -> Result<Result<Vec<NewEvent>, DecideError>> {
         Ok(refold_guest::wire::decide::<D>(state, command)
             .map(|events| {
                 events

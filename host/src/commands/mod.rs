@@ -29,7 +29,7 @@
 mod cache;
 mod logic;
 
-pub use logic::{DeciderLogic, NativeDecider};
+pub use logic::{DeciderLogic, NativeDecider, StreamAt};
 
 use crate::runtime::{DecideError, NewEvent, Runtime};
 use crate::store::{
@@ -158,7 +158,7 @@ impl CommandHandler {
         let mut current = self.cached_or_loaded(&logic, &key, false).await?;
         let command: Arc<str> = command.into();
         for attempt in 1..=self.config.max_attempts {
-            let (decided_on, decided) = decide(&logic, current, &command).await?;
+            let (decided_on, decided) = decide(&logic, &key, current, &command).await?;
             current = decided_on;
             let events = match decided {
                 Ok(events) => events,
@@ -400,12 +400,18 @@ impl CommandHandler {
 /// back with the decision.
 async fn decide(
     logic: &Arc<dyn DeciderLogic>,
+    key: &StreamKey,
     state: CachedState,
     command: &Arc<str>,
 ) -> Result<(CachedState, std::result::Result<Vec<NewEvent>, DecideError>)> {
-    let (logic, command) = (logic.clone(), command.clone());
+    let (logic, key, command) = (logic.clone(), key.clone(), command.clone());
     blocking(move || {
-        let decided = logic.decide(&state.state, &command)?;
+        let stream = StreamAt {
+            partition: &key.partition,
+            stream: &key.stream,
+            version: state.version,
+        };
+        let decided = logic.decide(stream, &state.state, &command)?;
         Ok((state, decided))
     })
     .await?

@@ -234,14 +234,49 @@ impl Module {
     /// is a fault; the inner one is the guest's answer that no events follow.
     /// Returned events are checked: within the decide limits (while they are copied
     /// out, then exactly), a non-empty type, JSON objects for data and metadata. Its
-    /// random numbers are seeded by the state and the command.
+    /// random numbers are seeded by the state and the command; a command handled for
+    /// a stream seeds them with the stream too ([`decide_on`](Self::decide_on)).
     pub fn decide(
         &self,
         state: &[u8],
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>> {
-        let limits = self.limits.decide_limits;
         let seed = self.seed("decide", &[state, command.as_bytes()]);
+        self.decide_seeded(seed, state, command)
+    }
+
+    /// [`decide`](Self::decide) for `stream` (in `partition`) at `version`: its random
+    /// numbers are seeded by those too, so two streams in the same state given the
+    /// same command draw different ones (different ids, say), and a retry of the same
+    /// decision the same.
+    pub fn decide_on(
+        &self,
+        partition: &str,
+        stream: &str,
+        version: u64,
+        state: &[u8],
+        command: &str,
+    ) -> Result<Result<Vec<NewEvent>, DecideError>> {
+        let seed = self.seed(
+            "decide",
+            &[
+                partition.as_bytes(),
+                stream.as_bytes(),
+                &version.to_le_bytes(),
+                state,
+                command.as_bytes(),
+            ],
+        );
+        self.decide_seeded(seed, state, command)
+    }
+
+    fn decide_seeded(
+        &self,
+        seed: [u8; 32],
+        state: &[u8],
+        command: &str,
+    ) -> Result<Result<Vec<NewEvent>, DecideError>> {
+        let limits = self.limits.decide_limits;
         let decided = self.decider_call("decide", decide_copy_limit(&limits), |d, store| {
             store.data().seed_random(seed);
             d.refold_domain_decider().call_decide(store, state, command)
