@@ -3,6 +3,10 @@
 //! append must survive whole, at its acknowledged position, and nothing may be torn.
 //! Each kill comes once the child has acknowledged a seeded number of appends, so it
 //! always lands while appends are under way.
+//!
+//! SQLite-only: the child process and the file it appends to are SQLite's (on
+//! PostgreSQL the server, not the killed process, owns durability); killed nodes on
+//! PostgreSQL are the multi-node process tests' to cover.
 
 use super::whole_log;
 use crate::support::wait::{Lines, PATIENCE};
