@@ -145,7 +145,8 @@ pub enum Error {
         "database {path} has schema version {found}, but this Refold supports up to {supported}: upgrade Refold to open it"
     )]
     SchemaTooNew {
-        /// The database file.
+        /// The database file; for PostgreSQL, where the schema is
+        /// (`postgres://host:port/dbname (schema NAME)`).
         path: PathBuf,
         /// The schema version found in the file.
         found: i64,

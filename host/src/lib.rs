@@ -8,9 +8,12 @@
 //!   [`EventStore`](store::EventStore), [`ProjectionStore`](store::ProjectionStore),
 //!   [`ModuleStore`](store::ModuleStore) and [`LeaseStore`](store::LeaseStore), bundled
 //!   as a [`Storage`](store::Storage); the SQLite backend
-//!   ([`store::sqlite`]) implements them all on one file. Appends are guarded by an
-//!   [`ExpectedVersion`](store::ExpectedVersion) and committed in groups by one writer;
-//!   [`import`](store::EventStore::import) copies another store's log exactly.
+//!   ([`store::sqlite`]) implements them all on one file, the PostgreSQL backend
+//!   ([`store::postgres`]) on one schema that several nodes share, and a
+//!   [`StoreUrl`](store::StoreUrl) (`sqlite:<path>`, `postgres://…`) names which.
+//!   Appends are guarded by an [`ExpectedVersion`](store::ExpectedVersion) and
+//!   committed in groups; [`import`](store::EventStore::import) copies another store's
+//!   log exactly.
 //! - [`runtime`]: one wasmtime engine, modules compiled once (and cached on disk by
 //!   content hash), warm instances bounded by memory ([`PoolConfig`](runtime::PoolConfig)),
 //!   a CPU deadline, a memory cap and a bound on what `decide` returns on every call
@@ -36,7 +39,9 @@
 //!   [`ProjectionSpec`](harness::ProjectionSpec) from Rust, [`SpecFile`](harness::SpecFile)
 //!   for YAML specs (what `refold test` runs).
 //!
-//! Embedding it: open an engine on a database file, deploy a module, send a command.
+//! Embedding it: open an engine on a database file (or, with
+//! [`EngineConfig::for_store`](engine::EngineConfig::for_store), on any store URL),
+//! deploy a module, send a command.
 //! The API is async (tokio); guest calls run on tokio's blocking pool.
 //!
 //! ```no_run

@@ -7,6 +7,9 @@
 //! child applies one batch per line it reads on stdin) and killed soon after it reports
 //! beginning the k-th, so it dies mid-batch or between batches, and never after the
 //! catch-up ends: the runs together are let go fewer batches than the catch-up takes.
+//!
+//! SQLite-only: the child process reopens the same SQLite file after each kill (killed
+//! nodes on PostgreSQL are the multi-node process tests' to cover).
 
 use super::PATIENCE;
 use crate::support::guests::{self, CART_SUMMARY};

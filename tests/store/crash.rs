@@ -5,6 +5,10 @@
 //! always lands while appends are under way. The child is a program appending to the
 //! store, or a `refold serve` taking multi-stream appends over HTTP: none may be half
 //! present.
+//!
+//! SQLite-only: the child process and the file it appends to are SQLite's (on
+//! PostgreSQL the server, not the killed process, owns durability); killed nodes on
+//! PostgreSQL are the multi-node process tests' to cover.
 
 use super::whole_log;
 use crate::support::server::{Db, agent};

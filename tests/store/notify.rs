@@ -1,6 +1,7 @@
 //! Live notification: subscribers wake when the log grows, without polling.
 
 use super::append;
+use crate::support::wait::{PATIENCE, wait_until};
 use crate::support::{TestStore, both_backends};
 use refold::store::{EventStore, ExpectedVersion};
 use std::sync::mpsc;
@@ -79,4 +80,41 @@ fn a_subscriber_is_woken_by_another_stores_commit(backend: Backend) {
     });
     assert_eq!(store.head(), 3);
 }
+}
+
+// PostgreSQL-only: the notification connection is lost and comes back.
+
+#[test]
+fn a_notification_lost_with_its_connection_is_made_up_for_by_rereading_the_head() {
+    let store = TestStore::new(crate::support::Backend::Postgres);
+    append(&*store, "s-1", ExpectedVersion::NoStream, 1);
+    let mut heads = store.subscribe();
+    let listening = format!(
+        "FROM pg_stat_activity WHERE application_name = 'refold-listen-{}'",
+        store.postgres_schema()
+    );
+    wait_until(
+        PATIENCE,
+        "the store to listen for notifications",
+        || store.integers(&format!("SELECT count(*) {listening}")),
+        |count| count == &[1],
+    );
+    // End the store's listening connection (waiting until it is gone); the append after
+    // it is notified to nobody.
+    let ended = store.integers(&format!(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) {listening}) AS ended"
+    ));
+    assert_eq!(ended, [1], "the store listens on one connection");
+    let other = store.open_again();
+    let outcome = append(&*other.events, "s-2", ExpectedVersion::NoStream, 2);
+    crate::support::block_on(async {
+        tokio::time::timeout(
+            WAKE_TIMEOUT,
+            heads.wait_for(|head| *head >= outcome.last_position),
+        )
+        .await
+        .expect("the reconnected listener did not read the head again")
+        .expect("the store stopped publishing its head");
+    });
+    assert_eq!(store.head(), 3);
 }

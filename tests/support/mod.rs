@@ -158,6 +158,14 @@ impl TestStore {
         }
     }
 
+    /// The schema of a store of [`Backend::Postgres`].
+    pub fn postgres_schema(&self) -> &str {
+        match &self.place {
+            Place::Schema(config) => &config.schema,
+            Place::Dir(_) => panic!("a SQLite store has no PostgreSQL schema"),
+        }
+    }
+
     /// The first column of what `sql` selects, as integers, read straight from the
     /// database (outside the store): for tests that check how something is stored.
     pub fn integers(&self, sql: &str) -> Vec<i64> {

@@ -2,9 +2,9 @@
 //! take it.
 //!
 //! One string picks the backend and says where its data is, so the command line, the
-//! environment and an embedder name a store the same way, and [`Engine::open`]
-//! (crate::engine::Engine::open) is the one place that turns it into a [`Storage`]
-//! (super::Storage).
+//! environment and an embedder name a store the same way, and
+//! [`Engine::open`](crate::engine::Engine::open) is the one place that turns it into a
+//! [`Storage`](super::Storage).
 
 use super::postgres::{DEFAULT_SCHEMA, PgConfig, redacted};
 use crate::{Error, Result};

@@ -28,8 +28,8 @@ pub(super) fn advance(watch: &watch::Sender<u64>, head: u64) {
     });
 }
 
-/// Listen on `channel` over its own connection made with `config` and keep `head` up to
-/// date, reconnecting whenever the connection is lost, until the store drops (which
+/// Listen on `channel` over its own connection made with `config` (named
+/// `refold-listen-<schema>` in `pg_stat_activity`) and keep `head` up to date, reconnecting whenever the connection is lost, until the store drops (which
 /// aborts this task).
 pub(super) async fn run(
     config: tokio_postgres::Config,

@@ -167,7 +167,9 @@ impl PgStore {
         let (head_tx, _) = watch::channel(head);
         let head_tx = Arc::new(head_tx);
         let channel = format!("refold_{}", config.schema);
-        let listener = tokio::spawn(listen::run(session, channel.clone(), head_tx.clone()));
+        let mut listening = session.clone();
+        listening.application_name(format!("refold-listen-{}", config.schema));
+        let listener = tokio::spawn(listen::run(listening, channel.clone(), head_tx.clone()));
         let counters = Arc::new(Counters::default());
         let (appends, inbox) = mpsc::unbounded_channel();
         let shared = committer::Shared {
