@@ -21,6 +21,7 @@
 //! The traits are async. Implementations never run guest code; callers never hold a
 //! lock across an await.
 
+mod counters;
 pub mod postgres;
 mod records;
 mod rules;

@@ -8,7 +8,8 @@
 //! Callers hear back only after `COMMIT` returned; the head watch moves right then.
 
 use super::events::{self, LOG_LOCK, NOTIFY, Refusal};
-use super::{Counters, listen};
+use super::listen;
+use crate::store::counters::Counters;
 use crate::store::rules::{self, AppendRefusal};
 use crate::store::{AppendOutcome, AppendRequest};
 use crate::{Error, Result};

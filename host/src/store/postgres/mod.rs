@@ -30,6 +30,7 @@ mod modules;
 mod projections;
 mod schema;
 
+use super::counters::Counters;
 use super::{
     AppendOutcome, AppendRequest, BuiltBy, Committed, Definition, Direction, DocumentBatch,
     DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease, LeaseStore,
@@ -41,8 +42,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use errors::During;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -104,18 +104,6 @@ pub(crate) fn redacted(connection: &str) -> String {
         },
         None => connection.to_owned(),
     }
-}
-
-/// The store's counters, shared with its committer.
-#[derive(Debug, Default)]
-struct Counters {
-    appends: AtomicU64,
-    events_appended: AtomicU64,
-    commits: AtomicU64,
-    conflicts: AtomicU64,
-    events_read: AtomicU64,
-    writes_submitted: AtomicU64,
-    writes_grouped: AtomicU64,
 }
 
 /// Every storage trait on one schema of a PostgreSQL database.
@@ -343,15 +331,7 @@ impl EventStore for PgStore {
     }
 
     fn metrics(&self) -> StoreMetrics {
-        StoreMetrics {
-            appends: self.counters.appends.load(Relaxed),
-            events_appended: self.counters.events_appended.load(Relaxed),
-            commits: self.counters.commits.load(Relaxed),
-            conflicts: self.counters.conflicts.load(Relaxed),
-            events_read: self.counters.events_read.load(Relaxed),
-            writes_submitted: self.counters.writes_submitted.load(Acquire),
-            writes_grouped: self.counters.writes_grouped.load(Acquire),
-        }
+        self.counters.metrics()
     }
 }
 

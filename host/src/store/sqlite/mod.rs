@@ -23,6 +23,7 @@ mod readers;
 mod schema;
 mod writer;
 
+use super::counters::Counters;
 use super::{
     AppendOutcome, AppendRequest, BuiltBy, Committed, Definition, Direction, DocumentBatch,
     DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease, LeaseStore,
@@ -35,12 +36,12 @@ use readers::Readers;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
-use writer::{Counters, Job, Writer};
+use writer::{Job, Writer};
 
 pub use config::{StoreConfig, Synchronous};
 use errors::During;
@@ -288,15 +289,7 @@ impl EventStore for SqliteStore {
     }
 
     fn metrics(&self) -> StoreMetrics {
-        StoreMetrics {
-            appends: self.counters.appends.load(Relaxed),
-            events_appended: self.counters.events_appended.load(Relaxed),
-            commits: self.counters.commits.load(Relaxed),
-            conflicts: self.counters.conflicts.load(Relaxed),
-            events_read: self.counters.events_read.load(Relaxed),
-            writes_submitted: self.counters.writes_submitted.load(Acquire),
-            writes_grouped: self.counters.writes_grouped.load(Acquire),
-        }
+        self.counters.metrics()
     }
 }
 

@@ -13,28 +13,16 @@
 
 use super::errors::{During, failed};
 use super::events::{self, EVENT_COLUMNS};
+use crate::store::counters::Counters;
 use crate::store::rules::{self, AppendRefusal, Placement, StoredId};
 use crate::store::{AppendOutcome, AppendRequest, ImportOutcome, RecordedEvent, category};
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{oneshot, watch};
-
-/// The store's counters, shared by the writer and the readers.
-#[derive(Debug, Default)]
-pub(super) struct Counters {
-    pub(super) appends: AtomicU64,
-    pub(super) events_appended: AtomicU64,
-    pub(super) commits: AtomicU64,
-    pub(super) conflicts: AtomicU64,
-    pub(super) events_read: AtomicU64,
-    pub(super) writes_submitted: AtomicU64,
-    pub(super) writes_grouped: AtomicU64,
-}
 
 /// How often an idle writer looks for commits of other processes to the same file.
 const FOREIGN_CHECK: Duration = Duration::from_millis(50);
