@@ -2,7 +2,7 @@
 //! before the append, so an `evolve` that fails on them fails the command with nothing
 //! written, and the stream stays loadable.
 
-use super::{command, head, mib, serve};
+use super::{command, head, mib, ordinary_command, serve};
 use crate::support::guests::UNFOLDABLE;
 use crate::support::server::{agent, get};
 
@@ -42,8 +42,14 @@ fn a_decided_event_that_evolve_cannot_fold_fails_the_command_with_nothing_writte
     let stream = get(&agent, &server.url("/streams/u-1"));
     assert_eq!(stream.ok()["events"], serde_json::json!([]), "{stream:?}");
 
-    let added = command(&agent, &server, UNFOLDABLE, "u-1", r#"{"type":"Added"}"#);
-    let added = added.ok();
+    let added = ordinary_command(
+        &agent,
+        &server,
+        UNFOLDABLE,
+        "u-1",
+        r#"{"type":"Added"}"#,
+        "15 failed commands",
+    );
     assert_eq!(added["streamVersion"], 1, "{added}");
     let stored = &added["events"][0];
     assert_eq!(

@@ -3,7 +3,7 @@
 //! instances of a version together stay under the pool's bound, and the server's
 //! memory comes back after a burst of large states.
 
-use super::{command, mib, serve};
+use super::{command, mib, ordinary_command, serve};
 use crate::support::guests::{self, BIG_STATE};
 use crate::support::server::agent;
 use refold::runtime::{PoolConfig, Runtime, RuntimeConfig};
@@ -77,8 +77,15 @@ fn after_a_burst_of_large_states_the_server_gives_the_memory_back() {
         mib(STATE),
         mib(bound)
     );
-    let next = command(&agent, &server, BIG_STATE, "warm-0", r#"{"type":"Shrink"}"#);
-    assert_eq!(next.ok()["streamVersion"], 2);
+    let next = ordinary_command(
+        &agent,
+        &server,
+        BIG_STATE,
+        "warm-0",
+        r#"{"type":"Shrink"}"#,
+        "a burst of large states",
+    );
+    assert_eq!(next["streamVersion"], 2);
     server.stop();
 }
 

@@ -11,6 +11,33 @@ mod output_limits;
 
 use crate::support::guests;
 use crate::support::server::{Answer, Db, Server, get, post};
+use std::time::{Duration, Instant};
+
+/// How long an ordinary command may take after an attack before the test calls the
+/// server stalled: generous, the measured figure is printed.
+const ORDINARY_LATENCY: Duration = Duration::from_secs(5);
+
+/// Send the ordinary `command` to `stream` and check it succeeds within
+/// [`ORDINARY_LATENCY`]; its answer. `after` says what came before, for messages.
+fn ordinary_command(
+    agent: &ureq::Agent,
+    server: &Server,
+    decider: &str,
+    stream: &str,
+    command_json: &str,
+    after: &str,
+) -> serde_json::Value {
+    let started = Instant::now();
+    let answer = command(agent, server, decider, stream, command_json);
+    let took = started.elapsed();
+    let outcome = answer.ok().clone();
+    eprintln!("an ordinary command after {after} took {took:?}");
+    assert!(
+        took < ORDINARY_LATENCY,
+        "an ordinary command after {after} took {took:?} (bound {ORDINARY_LATENCY:?})"
+    );
+    outcome
+}
 
 /// A server on a fresh database with `guest` deployed under its own name, and `extra`
 /// after `serve`.
