@@ -36,7 +36,8 @@ pub fn status(store: &StoreUrl, args: &ProjectionsArgs) -> anyhow::Result<ExitCo
         }
         None => {
             let engine = open_engine(store, false)?;
-            let statuses: Vec<ProjectionStatus> = engine.projections().status();
+            let mut statuses: Vec<ProjectionStatus> = engine.projections().status();
+            crate::block_on(engine.projections().read_runners(&mut statuses))?;
             statuses
                 .iter()
                 .map(serde_json::to_value)

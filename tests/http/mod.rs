@@ -3,7 +3,8 @@
 //!
 //! Every test runs on SQLite; a smoke subset (the first session's flow, multi-stream
 //! appends, a restart, the live feed) runs on PostgreSQL too, with
-//! `refold serve --store postgres://…`.
+//! `refold serve --store postgres://…`; several nodes on one PostgreSQL schema, killed
+//! and paused, are PostgreSQL only (`nodes.rs`).
 
 mod appends;
 mod errors;
@@ -12,4 +13,5 @@ mod hostile;
 mod hot_deploy;
 mod lifecycle;
 mod live;
+mod nodes;
 mod shared_file;

@@ -231,10 +231,24 @@ fn a_runner_that_takes_its_projection_back_reads_what_the_other_engine_wrote(bac
     block_on(first.wait_for("cart-summary", first_store.head(), PATIENCE)).unwrap();
     assert_eq!(cart_0_items(&first), quantities[0]);
 
-    // Idle, the first does not renew its lease: the second takes the projection over
-    // and folds the second item.
+    // The first loses its lease (as if it had paused past it: released here, and
+    // taken for the second engine, right after the first renewed it, so the first
+    // cannot renew in between); the second takes the projection over and folds the
+    // second item.
     let second = engine(&second_storage, &runtime);
     block_on(second.deploy(module, FailurePolicy::Stop)).unwrap();
+    let leases = &second_storage.leases;
+    let held = block_on(leases.leases()).unwrap()[0].clone();
+    let renewed = wait_until(
+        PATIENCE,
+        "the first engine to renew its lease",
+        || block_on(leases.leases()).unwrap()[0].clone(),
+        |lease| lease.expires_at_ms != held.expires_at_ms,
+    );
+    block_on(leases.release(&renewed)).unwrap();
+    block_on(leases.acquire(&renewed.name, second.owner(), TTL))
+        .unwrap()
+        .expect("a released lease is free");
     wait_until(
         PATIENCE,
         "the second engine to take the idle first engine's lease",

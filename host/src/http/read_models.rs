@@ -25,9 +25,13 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 /// The header of an answer whose `timeout_ms` was clamped to [`MAX_WAIT`].
 const CLAMPED_HEADER: &str = "refold-timeout-clamped";
 
-/// `GET /projections`: the state of every projection.
-pub(crate) async fn statuses(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "projections": state.engine.projections().status() }))
+/// `GET /projections`: the state of every projection, with who runs each generation
+/// (one read of the leases), and which lease owner this node is.
+pub(crate) async fn statuses(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let projections = state.engine.projections();
+    let mut statuses = projections.status();
+    projections.read_runners(&mut statuses).await?;
+    Ok(Json(json!({ "node": projections.owner(), "projections": statuses })).into_response())
 }
 
 /// `GET /projections/{name}`: the state of one projection.
@@ -35,7 +39,10 @@ pub(crate) async fn status(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let status = state.engine.projections().status_of(&name)?;
+    let projections = state.engine.projections();
+    let mut status = [projections.status_of(&name)?];
+    projections.read_runners(&mut status).await?;
+    let [status] = status;
     Ok(Json(status).into_response())
 }
 
@@ -46,7 +53,9 @@ pub(crate) async fn rebuild(
 ) -> Result<Response, ApiError> {
     let projections = state.engine.projections();
     projections.rebuild(&name).await?;
-    let status = projections.status_of(&name)?;
+    let mut status = [projections.status_of(&name)?];
+    projections.read_runners(&mut status).await?;
+    let [status] = status;
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())
 }
 

@@ -8,7 +8,7 @@
 use super::overlay::DocumentLimits;
 use super::plan::{self, Build, Building, Plan, Running};
 use super::runner::{self, Progress, RunnerContext, RunnerShared};
-use super::{ProjectionConfig, ProjectionLogic, ProjectionStatus, StreamSnapshots};
+use super::{ProjectionConfig, ProjectionLogic, ProjectionStatus, Runner, StreamSnapshots};
 use crate::runtime::{Module, Runtime};
 use crate::store::{
     Definition, EventStore, FailurePolicy, Generation, LeaseStore, ListQuery, Page,
@@ -22,6 +22,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
+
+/// How often `wait_for` on a node whose runner stands by reads the checkpoint the node
+/// running the projection committed.
+const STANDBY_POLL: Duration = Duration::from_millis(100);
 
 /// Runs projections and answers read-model queries.
 pub struct ProjectionEngine {
@@ -105,7 +109,7 @@ impl ProjectionEngine {
                 events: storage.events.clone(),
                 store: storage.projections.clone(),
                 leases: storage.leases.clone(),
-                owner: format!("pid {} engine {}", std::process::id(), uuid::Uuid::new_v4()).into(),
+                owner: node_name().into(),
                 runtime,
                 config,
                 handle: Handle::current(),
@@ -204,6 +208,41 @@ impl ProjectionEngine {
         statuses
     }
 
+    /// Who this engine is as the owner of its runners' leases: `hostname:pid:random`,
+    /// unique per engine, what [`Runner::owner`] shows on every node.
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// Fill in the [`Runner`] of every generation in `statuses`: who holds its lease
+    /// now, from one read of the lease store, so a node that stands by shows which
+    /// node runs the projection. A lease counts as held while it is unexpired by this
+    /// node's clock (the stores judge expiry by their own: on PostgreSQL the database
+    /// server's, so a node whose clock is off shows a lease expiring early or late by
+    /// as much, while the fencing itself is unaffected).
+    pub async fn read_runners(&self, statuses: &mut [ProjectionStatus]) -> Result<()> {
+        let leases = self.inner.leases.leases().await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        for status in statuses {
+            let name = status.name.clone();
+            for generation in std::iter::once(&mut status.active).chain(status.rebuild.as_mut()) {
+                let lease_name = format!("projection:{name}:{}", generation.generation);
+                generation.runner = leases
+                    .iter()
+                    .find(|lease| lease.name == lease_name && lease.expires_at_ms > now)
+                    .map(|lease| Runner {
+                        owner: lease.owner.clone(),
+                        token: lease.token,
+                        expires_at_ms: lease.expires_at_ms,
+                        this_node: lease.owner == *self.inner.owner,
+                    });
+            }
+        }
+        Ok(())
+    }
+
     /// The state of the projection `name`.
     pub fn status_of(&self, name: &str) -> Result<ProjectionStatus> {
         let head = self.inner.events.head();
@@ -219,7 +258,8 @@ impl ProjectionEngine {
     /// stopped at an event at or before `position`, or if `position` is beyond the
     /// log's head as the store has it now ([`Error::BeyondHead`]: it may never come),
     /// and after `timeout` otherwise. The wait is a watch awaited, never a blocked
-    /// thread.
+    /// thread; while another process runs the projection (this one stands by), the
+    /// checkpoint that process committed is read from the store every 100 ms too.
     pub async fn wait_for(&self, name: &str, position: u64, timeout: Duration) -> Result<u64> {
         let (mut progress, shared) = {
             let slots = lock(&self.inner.slots);
@@ -235,13 +275,45 @@ impl ProjectionEngine {
             }
         }
         // Timing out is one of the answers; what was reached is read below either way.
-        let _ = tokio::time::timeout(
-            timeout,
-            progress.wait_for(|p| {
-                p.checkpoint >= position || p.fault.as_ref().is_some_and(|(at, _)| *at <= position)
-            }),
-        )
-        .await;
+        // While another node runs the projection, this one's runner publishes nothing:
+        // the checkpoint that node commits is read from the store every
+        // `STANDBY_POLL` instead.
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let standby = shared.standing_by();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let wait = if standby {
+                left.min(STANDBY_POLL)
+            } else {
+                left
+            };
+            let _ = tokio::time::timeout(
+                wait,
+                progress.wait_for(|p| {
+                    p.checkpoint >= position
+                        || p.fault.as_ref().is_some_and(|(at, _)| *at <= position)
+                }),
+            )
+            .await;
+            let reached = progress.borrow().clone();
+            if reached.checkpoint >= position
+                || reached
+                    .fault
+                    .as_ref()
+                    .is_some_and(|(at, _)| *at <= position)
+            {
+                break;
+            }
+            if standby
+                && let Some(stored) = self.inner.store.definition(name).await?
+                && stored.active.checkpoint >= position
+            {
+                return Ok(stored.active.checkpoint);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+        }
         let reached = progress.borrow().clone();
         if reached.checkpoint >= position {
             return Ok(reached.checkpoint);
@@ -581,4 +653,18 @@ impl Inner {
         lock(&self.retired).extend(old.thread);
         tracing::info!(projection = %shared.projection, generation = shared.generation, "rebuilt read model is now the one queries read");
     }
+}
+
+/// This process as a lease owner, readable by whoever looks at the leases:
+/// `hostname:pid:random` (eight hex digits of a fresh UUID, so two engines of one
+/// process, or a restarted process given the same pid, are different owners).
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &random[..8])
 }

@@ -40,4 +40,4 @@ pub use crate::store::{Document, FailurePolicy, FieldFilter, ListQuery, Page};
 pub use engine::ProjectionEngine;
 pub use logic::{NativeProjection, ProjectionLogic};
 pub use snapshot::StreamSnapshots;
-pub use status::{GenerationStatus, ProjectionConfig, ProjectionState, ProjectionStatus};
+pub use status::{GenerationStatus, ProjectionConfig, ProjectionState, ProjectionStatus, Runner};

@@ -15,7 +15,8 @@
 //! database error is not the event's fault: the runner records it, waits, and retries.
 //!
 //! Caught up, the runner parks on the store's head watch until the log grows (or it
-//! is told to stop).
+//! is told to stop), waking meanwhile when its lease is due for renewal, so an idle
+//! projection keeps its runner.
 //!
 //! A runner works only while it holds its generation's lease (`projection:<name>:<n>`
 //! in the [`LeaseStore`]), renewed at a third of its time to live, and every batch it
@@ -80,6 +81,8 @@ struct Tracked {
     last_error: Option<String>,
     skipped: u64,
     applied: u64,
+    /// Batches refused by the fence.
+    fenced: u64,
     /// (time, events applied by then), oldest first; the first is the rate's baseline.
     samples: VecDeque<(Instant, u64)>,
 }
@@ -111,6 +114,7 @@ impl RunnerShared {
                 last_error: generation.fault.as_ref().map(|(_, error)| error.clone()),
                 skipped: generation.skipped,
                 applied: 0,
+                fenced: 0,
                 samples: VecDeque::from([(Instant::now(), 0)]),
             }),
             stop: watch::channel(false).0,
@@ -188,6 +192,8 @@ impl RunnerShared {
             last_error: tracked.last_error.clone(),
             faulted_at: tracked.fault.as_ref().map(|(position, _)| *position),
             skipped: tracked.skipped,
+            fenced_commits: tracked.fenced,
+            runner: None,
         }
     }
 
@@ -222,6 +228,11 @@ impl RunnerShared {
         self.publish(&tracked);
     }
 
+    /// Whether another owner holds the lease and this runner waits to take over.
+    pub(super) fn standing_by(&self) -> bool {
+        self.tracked().standby
+    }
+
     fn set_standby(&self, standby: bool) {
         self.tracked().standby = standby;
     }
@@ -232,6 +243,10 @@ impl RunnerShared {
         tracked.checkpoint = checkpoint;
         tracked.caught_up = false;
         self.publish(&tracked);
+    }
+
+    fn record_fenced(&self) {
+        self.tracked().fenced += 1;
     }
 
     fn mark_caught_up(&self) {
@@ -376,11 +391,18 @@ impl Runner {
                 Ok(Step::Progressed) => {}
                 Ok(Step::Idle(checkpoint)) => {
                     self.shared.mark_caught_up();
+                    // Wake when the lease is due for renewal even if the log does not
+                    // grow: an idle runner that let its lease lapse would still say
+                    // it runs the projection while another process did.
+                    let renew_in = self.renewal_due();
                     handle.block_on(async {
-                        tokio::select! {
-                            _ = head.wait_for(|head| *head > checkpoint) => {}
-                            _ = stop.wait_for(|stop| *stop) => {}
-                        }
+                        let _ = tokio::time::timeout(renew_in, async {
+                            tokio::select! {
+                                _ = head.wait_for(|head| *head > checkpoint) => {}
+                                _ = stop.wait_for(|stop| *stop) => {}
+                            }
+                        })
+                        .await;
                     });
                 }
                 Ok(Step::Promoted) => (self.context.promoted)(&self.shared),
@@ -402,6 +424,17 @@ impl Runner {
         }
         self.release_lease();
         self.shared.mark_stopped();
+    }
+
+    /// How long until the lease held is due for renewal (at once when none is held).
+    fn renewal_due(&self) -> Duration {
+        let interval = self.context.lease_ttl / 3;
+        self.lease
+            .borrow()
+            .as_ref()
+            .map_or(Duration::ZERO, |(_, since)| {
+                interval.saturating_sub(since.elapsed())
+            })
     }
 
     /// Take or renew the generation's lease when due. Taking it over from another owner
@@ -626,6 +659,8 @@ impl Runner {
             Committed::Superseded => return Ok(Step::Finished),
             Committed::Fenced => {
                 // Another process took the lease over: nothing of this batch stands.
+                tracing::info!(projection = %self.shared.projection, generation = self.shared.generation, "a batch was fenced: another process holds the lease now");
+                self.shared.record_fenced();
                 self.overlay.forget_committed();
                 self.lease.take();
                 return Ok(Step::Progressed);

@@ -115,4 +115,27 @@ pub struct GenerationStatus {
     pub faulted_at: Option<u64>,
     /// Events skipped under the `skip` policy.
     pub skipped: u64,
+    /// Batches this process applied but could not commit because its lease had
+    /// passed to another owner in the meantime (the fence refused them): nothing of
+    /// them was stored.
+    pub fenced_commits: u64,
+    /// Who holds this generation's lease now, read from the lease store; `None` when
+    /// nobody holds it unexpired (or when the status was taken without reading the
+    /// leases: see [`ProjectionEngine::read_runners`](super::ProjectionEngine::read_runners)).
+    pub runner: Option<Runner>,
+}
+
+/// The holder of a projection generation's lease: the node that runs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Runner {
+    /// The lease owner: the node as `hostname:pid:random`.
+    pub owner: String,
+    /// The lease's fencing token; it grows each time the lease passes to another owner.
+    pub token: u64,
+    /// When the lease expires unless renewed: milliseconds since the Unix epoch, on
+    /// the store's clock.
+    pub expires_at_ms: u64,
+    /// Whether the owner is the process answering.
+    pub this_node: bool,
 }
