@@ -75,7 +75,8 @@ struct Tracked {
     checkpoint: u64,
     caught_up: bool,
     stopped: bool,
-    /// Another owner holds the lease; this runner waits to take over.
+    /// The runner does not hold the lease (another owner does, or it has not asked yet):
+    /// it waits to take over.
     standby: bool,
     fault: Option<(u64, String)>,
     last_error: Option<String>,
@@ -109,7 +110,8 @@ impl RunnerShared {
                 checkpoint: generation.checkpoint,
                 caught_up: false,
                 stopped: false,
-                standby: false,
+                // Until its runner first holds the lease, this process does not run it.
+                standby: true,
                 fault: generation.fault.clone(),
                 last_error: generation.fault.as_ref().map(|(_, error)| error.clone()),
                 skipped: generation.skipped,
