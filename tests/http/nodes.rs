@@ -6,7 +6,7 @@
 //! nodes of one file are what `shared_file.rs` tests.
 
 use crate::support::Backend;
-use crate::support::server::{Answer, Db, Server, add_item, agent, get, open_cart};
+use crate::support::server::{Answer, Db, Server, add_item, agent, get, open_cart, whole_log};
 use crate::support::wait::{PATIENCE, wait_until};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -156,23 +156,6 @@ fn client(id: usize, nodes: Nodes, stop: Arc<AtomicBool>) -> Seen {
         node += 1;
     }
     seen
-}
-
-/// The whole log as `server` reads it, page by page.
-fn whole_log(base: &str) -> Vec<Value> {
-    let http = agent();
-    let mut events: Vec<Value> = Vec::new();
-    loop {
-        let after = events
-            .last()
-            .map_or(0, |e| e["globalPosition"].as_u64().unwrap());
-        let page = get(&http, &format!("{base}/log?after={after}&limit=1000"));
-        let page = page.ok()["events"].as_array().expect("events").clone();
-        if page.is_empty() {
-            return events;
-        }
-        events.extend(page);
-    }
 }
 
 /// The cart summaries a fold of `log` gives, by cart: what the cart-summary projection

@@ -5,9 +5,10 @@
 
 use super::live::Feed;
 use crate::support::guests::{self, CART_V2};
-use crate::support::server::{Db, Server, add_item, agent, get, open_cart, post, refold_on};
+use crate::support::server::{
+    Db, Server, add_item, agent, get, open_cart, post, refold_on, whole_log,
+};
 use crate::support::wait::{PATIENCE, wait_until};
-use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -102,26 +103,6 @@ fn projection_state(server: &Server, projection: &str) -> String {
         .as_str()
         .expect("a projection state")
         .to_owned()
-}
-
-/// The whole log as `server` reads it, page by page.
-fn whole_log(server: &Server) -> Vec<Value> {
-    let http = agent();
-    let mut events: Vec<Value> = Vec::new();
-    loop {
-        let after = events
-            .last()
-            .map_or(0, |e| e["globalPosition"].as_u64().unwrap());
-        let page = get(
-            &http,
-            &server.url(&format!("/log?after={after}&limit=1000")),
-        );
-        let page = page.ok()["events"].as_array().expect("events").clone();
-        if page.is_empty() {
-            return events;
-        }
-        events.extend(page);
-    }
 }
 
 #[test]
@@ -274,7 +255,7 @@ fn command_line_writes_deploys_and_a_second_server_beside_a_busy_server_lose_not
     assert_eq!(summary.ok()["itemCount"], 2, "{summary:?}");
 
     // Every acknowledged event is present, at its position, and positions are contiguous.
-    let log = whole_log(&second);
+    let log = whole_log(&second.base);
     let positions: Vec<u64> = log
         .iter()
         .map(|e| e["globalPosition"].as_u64().unwrap())

@@ -347,3 +347,20 @@ pub fn add_item(cart: &str, sku: &str, quantity: u64) -> String {
         r#"{{"type":"AddItem","data":{{"cartId":"{cart}","sku":"{sku}","name":"Product","quantity":{quantity},"unitPrice":1250,"addedAt":"2024-01-01T00:00:05.000Z"}}}}"#
     )
 }
+
+/// The whole log as the server at `base` reads it, page by page.
+pub fn whole_log(base: &str) -> Vec<Value> {
+    let http = agent();
+    let mut events: Vec<Value> = Vec::new();
+    loop {
+        let after = events
+            .last()
+            .map_or(0, |e| e["globalPosition"].as_u64().unwrap());
+        let page = get(&http, &format!("{base}/log?after={after}&limit=1000"));
+        let page = page.ok()["events"].as_array().expect("events").clone();
+        if page.is_empty() {
+            return events;
+        }
+        events.extend(page);
+    }
+}
