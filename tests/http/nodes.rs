@@ -597,3 +597,41 @@ fn a_node_paused_past_its_lease_commits_nothing_for_the_projection_once_it_resum
         server.stop();
     }
 }
+
+#[test]
+fn a_deploy_through_one_node_goes_live_on_the_others() {
+    let db = Db::on(Backend::Postgres);
+    let nodes = [db.serve_cart(&[]), db.serve_cart(&[])];
+    let http = agent();
+    let v2 = crate::support::guests::wasm(crate::support::guests::CART_V2);
+    let deployed = crate::support::server::put(&http, &nodes[0].url("/modules/cart"), &v2, None);
+    assert_eq!(deployed.ok()["version"], 2, "{deployed:?}");
+    let recorded = Instant::now();
+    let hash = refold::runtime::content_hash(&v2);
+    wait_until(
+        PATIENCE,
+        "the other node to make the deploy live",
+        || get(&http, &nodes[1].url("/modules")).ok()["modules"].clone(),
+        |modules| {
+            modules.as_array().is_some_and(|modules| {
+                modules
+                    .iter()
+                    .any(|m| m["name"] == "cart" && m["version"] == 2 && m["hash"] == hash.as_str())
+            })
+        },
+    );
+    println!(
+        "the other node made the deploy live {:?} after it was recorded",
+        recorded.elapsed()
+    );
+    let opened = crate::support::server::post(
+        &http,
+        &nodes[1].url("/commands/cart/cart-1"),
+        &open_cart("cart-1"),
+        None,
+    );
+    assert_eq!(opened.ok()["moduleVersion"], 2, "{opened:?}");
+    for node in nodes {
+        node.stop();
+    }
+}
