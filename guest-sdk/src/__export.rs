@@ -1,7 +1,7 @@
 //! The glue between the generated WIT bindings and the traits, used by the export
 //! macros. Not part of the public API.
 
-use crate::{Decider, Documents, Projection};
+use crate::{Decider, Documents, Projection, Upcaster};
 use std::marker::PhantomData;
 
 /// Bindings for the `decider-module` world.
@@ -26,9 +26,21 @@ pub mod projection_bindings {
     });
 }
 
+/// Bindings for the `upcaster-module` world.
+pub mod upcaster_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "refold:domain/upcaster-module",
+        pub_export_macro: true,
+        export_macro_name: "export_upcaster_world",
+        default_bindings_module: "refold_guest::__export::upcaster_bindings",
+    });
+}
+
 use decider_bindings::exports::refold::domain::decider as wit_decider;
 use projection_bindings::exports::refold::domain::projection as wit_projection;
 use projection_bindings::refold::domain::documents as wit_documents;
+use upcaster_bindings::exports::refold::domain::upcaster as wit_upcaster;
 
 /// Implements the exported `decider` interface for any [`Decider`].
 pub struct DeciderExport<D>(PhantomData<D>);
@@ -44,16 +56,25 @@ impl<D: Decider + 'static> wit_decider::Guest for DeciderExport<D> {
     }
 
     fn decide(
+        context: wit_decider::DeciderContext,
         state: Vec<u8>,
         command: String,
     ) -> Result<Vec<wit_decider::NewEvent>, wit_decider::DecideError> {
-        match crate::wire::decide::<D>(&state, &command) {
+        let context = crate::Context {
+            stream_id: context.stream_id,
+            partition: context.partition,
+            version: context.version,
+            metadata: context.metadata,
+        };
+        match crate::wire::decide::<D>(&context, &state, &command) {
             Ok(events) => Ok(events
                 .into_iter()
                 .map(|e| wit_decider::NewEvent {
                     event_type: e.event_type,
                     data: e.data,
                     metadata: e.metadata,
+                    stream_id: e.stream_id,
+                    tags: e.tags,
                 })
                 .collect()),
             Err(crate::DecideError::Rejected(m)) => Err(wit_decider::DecideError::Rejected(m)),
@@ -75,6 +96,35 @@ impl<P: Projection + 'static> wit_projection::Guest for ProjectionExport<P> {
     fn apply(events: Vec<wit_projection::Event>) -> Result<(), String> {
         let events: Vec<crate::Event> = events.into_iter().map(from_projection_event).collect();
         crate::wire::apply::<P>(&events, &mut HostDocuments)
+    }
+}
+
+/// Implements the exported `upcaster` interface for any [`Upcaster`].
+pub struct UpcasterExport<U>(PhantomData<U>);
+
+impl<U: Upcaster + 'static> wit_upcaster::Guest for UpcasterExport<U> {
+    fn event_types() -> Vec<String> {
+        crate::wire::upcast_event_types::<U>()
+    }
+
+    fn upcast(
+        events: Vec<wit_upcaster::Event>,
+    ) -> Result<Vec<Vec<wit_upcaster::UpcastEvent>>, String> {
+        let events: Vec<crate::Event> = events.into_iter().map(from_upcaster_event).collect();
+        let upcast = crate::wire::upcast::<U>(&events)?;
+        Ok(upcast
+            .into_iter()
+            .map(|current| {
+                current
+                    .into_iter()
+                    .map(|e| wit_upcaster::UpcastEvent {
+                        event_type: e.event_type,
+                        data: e.data,
+                        metadata: e.metadata,
+                    })
+                    .collect()
+            })
+            .collect())
     }
 }
 
@@ -108,6 +158,7 @@ macro_rules! event_from_wit {
                 event_id: e.event_id,
                 recorded_at: e.recorded_at,
                 partition: e.partition,
+                tags: e.tags,
             }
         }
     };
@@ -115,3 +166,4 @@ macro_rules! event_from_wit {
 
 event_from_wit!(from_decider_event, wit_decider::Event);
 event_from_wit!(from_projection_event, wit_projection::Event);
+event_from_wit!(from_upcaster_event, wit_upcaster::Event);

@@ -1,5 +1,6 @@
 //! The write-side trait a guest author implements.
 
+use crate::Context;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -26,21 +27,41 @@ pub trait Decider {
     fn evolve(state: Self::State, event: Self::Event) -> Self::State;
 
     /// Decide which events `command` produces given `state`, or reject it.
-    fn decide(command: Self::Command, state: &Self::State) -> Result<Vec<Self::Event>, Rejection>;
+    /// `context` says which stream (and partition) the command is for, the version
+    /// the state was folded to, and the command's metadata.
+    fn decide(
+        command: Self::Command,
+        state: &Self::State,
+        context: &Context,
+    ) -> Result<Vec<Self::Event>, Rejection>;
 }
 
-/// A business rule's refusal of a command, with a message for the caller.
+/// Why `decide` produced no events, with a message for the caller: a business rule's
+/// refusal ([`Rejection::new`]), or a command that makes no sense
+/// ([`Rejection::invalid_command`], answered like a command that cannot be parsed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// What rule refused the command and why, for the person who sent it.
+    /// What refused the command and why, for the person who sent it.
     pub message: String,
+    /// True when the command itself is invalid rather than refused by a rule.
+    pub invalid_command: bool,
 }
 
 impl Rejection {
-    /// A rejection with the given message.
+    /// A business rule refused the command: the text says which and why.
     pub fn new(message: impl Into<String>) -> Self {
         Rejection {
             message: message.into(),
+            invalid_command: false,
+        }
+    }
+
+    /// The command cannot be carried out as given (e.g. it names another stream's
+    /// entity): the engine answers it like a command it cannot parse.
+    pub fn invalid_command(message: impl Into<String>) -> Self {
+        Rejection {
+            message: message.into(),
+            invalid_command: true,
         }
     }
 }

@@ -26,16 +26,71 @@ pub struct Event {
     pub recorded_at: String,
     /// The partition (tenant) the stream belongs to.
     pub partition: String,
+    /// The event's tags, e.g. `course:c1`.
+    pub tags: Vec<String>,
 }
 
 /// An event a decider wants appended; the store assigns positions, id and time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewEvent {
     /// The event's type name.
     pub event_type: String,
     /// The event's data: a JSON object, as text.
     pub data: String,
     /// Optional metadata: a JSON object, as text.
+    pub metadata: Option<String>,
+    /// The stream to append it to; none: the command's stream.
+    pub stream_id: Option<String>,
+    /// Tags for query reads and append conditions.
+    pub tags: Vec<String>,
+}
+
+/// What the engine knows about the command being decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// The stream the command is for; none for a query decider.
+    pub stream_id: Option<String>,
+    /// The partition (tenant) of the stream.
+    pub partition: String,
+    /// The stream's version the state was folded to (0: no events yet).
+    pub version: u64,
+    /// The command's metadata: a JSON object, as text. The caller's keys, and the
+    /// engine's under `refold` (`commandId`, `correlationId`, `causationId`).
+    pub metadata: String,
+}
+
+impl Default for Context {
+    /// No stream, the `default` partition, version 0, no metadata: the context of a
+    /// decision tried outside the engine.
+    fn default() -> Self {
+        Context {
+            stream_id: None,
+            partition: "default".to_owned(),
+            version: 0,
+            metadata: "{}".to_owned(),
+        }
+    }
+}
+
+impl Context {
+    /// The value of the metadata key `key` (a top-level key of [`metadata`](Self::metadata)),
+    /// if the metadata has it.
+    pub fn metadata_value(&self, key: &str) -> Option<serde_json::Value> {
+        let mut metadata: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.metadata).ok()?;
+        metadata.remove(key)
+    }
+}
+
+/// A stored event in its current shape, as an upcaster makes it. It keeps the stored
+/// event's id, stream, positions, time and tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcastEvent {
+    /// The current type name.
+    pub event_type: String,
+    /// The current data: a JSON object, as text.
+    pub data: String,
+    /// The current metadata (a JSON object, as text); none keeps the stored one.
     pub metadata: Option<String>,
 }
 

@@ -2,9 +2,11 @@
 //!
 //! A guest author describes a domain with serde types and implements one trait:
 //! [`Decider`] for the write side (fold events into state, decide what a command
-//! means) or [`Projection`] for the read side (fold events into read-model
-//! documents). One macro, [`export_decider!`] or [`export_projection!`], turns the
-//! implementation into a WebAssembly component the Refold engine can deploy. No WIT
+//! means), [`Projection`] for the read side (fold events into read-model
+//! documents), or [`Upcaster`] for event evolution (read old event shapes as current
+//! ones). One macro, [`export_decider!`], [`export_projection!`] or
+//! [`export_upcaster!`], turns the implementation into a WebAssembly component the
+//! Refold engine can deploy. No WIT
 //! knowledge is needed; the generated bindings stay hidden.
 //!
 //! The same implementation also runs natively: the functions in [`wire`] are exactly
@@ -24,7 +26,7 @@
 //! # Example
 //!
 //! ```
-//! use refold_guest::{Decider, Rejection};
+//! use refold_guest::{Context, Decider, Rejection};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize, Default)]
@@ -52,7 +54,7 @@
 //!         state
 //!     }
 //!
-//!     fn decide(command: Command, state: &Counter) -> Result<Vec<Event>, Rejection> {
+//!     fn decide(command: Command, state: &Counter, _: &Context) -> Result<Vec<Event>, Rejection> {
 //!         match command {
 //!             Command::Add { amount } if state.value + amount > 100 => {
 //!                 Err(Rejection::new(format!("the counter would pass 100 (it is {})", state.value)))
@@ -69,6 +71,7 @@
 //! // The same logic, natively, through the functions the component runs:
 //! let state = refold_guest::wire::initial_state::<CounterDecider>();
 //! let events = refold_guest::wire::decide::<CounterDecider>(
+//!     &Context::default(),
 //!     &state,
 //!     r#"{"type":"Add","data":{"amount":5}}"#,
 //! ).unwrap();
@@ -80,6 +83,7 @@ mod decider;
 mod documents;
 mod event;
 mod projection;
+mod upcaster;
 pub mod wire;
 
 #[doc(hidden)]
@@ -88,8 +92,9 @@ pub mod __export;
 
 pub use decider::{Decider, Rejection};
 pub use documents::{Documents, ReadModel};
-pub use event::{DecideError, Event, NewEvent};
+pub use event::{Context, DecideError, Event, NewEvent, UpcastEvent};
 pub use projection::Projection;
+pub use upcaster::Upcaster;
 
 /// Exports a [`Decider`] implementation as the component's `decider` interface.
 ///
@@ -120,6 +125,23 @@ macro_rules! export_projection {
             type RefoldProjectionExport = $crate::__export::ProjectionExport<$projection>;
             $crate::__export::projection_bindings::export_projection_world!(
                 RefoldProjectionExport with_types_in $crate::__export::projection_bindings
+            );
+        };
+    };
+}
+
+/// Exports an [`Upcaster`] implementation as the component's `upcaster` interface.
+///
+/// Use it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. On any
+/// other target it expands to nothing, so the same crate can be used natively.
+#[macro_export]
+macro_rules! export_upcaster {
+    ($upcaster:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type RefoldUpcasterExport = $crate::__export::UpcasterExport<$upcaster>;
+            $crate::__export::upcaster_bindings::export_upcaster_world!(
+                RefoldUpcasterExport with_types_in $crate::__export::upcaster_bindings
             );
         };
     };

@@ -5,7 +5,10 @@
 //! component, minus the boundary. Benchmarks use them as the native baseline; unit
 //! tests use them to test logic without building a component.
 
-use crate::{DecideError, Decider, Documents, Event, NewEvent, Projection, ReadModel};
+use crate::{
+    Context, DecideError, Decider, Documents, Event, NewEvent, Projection, ReadModel, UpcastEvent,
+    Upcaster,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -24,20 +27,62 @@ pub fn evolve<D: Decider>(state: &[u8], events: &[Event]) -> Result<Vec<u8>, Str
     Ok(encode_state(&state))
 }
 
-/// Decode `state` and `command` and decide: the events to append, or why not.
-pub fn decide<D: Decider>(state: &[u8], command: &str) -> Result<Vec<NewEvent>, DecideError> {
+/// Decode `state` and `command` and decide in `context`: the events to append, or why not.
+pub fn decide<D: Decider>(
+    context: &Context,
+    state: &[u8],
+    command: &str,
+) -> Result<Vec<NewEvent>, DecideError> {
     let state = decode_state::<D>(state).map_err(DecideError::InvalidCommand)?;
-    let command: D::Command = serde_json::from_str(command).map_err(|e| {
+    let command: D::Command = decode_command(command).map_err(|e| {
         DecideError::InvalidCommand(format!(
             "the command is not a known command as JSON {{\"type\": ..., \"data\": {{...}}}}: {e}"
         ))
     })?;
-    let events = D::decide(command, &state).map_err(|r| DecideError::Rejected(r.message))?;
+    let events = D::decide(command, &state, context).map_err(|r| {
+        if r.invalid_command {
+            DecideError::InvalidCommand(r.message)
+        } else {
+            DecideError::Rejected(r.message)
+        }
+    })?;
     events
         .iter()
         .map(encode_event)
         .collect::<Result<_, _>>()
         .map_err(DecideError::InvalidCommand)
+}
+
+/// Read a command into the adjacently tagged enum `C`. A command without data may
+/// leave `data` out or send `{}` (or `null`): either names a unit variant (`Close`)
+/// or a struct variant without fields (`Close {}`).
+fn decode_command<C: DeserializeOwned>(text: &str) -> Result<C, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Tagged<'a> {
+        #[serde(rename = "type")]
+        command_type: String,
+        #[serde(borrow)]
+        data: Option<&'a serde_json::value::RawValue>,
+    }
+    let first = match serde_json::from_str(text) {
+        Ok(command) => return Ok(command),
+        Err(error) => error,
+    };
+    let Ok(tagged) = serde_json::from_str::<Tagged<'_>>(text) else {
+        return Err(first);
+    };
+    let without_data = tagged.data.is_none_or(|data| {
+        serde_json::from_str::<Option<serde_json::Map<String, serde_json::Value>>>(data.get())
+            .is_ok_and(|object| object.is_none_or(|object| object.is_empty()))
+    });
+    if !without_data {
+        return Err(first);
+    }
+    let unit = serde_json::json!({ "type": tagged.command_type });
+    let empty = serde_json::json!({ "type": tagged.command_type, "data": {} });
+    C::deserialize(unit)
+        .or_else(|_| C::deserialize(empty))
+        .map_err(|_| first)
 }
 
 /// The event types a projection wants.
@@ -53,6 +98,32 @@ pub fn apply<P: Projection>(events: &[Event], documents: &mut dyn Documents) -> 
         P::apply(typed, event, &mut read_model)?;
     }
     Ok(())
+}
+
+/// The stored event types an upcaster reads.
+pub fn upcast_event_types<U: Upcaster>() -> Vec<String> {
+    U::EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect()
+}
+
+/// The current shape of each of `events`, one list per event.
+pub fn upcast<U: Upcaster>(events: &[Event]) -> Result<Vec<Vec<UpcastEvent>>, String> {
+    events
+        .iter()
+        .map(|event| {
+            let stored = decode_event::<U::Stored>(event)?;
+            U::upcast(stored, event)?
+                .iter()
+                .map(|current| {
+                    let encoded = encode_event(current)?;
+                    Ok(UpcastEvent {
+                        event_type: encoded.event_type,
+                        data: encoded.data,
+                        metadata: None,
+                    })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn encode_state<S: Serialize>(state: &S) -> Vec<u8> {
@@ -100,6 +171,6 @@ fn encode_event<E: Serialize>(event: &E) -> Result<NewEvent, String> {
         data: tagged
             .data
             .map_or_else(|| "{}".to_owned(), |d| d.get().to_owned()),
-        metadata: None,
+        ..NewEvent::default()
     })
 }

@@ -179,6 +179,7 @@ fn event(position: u64, event_type: &str, data: &str) -> Event {
         event_id: format!("00000000-0000-0000-0000-{position:012}"),
         recorded_at: "2024-01-01T00:00:00.000Z".to_owned(),
         partition: "default".to_owned(),
+        tags: Vec::new(),
     }
 }
 
@@ -210,7 +211,12 @@ fn native_command(opened: &str, items: &[String], add: &str) -> Duration {
     let state = refold_guest::wire::evolve::<cart::Cart>(&initial, &history).unwrap();
     median(COMMANDS, || {
         timed(|| {
-            let events = refold_guest::wire::decide::<cart::Cart>(&state, add).unwrap();
+            let events = refold_guest::wire::decide::<cart::Cart>(
+                &refold_guest::Context::default(),
+                &state,
+                add,
+            )
+            .unwrap();
             let appended: Vec<refold_guest::Event> = events
                 .iter()
                 .map(|e| native_event(&event(ITEMS + 2, &e.event_type, &e.data)))

@@ -2,7 +2,7 @@
 
 use super::strict_runtime;
 use crate::support::guests::{self, FAULTY};
-use refold::runtime::{Module, Runtime, RuntimeConfig};
+use refold::runtime::{DeciderContext, Module, Runtime, RuntimeConfig};
 use refold::{Error, GuestFault};
 use std::time::{Duration, Instant};
 
@@ -241,8 +241,14 @@ fn a_decision_for_a_stream_draws_numbers_of_that_stream_and_version() {
     let module = runtime.load("faulty", &guests::wasm(FAULTY)).unwrap();
     let command = r#"{"type":"Uuids"}"#;
     let uuids = |partition: &str, stream: &str, version: u64| -> Vec<String> {
+        let context = DeciderContext {
+            stream_id: Some(stream.to_owned()),
+            partition: partition.to_owned(),
+            version,
+            metadata: "{}".to_owned(),
+        };
         let events = module
-            .decide_on(partition, stream, version, b"state", command)
+            .decide_in(&context, b"state", command)
             .unwrap()
             .unwrap();
         let data: serde_json::Value = serde_json::from_str(&events[0].data).unwrap();

@@ -1,6 +1,7 @@
 //! The wasm runtime: loading, calling, sandboxing and swapping real components.
 
 mod cart;
+mod contract;
 mod faults;
 mod loading;
 mod swap;

@@ -381,5 +381,6 @@ pub fn event(stream: &str, position: u64, event_type: &str, data: &str) -> Event
         event_id: format!("00000000-0000-0000-0000-{position:012}"),
         recorded_at: "2024-01-01T00:00:00.000Z".to_owned(),
         partition: "default".to_owned(),
+        tags: Vec::new(),
     }
 }

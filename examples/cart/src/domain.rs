@@ -1,7 +1,7 @@
 //! The cart's types and rules, with no export: `lib.rs` exports them as a component,
 //! and other components (the cart-v2 test fixture) build on the same source.
 
-use refold_guest::{Decider, Rejection};
+use refold_guest::{Context, Decider, Rejection};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -191,7 +191,11 @@ impl Decider for Cart {
         state
     }
 
-    fn decide(command: CartCommand, state: &CartState) -> Result<Vec<CartEvent>, Rejection> {
+    fn decide(
+        command: CartCommand,
+        state: &CartState,
+        _context: &Context,
+    ) -> Result<Vec<CartEvent>, Rejection> {
         match command {
             CartCommand::OpenCart(opened) => {
                 if state.status != Status::Empty {

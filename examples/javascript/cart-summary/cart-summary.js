@@ -5,7 +5,7 @@
 // (examples/cart-summary). One source builds with both engines (SpiderMonkey through
 // componentize-js, QuickJS through componentize-qjs) by examples/build-polyglot.sh.
 
-import * as documents from "refold:domain/documents@0.1.0";
+import * as documents from "refold:domain/documents@0.2.0";
 
 const COLLECTION = "cart_summary";
 

@@ -322,7 +322,7 @@ export const decider = {
     return encodeState(state);
   },
 
-  decide(stateBytes, commandText) {
+  decide(_context, stateBytes, commandText) {
     let state;
     let type;
     let data;
@@ -347,6 +347,8 @@ export const decider = {
         eventType,
         data: JSON.stringify(eventData),
         metadata: null,
+        streamId: null,
+        tags: [],
       }));
     } catch (error) {
       throw error instanceof Rejection ? { tag: "rejected", val: error.message } : error;

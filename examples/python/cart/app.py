@@ -13,6 +13,7 @@ from wit_world import exports
 from wit_world.imports.types import (
     DecideError_InvalidCommand,
     DecideError_Rejected,
+    DeciderContext,
     Event,
     NewEvent,
 )
@@ -222,7 +223,7 @@ class Decider(exports.Decider):
             evolve(current, event.event_type, read_event(event))
         return encode_state(current)
 
-    def decide(self, state: bytes, command: str) -> list[NewEvent]:
+    def decide(self, context: DeciderContext, state: bytes, command: str) -> list[NewEvent]:
         try:
             current = decode_state(state)
         except Unreadable as error:
@@ -240,4 +241,4 @@ class Decider(exports.Decider):
             decided = decide(command_type, data, current)
         except Rejection as rejection:
             raise Err(DecideError_Rejected(str(rejection))) from rejection
-        return [NewEvent(event_type, encode(data), None) for event_type, data in decided]
+        return [NewEvent(event_type, encode(data), None, None, []) for event_type, data in decided]

@@ -6,7 +6,7 @@
 //! a `refold_guest::Decider` compiled into the host, through the same `wire`
 //! functions the component runs, so a benchmark can run both and compare.
 
-use crate::runtime::{DecideError, Event, Module, NewEvent};
+use crate::runtime::{DecideError, DeciderContext, Event, Module, NewEvent};
 use crate::store::RecordedEvent;
 use crate::{Error, GuestFault, Result};
 use std::marker::PhantomData;
@@ -34,7 +34,8 @@ pub trait DeciderLogic: Send + Sync {
     ) -> Result<Result<Vec<NewEvent>, DecideError>>;
 }
 
-/// The stream a decision is for: a component's random numbers are seeded by it.
+/// The stream a decision is for, and the command's metadata: what the guest's
+/// decider context holds (a component's random numbers are seeded by the stream).
 #[derive(Debug, Clone, Copy)]
 pub struct StreamAt<'a> {
     /// The stream's partition.
@@ -43,6 +44,20 @@ pub struct StreamAt<'a> {
     pub stream: &'a str,
     /// The version of the state decided on.
     pub version: u64,
+    /// The command's metadata: a JSON object, as text.
+    pub metadata: &'a str,
+}
+
+impl StreamAt<'_> {
+    /// The decider context of the WIT contract.
+    fn context(&self) -> DeciderContext {
+        DeciderContext {
+            stream_id: Some(self.stream.to_owned()),
+            partition: self.partition.to_owned(),
+            version: self.version,
+            metadata: self.metadata.to_owned(),
+        }
+    }
 }
 
 /// A stored event as a guest call takes it: the component's `Event` (from the WIT)
@@ -61,6 +76,7 @@ macro_rules! event_from_recorded {
                     event_id: event.id.to_string(),
                     recorded_at: event.recorded_at.clone(),
                     partition: event.partition.clone(),
+                    tags: Vec::new(),
                 }
             }
         }
@@ -98,14 +114,7 @@ impl DeciderLogic for Module {
         state: &[u8],
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>> {
-        Module::decide_on(
-            self,
-            stream.partition,
-            stream.stream,
-            stream.version,
-            state,
-            command,
-        )
+        Module::decide_in(self, &stream.context(), state, command)
     }
 }
 
@@ -157,11 +166,18 @@ impl<D: refold_guest::Decider> DeciderLogic for NativeDecider<D> {
 
     fn decide(
         &self,
-        _stream: StreamAt<'_>,
+        stream: StreamAt<'_>,
         state: &[u8],
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>> {
-        Ok(refold_guest::wire::decide::<D>(state, command)
+        let context = stream.context();
+        let context = refold_guest::Context {
+            stream_id: context.stream_id,
+            partition: context.partition,
+            version: context.version,
+            metadata: context.metadata,
+        };
+        Ok(refold_guest::wire::decide::<D>(&context, state, command)
             .map(|events| {
                 events
                     .into_iter()
@@ -169,6 +185,8 @@ impl<D: refold_guest::Decider> DeciderLogic for NativeDecider<D> {
                         event_type: e.event_type,
                         data: e.data,
                         metadata: e.metadata,
+                        stream_id: e.stream_id,
+                        tags: e.tags,
                     })
                     .collect()
             })

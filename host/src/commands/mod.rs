@@ -191,6 +191,10 @@ impl CommandHandler {
                 self.cache.put(key, current);
                 return Ok(outcome(Vec::new(), version, None));
             }
+            if let Err(fault) = check_streams(logic.name(), stream, &events) {
+                self.cache.put(key, current);
+                return Err(fault);
+            }
             let pending = pending(partition, stream, current.version, events);
             let (decided_on, folded) = fold_decided(&logic, current, pending).await?;
             current = decided_on;
@@ -410,6 +414,7 @@ async fn decide(
             partition: &key.partition,
             stream: &key.stream,
             version: state.version,
+            metadata: "{}",
         };
         let decided = logic.decide(stream, &state.state, &command)?;
         Ok((state, decided))
@@ -450,6 +455,27 @@ async fn fold_decided(
         (current, folded)
     })
     .await
+}
+
+/// A stream decider's events go to the command's stream: naming another is a fault.
+fn check_streams(module: &str, stream: &str, events: &[NewEvent]) -> Result<()> {
+    let elsewhere = events.iter().enumerate().find_map(|(index, event)| {
+        event
+            .stream_id
+            .as_deref()
+            .filter(|named| *named != stream)
+            .map(|named| (index, named))
+    });
+    match elsewhere {
+        None => Ok(()),
+        Some((index, named)) => Err(Error::Guest {
+            module: module.to_owned(),
+            function: "decide",
+            fault: GuestFault::Malformed(format!(
+                "event {index} names stream '{named}', but a stream decider's events go to the command's stream '{stream}' (leave stream-id out)"
+            )),
+        }),
+    }
 }
 
 /// The decided `events` as `evolve` sees them before the append: ids assigned, at the

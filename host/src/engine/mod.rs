@@ -112,11 +112,8 @@ pub struct Deployment {
 impl Deployment {
     fn of(record: ModuleRecord) -> Deployment {
         Deployment {
-            world: if record.world == World::Projection.name() {
-                World::Projection
-            } else {
-                World::Decider
-            },
+            // Records are written by this engine from the component's own exports.
+            world: World::from_name(&record.world).unwrap_or(World::Decider),
             name: record.name,
             version: record.version,
             hash: record.hash,
@@ -373,7 +370,7 @@ impl Engine {
                 self.projections.record(module.as_ref(), policy).await
             }
             World::Projection => self.projections.park(&module.info().name, policy).await,
-            World::Decider => Ok(()),
+            World::Decider | World::Upcaster => Ok(()),
         }
     }
 

@@ -200,6 +200,7 @@ fn recorded(given: &[GivenEvent]) -> Vec<Event> {
                 )
                 .to_string(),
                 partition: event.partition.clone(),
+                tags: Vec::new(),
             }
         })
         .collect()

@@ -17,7 +17,7 @@ mod cache;
 mod module;
 mod sandbox;
 
-pub use bindings::{DecideError, Event, NewEvent};
+pub use bindings::{DecideError, DeciderContext, Event, NewEvent, Query, QueryItem, UpcastEvent};
 pub use cache::{CacheStats, content_hash};
 pub use module::{Module, ModuleInfo, PoolStats};
 pub use sandbox::Documents;
@@ -25,7 +25,7 @@ pub use sandbox::Documents;
 use crate::store::AppendLimits;
 use crate::{Error, Result, sync};
 use cache::ComponentCache;
-use module::EPOCH_TICK;
+use module::{EPOCH_TICK, Either, Pool};
 use sandbox::HostState;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,14 +43,20 @@ pub enum World {
     Decider,
     /// Exports `refold:domain/projection`: read-side logic.
     Projection,
+    /// Exports `refold:domain/upcaster`: old event shapes into current ones.
+    Upcaster,
 }
 
 impl World {
-    /// The interface a module of this world exports.
+    /// Every world, in the order a component's exports are matched against them.
+    pub const ALL: [World; 3] = [World::Decider, World::Projection, World::Upcaster];
+
+    /// The interface a module of this world exports, without its package version.
     pub fn interface(self) -> &'static str {
         match self {
-            World::Decider => "refold:domain/decider@0.1.0",
-            World::Projection => "refold:domain/projection@0.1.0",
+            World::Decider => "refold:domain/decider",
+            World::Projection => "refold:domain/projection",
+            World::Upcaster => "refold:domain/upcaster",
         }
     }
 
@@ -59,6 +65,46 @@ impl World {
         match self {
             World::Decider => "decider",
             World::Projection => "projection",
+            World::Upcaster => "upcaster",
+        }
+    }
+
+    /// The world named `name` (as [`name`](Self::name) spells it).
+    pub fn from_name(name: &str) -> Option<World> {
+        World::ALL.into_iter().find(|world| world.name() == name)
+    }
+}
+
+/// The version of the WIT package a module was built against. The engine loads both;
+/// a module of the older contract is called without what it does not know (the
+/// decider context, tags).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Contract {
+    /// `refold:domain@0.1.0`: deciders and projections, as first released.
+    #[serde(rename = "0.1.0")]
+    V0_1,
+    /// `refold:domain@0.2.0`, the current contract.
+    #[default]
+    #[serde(rename = "0.2.0")]
+    V0_2,
+}
+
+impl Contract {
+    /// The package version, e.g. `0.2.0`.
+    pub fn version(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "0.1.0",
+            Contract::V0_2 => "0.2.0",
+        }
+    }
+
+    /// Which worlds a module of this contract may implement.
+    fn worlds(self) -> &'static [World] {
+        match self {
+            Contract::V0_1 => &[World::Decider, World::Projection],
+            Contract::V0_2 => &World::ALL,
         }
     }
 }
@@ -162,6 +208,11 @@ impl Runtime {
             wasmtime::component::HasSelf<HostState>,
         >(&mut projection_linker, |state| state)
         .map_err(wasm_error)?;
+        bindings::v1::projection::ProjectionModule::add_to_linker::<
+            HostState,
+            wasmtime::component::HasSelf<HostState>,
+        >(&mut projection_linker, |state| state)
+        .map_err(wasm_error)?;
 
         let cache = ComponentCache::new(&engine, config.cache_dir.clone())?;
         let ticking = Arc::new(AtomicBool::new(true));
@@ -187,13 +238,14 @@ impl Runtime {
         let component = self
             .cache
             .get_or_compile(&self.engine, name, &hash, bytes)?;
-        let world = self.world_of(name, &component)?;
+        let (world, contract) = self.world_of(name, &component)?;
         let info = ModuleInfo {
             name: name.to_owned(),
             version: 0,
             hash,
             world,
             size: bytes.len(),
+            contract,
         };
         let limits = Limits {
             engine: self.engine.clone(),
@@ -206,24 +258,42 @@ impl Runtime {
             module: name.to_owned(),
             reason: format!("{error:#}"),
         };
-        match world {
-            World::Decider => {
-                let pre = self
-                    .decider_linker
-                    .instantiate_pre(&component)
-                    .map_err(unlinkable)?;
+        let pre = self
+            .linker(world)
+            .instantiate_pre(&component)
+            .map_err(unlinkable)?;
+        match (world, contract) {
+            (World::Decider, Contract::V0_2) => {
                 let pre = bindings::decider::DeciderModulePre::new(pre).map_err(unlinkable)?;
-                Module::new_decider(info, limits, pre)
+                Module::new_decider(info, limits, Either::Current(Pool::new(pre)))
             }
-            World::Projection => {
-                let pre = self
-                    .projection_linker
-                    .instantiate_pre(&component)
-                    .map_err(unlinkable)?;
+            (World::Decider, Contract::V0_1) => {
+                let pre = bindings::v1::decider::DeciderModulePre::new(pre).map_err(unlinkable)?;
+                Module::new_decider(info, limits, Either::V1(Pool::new(pre)))
+            }
+            (World::Projection, Contract::V0_2) => {
                 let pre =
                     bindings::projection::ProjectionModulePre::new(pre).map_err(unlinkable)?;
-                Module::new_projection(info, limits, pre)
+                Module::new_projection(info, limits, Either::Current(Pool::new(pre)))
             }
+            (World::Projection, Contract::V0_1) => {
+                let pre =
+                    bindings::v1::projection::ProjectionModulePre::new(pre).map_err(unlinkable)?;
+                Module::new_projection(info, limits, Either::V1(Pool::new(pre)))
+            }
+            (World::Upcaster, _) => {
+                let pre = bindings::upcaster::UpcasterModulePre::new(pre).map_err(unlinkable)?;
+                Module::new_upcaster(info, limits, Pool::new(pre))
+            }
+        }
+    }
+
+    /// The linker a module of `world` is instantiated with: the sandbox's WASI, and
+    /// the `documents` import (of both contracts) for projections.
+    fn linker(&self, world: World) -> &Linker<HostState> {
+        match world {
+            World::Projection => &self.projection_linker,
+            World::Decider | World::Upcaster => &self.decider_linker,
         }
     }
 
@@ -283,25 +353,30 @@ impl Runtime {
         self.cache.stats()
     }
 
-    /// The world a component implements, from its exports.
-    fn world_of(&self, name: &str, component: &Component) -> Result<World> {
+    /// The world a component implements and the contract it was built against, from
+    /// its exports.
+    fn world_of(&self, name: &str, component: &Component) -> Result<(World, Contract)> {
         let exports: Vec<String> = component
             .component_type()
             .exports(&self.engine)
             .map(|(export, _)| export.to_owned())
             .collect();
-        for world in [World::Decider, World::Projection] {
-            if exports.iter().any(|e| e == world.interface()) {
-                return Ok(world);
+        for contract in [Contract::V0_2, Contract::V0_1] {
+            for &world in contract.worlds() {
+                let interface = format!("{}@{}", world.interface(), contract.version());
+                if exports.contains(&interface) {
+                    return Ok((world, contract));
+                }
             }
         }
+        let expected = World::ALL
+            .iter()
+            .map(|world| format!("{}@{}", world.interface(), Contract::V0_2.version()))
+            .collect::<Vec<_>>()
+            .join(", ");
         Err(Error::WrongWorld {
             module: name.to_owned(),
-            expected: format!(
-                "{} or {}",
-                World::Decider.interface(),
-                World::Projection.interface()
-            ),
+            expected: format!("one of {expected} (or a 0.1.0 decider or projection)"),
             found: if exports.is_empty() {
                 "nothing".to_owned()
             } else {

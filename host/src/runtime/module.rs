@@ -16,11 +16,11 @@
 //! holds it all; the exact counts and the JSON checks come after, on what was copied.
 
 use super::Documents;
-use super::bindings::decider::DeciderModulePre;
-use super::bindings::projection::ProjectionModulePre;
-use super::bindings::{DecideError, Event, NewEvent, decider, projection};
+use super::bindings::{
+    DecideError, DeciderContext, Event, NewEvent, UpcastEvent, decider, projection, upcaster, v1,
+};
 use super::sandbox::{HostState, call_seed};
-use super::{Limits, World};
+use super::{Contract, Limits, World};
 use crate::store::AppendLimits;
 use crate::sync::lock;
 use crate::{Error, GuestFault, Result};
@@ -45,6 +45,9 @@ pub struct ModuleInfo {
     pub world: World,
     /// Size of the component, in bytes.
     pub size: usize,
+    /// The version of the WIT package it was built against.
+    #[serde(default)]
+    pub contract: Contract,
 }
 
 /// The idle instances of a module version at one moment.
@@ -68,16 +71,35 @@ pub struct Module {
 }
 
 enum Kind {
-    Decider(Pool<decider::DeciderModule, DeciderModulePre<HostState>>),
+    Decider(Either<decider::DeciderModule, v1::decider::DeciderModule>),
     Projection {
-        pool: Pool<projection::ProjectionModule, ProjectionModulePre<HostState>>,
+        pool: Either<projection::ProjectionModule, v1::projection::ProjectionModule>,
+        event_types: Vec<String>,
+    },
+    Upcaster {
+        pool: Pool<upcaster::UpcasterModule>,
         event_types: Vec<String>,
     },
 }
 
+/// A world's instances under the current contract or under 0.1.0.
+pub(crate) enum Either<Current: Instantiate, V1: Instantiate> {
+    Current(Pool<Current>),
+    V1(Pool<V1>),
+}
+
+impl<C: Instantiate, V: Instantiate> Either<C, V> {
+    fn stats(&self) -> PoolStats {
+        match self {
+            Either::Current(pool) => pool.stats(),
+            Either::V1(pool) => pool.stats(),
+        }
+    }
+}
+
 /// The pre-instantiated form of a world's bindings and its idle instances.
-struct Pool<B, P> {
-    pre: P,
+pub(crate) struct Pool<B: Instantiate> {
+    pre: B::Pre,
     idle: Mutex<Idle<B>>,
 }
 
@@ -100,23 +122,42 @@ impl<B> Instance<B> {
 }
 
 /// How each world's bindings are instantiated from their `*Pre`.
-trait Instantiate: Sized {
+pub(crate) trait Instantiate: Sized {
     type Pre;
     fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
 }
 
-impl Instantiate for decider::DeciderModule {
-    type Pre = DeciderModulePre<HostState>;
-    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-        pre.instantiate(store)
-    }
+/// `Instantiate` for the bindings of each world, under both contracts.
+macro_rules! instantiate {
+    ($($bindings:ty => $pre:ty),* $(,)?) => {
+        $(
+            impl Instantiate for $bindings {
+                type Pre = $pre;
+                fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+                    pre.instantiate(store)
+                }
+            }
+        )*
+    };
 }
 
-impl Instantiate for projection::ProjectionModule {
-    type Pre = ProjectionModulePre<HostState>;
-    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-        pre.instantiate(store)
-    }
+instantiate! {
+    decider::DeciderModule => decider::DeciderModulePre<HostState>,
+    projection::ProjectionModule => projection::ProjectionModulePre<HostState>,
+    upcaster::UpcasterModule => upcaster::UpcasterModulePre<HostState>,
+    v1::decider::DeciderModule => v1::decider::DeciderModulePre<HostState>,
+    v1::projection::ProjectionModule => v1::projection::ProjectionModulePre<HostState>,
+}
+
+/// The same call on a pool of either contract: `$body` is written once and compiled
+/// for each contract's bindings (the generated functions have the same names).
+macro_rules! on_either {
+    ($self:ident, $pool:expr, $function:expr, $copy:expr, |$b:ident, $store:ident| $body:expr) => {
+        match $pool {
+            Either::Current(pool) => $self.call(pool, $function, $copy, |$b, $store| $body),
+            Either::V1(pool) => $self.call(pool, $function, $copy, |$b, $store| $body),
+        }
+    };
 }
 
 impl Module {
@@ -124,9 +165,9 @@ impl Module {
     pub(crate) fn new_decider(
         info: ModuleInfo,
         limits: Limits,
-        pre: DeciderModulePre<HostState>,
+        pool: Either<decider::DeciderModule, v1::decider::DeciderModule>,
     ) -> Result<Self> {
-        let module = Module::of_kind(info, limits, Kind::Decider(Pool::new(pre)));
+        let module = Module::of_kind(info, limits, Kind::Decider(pool));
         module.initial_state().map_err(refused)?;
         Ok(module)
     }
@@ -149,25 +190,78 @@ impl Module {
     pub(crate) fn new_projection(
         info: ModuleInfo,
         limits: Limits,
-        pre: ProjectionModulePre<HostState>,
+        pool: Either<projection::ProjectionModule, v1::projection::ProjectionModule>,
     ) -> Result<Self> {
         let mut module = Module::of_kind(
             info,
             limits,
             Kind::Projection {
-                pool: Pool::new(pre),
+                pool,
                 event_types: Vec::new(),
             },
         );
         let seed = module.seed("event-types", &[]);
-        let wanted = module
-            .projection_call("event-types", |p, store| {
+        let Kind::Projection { pool, .. } = &module.kind else {
+            unreachable!("made as a projection just above")
+        };
+        let wanted = on_either!(
+            module,
+            pool,
+            "event-types",
+            module.limits.memory_limit,
+            |p, store| {
                 store.data().seed_random(seed);
                 p.refold_domain_projection().call_event_types(store)
-            })
-            .map_err(refused)?;
+            }
+        )
+        .map_err(refused)?;
         if let Kind::Projection { event_types, .. } = &mut module.kind {
             *event_types = wanted;
+        }
+        Ok(module)
+    }
+
+    /// An upcaster module; asks the guest once, on a fresh instance, for the event
+    /// types it reads, which must not be empty.
+    pub(crate) fn new_upcaster(
+        info: ModuleInfo,
+        limits: Limits,
+        pool: Pool<upcaster::UpcasterModule>,
+    ) -> Result<Self> {
+        let mut module = Module::of_kind(
+            info,
+            limits,
+            Kind::Upcaster {
+                pool,
+                event_types: Vec::new(),
+            },
+        );
+        let seed = module.seed("event-types", &[]);
+        let Kind::Upcaster { pool, .. } = &module.kind else {
+            unreachable!("made as an upcaster just above")
+        };
+        let read = module
+            .call(
+                pool,
+                "event-types",
+                module.limits.memory_limit,
+                |u, store| {
+                    store.data().seed_random(seed);
+                    u.refold_domain_upcaster().call_event_types(store)
+                },
+            )
+            .map_err(refused)?;
+        if read.is_empty() || read.iter().any(|t| t.trim().is_empty()) {
+            return Err(refused(module.fault(
+                "event-types",
+                GuestFault::Malformed(
+                    "an upcaster must name the stored event types it reads (none, or an empty name, was given)"
+                        .to_owned(),
+                ),
+            )));
+        }
+        if let Kind::Upcaster { event_types, .. } = &mut module.kind {
+            *event_types = read;
         }
         Ok(module)
     }
@@ -199,6 +293,7 @@ impl Module {
         match &self.kind {
             Kind::Decider(pool) => pool.stats(),
             Kind::Projection { pool, .. } => pool.stats(),
+            Kind::Upcaster { pool, .. } => pool.stats(),
         }
     }
 
@@ -210,10 +305,16 @@ impl Module {
     /// The encoded state of a stream with no events.
     pub fn initial_state(&self) -> Result<Vec<u8>> {
         let seed = self.seed("initial-state", &[]);
-        self.decider_call("initial-state", self.limits.memory_limit, |d, store| {
-            store.data().seed_random(seed);
-            d.refold_domain_decider().call_initial_state(store)
-        })
+        on_either!(
+            self,
+            self.deciders()?,
+            "initial-state",
+            self.limits.memory_limit,
+            |d, store| {
+                store.data().seed_random(seed);
+                d.refold_domain_decider().call_initial_state(store)
+            }
+        )
     }
 
     /// Fold `events` into `state` with the guest's `evolve`, in one call. Its random
@@ -223,64 +324,80 @@ impl Module {
             .first()
             .map(|e| (e.event_id.as_str(), e.stream_position));
         let seed = self.seed_by_event("evolve", first);
-        let result = self.decider_call("evolve", self.limits.memory_limit, |d, store| {
-            store.data().seed_random(seed);
-            d.refold_domain_decider().call_evolve(store, state, events)
-        })?;
+        let copy_limit = self.limits.memory_limit;
+        let result = match self.deciders()? {
+            Either::Current(pool) => self.call(pool, "evolve", copy_limit, |d, store| {
+                store.data().seed_random(seed);
+                d.refold_domain_decider().call_evolve(store, state, events)
+            }),
+            Either::V1(pool) => {
+                let events: Vec<v1::Event> = events.iter().map(v1::Event::from).collect();
+                self.call(pool, "evolve", copy_limit, |d, store| {
+                    store.data().seed_random(seed);
+                    d.refold_domain_decider().call_evolve(store, state, &events)
+                })
+            }
+        }?;
         result.map_err(|message| self.fault("evolve", GuestFault::Reported(message)))
     }
 
-    /// Ask the guest's `decide` what `command` means given `state`. The outer error
-    /// is a fault; the inner one is the guest's answer that no events follow.
-    /// Returned events are checked: within the decide limits (while they are copied
-    /// out, then exactly), a non-empty type, JSON objects for data and metadata. Its
-    /// random numbers are seeded by the state and the command; a command handled for
-    /// a stream seeds them with the stream too ([`decide_on`](Self::decide_on)).
+    /// Ask the guest's `decide` what `command` means given `state`, with an empty
+    /// context: no stream, the default partition, version 0, no metadata. What a test
+    /// of the logic alone calls; the command handler calls [`decide_in`](Self::decide_in).
     pub fn decide(
         &self,
         state: &[u8],
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>> {
-        let seed = self.seed("decide", &[state, command.as_bytes()]);
-        self.decide_seeded(seed, state, command)
+        let context = DeciderContext {
+            stream_id: None,
+            partition: crate::store::DEFAULT_PARTITION.to_owned(),
+            version: 0,
+            metadata: "{}".to_owned(),
+        };
+        self.decide_in(&context, state, command)
     }
 
-    /// [`decide`](Self::decide) for `stream` (in `partition`) at `version`: its random
-    /// numbers are seeded by those too, so two streams in the same state given the
-    /// same command draw different ones (different ids, say), and a retry of the same
-    /// decision the same.
-    pub fn decide_on(
+    /// Ask the guest's `decide` what `command` means given `state` and `context`.
+    /// The outer error is a fault; the inner one is the guest's answer that no events
+    /// follow. Returned events are checked: within the decide limits (while they are
+    /// copied out, then exactly), a non-empty type, JSON objects for data and metadata.
+    /// Its random numbers are seeded by the context's stream, partition and version,
+    /// the state and the command: two streams in the same state given the same command
+    /// draw different ones (different ids, say), and a retry of the same decision the
+    /// same. A module built against 0.1.0 is called without the context.
+    pub fn decide_in(
         &self,
-        partition: &str,
-        stream: &str,
-        version: u64,
+        context: &DeciderContext,
         state: &[u8],
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>> {
         let seed = self.seed(
             "decide",
             &[
-                partition.as_bytes(),
-                stream.as_bytes(),
-                &version.to_le_bytes(),
+                context.partition.as_bytes(),
+                context.stream_id.as_deref().unwrap_or_default().as_bytes(),
+                &context.version.to_le_bytes(),
                 state,
                 command.as_bytes(),
             ],
         );
-        self.decide_seeded(seed, state, command)
-    }
-
-    fn decide_seeded(
-        &self,
-        seed: [u8; 32],
-        state: &[u8],
-        command: &str,
-    ) -> Result<Result<Vec<NewEvent>, DecideError>> {
         let limits = self.limits.decide_limits;
-        let decided = self.decider_call("decide", decide_copy_limit(&limits), |d, store| {
-            store.data().seed_random(seed);
-            d.refold_domain_decider().call_decide(store, state, command)
-        })?;
+        let copy_limit = decide_copy_limit(&limits);
+        let decided = match self.deciders()? {
+            Either::Current(pool) => self.call(pool, "decide", copy_limit, |d, store| {
+                store.data().seed_random(seed);
+                d.refold_domain_decider()
+                    .call_decide(store, context, state, command)
+            })?,
+            Either::V1(pool) => self
+                .call(pool, "decide", copy_limit, |d, store| {
+                    store.data().seed_random(seed);
+                    d.refold_domain_decider().call_decide(store, state, command)
+                })?
+                .map(|events| events.into_iter().map(NewEvent::from).collect())
+                .map_err(DecideError::from),
+        };
         if let Ok(events) = &decided {
             let bytes = events.iter().map(new_event_size).sum();
             if let Some((measure, limit, value)) = limits.exceeded(events.len(), bytes) {
@@ -305,10 +422,13 @@ impl Module {
         Ok(decided)
     }
 
-    /// The event types a projection module wants (empty: all).
+    /// The event types a projection module wants (empty: all), or the stored event
+    /// types an upcaster module reads.
     pub fn event_types(&self) -> Result<&[String]> {
         match &self.kind {
-            Kind::Projection { event_types, .. } => Ok(event_types),
+            Kind::Projection { event_types, .. } | Kind::Upcaster { event_types, .. } => {
+                Ok(event_types)
+            }
             Kind::Decider(_) => Err(self.not_a(World::Projection)),
         }
     }
@@ -320,14 +440,67 @@ impl Module {
             .first()
             .map(|e| (e.event_id.as_str(), e.global_position));
         let seed = self.seed_by_event("apply", first);
-        let result = self.projection_call("apply", |p, store| {
-            store.data().seed_random(seed);
-            std::mem::swap(&mut store.data_mut().documents, documents);
-            let result = p.refold_domain_projection().call_apply(&mut *store, events);
-            std::mem::swap(&mut store.data_mut().documents, documents);
-            result
-        })?;
+        let Kind::Projection { pool, .. } = &self.kind else {
+            return Err(self.not_a(World::Projection));
+        };
+        let copy_limit = self.limits.memory_limit;
+        let result = match pool {
+            Either::Current(pool) => self.call(pool, "apply", copy_limit, |p, store| {
+                store.data().seed_random(seed);
+                with_documents(store, documents, |store| {
+                    p.refold_domain_projection().call_apply(store, events)
+                })
+            }),
+            Either::V1(pool) => {
+                let events: Vec<v1::Event> = events.iter().map(v1::Event::from).collect();
+                self.call(pool, "apply", copy_limit, |p, store| {
+                    store.data().seed_random(seed);
+                    with_documents(store, documents, |store| {
+                        p.refold_domain_projection().call_apply(store, &events)
+                    })
+                })
+            }
+        }?;
         result.map_err(|message| self.fault("apply", GuestFault::Reported(message)))
+    }
+
+    /// The current shape of each of `events` (stored events of the types this upcaster
+    /// reads), one list per event, with the guest's `upcast`. The guest must answer
+    /// one list per event and JSON objects for data and metadata. Its random numbers
+    /// are seeded by the first event's id and global position.
+    pub fn upcast(&self, events: &[Event]) -> Result<Vec<Vec<UpcastEvent>>> {
+        let Kind::Upcaster { pool, .. } = &self.kind else {
+            return Err(self.not_a(World::Upcaster));
+        };
+        let first = events
+            .first()
+            .map(|e| (e.event_id.as_str(), e.global_position));
+        let seed = self.seed_by_event("upcast", first);
+        let upcast = self
+            .call(pool, "upcast", self.limits.memory_limit, |u, store| {
+                store.data().seed_random(seed);
+                u.refold_domain_upcaster().call_upcast(store, events)
+            })?
+            .map_err(|message| self.fault("upcast", GuestFault::Reported(message)))?;
+        if upcast.len() != events.len() {
+            return Err(self.fault(
+                "upcast",
+                GuestFault::Malformed(format!(
+                    "upcast must answer one list per event: {} events were given, {} lists returned",
+                    events.len(),
+                    upcast.len()
+                )),
+            ));
+        }
+        for (index, event) in upcast.iter().flatten().enumerate() {
+            check_upcast_event(event).map_err(|problem| {
+                self.fault(
+                    "upcast",
+                    GuestFault::Malformed(format!("upcast event {index}: {problem}")),
+                )
+            })?;
+        }
+        Ok(upcast)
     }
 
     /// The seed of a call of `function` on `input` (see the sandbox's `call_seed`).
@@ -360,29 +533,11 @@ impl Module {
         }
     }
 
-    /// A call of the decider world, copying out at most `copy_limit` bytes.
-    fn decider_call<R>(
-        &self,
-        function: &'static str,
-        copy_limit: usize,
-        call: impl FnOnce(&decider::DeciderModule, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<R> {
+    /// The decider instances, or the error that this module is not a decider.
+    fn deciders(&self) -> Result<&Either<decider::DeciderModule, v1::decider::DeciderModule>> {
         match &self.kind {
-            Kind::Decider(pool) => self.call(pool, function, copy_limit, call),
-            Kind::Projection { .. } => Err(self.not_a(World::Decider)),
-        }
-    }
-
-    fn projection_call<R>(
-        &self,
-        function: &'static str,
-        call: impl FnOnce(&projection::ProjectionModule, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<R> {
-        match &self.kind {
-            Kind::Projection { pool, .. } => {
-                self.call(pool, function, self.limits.memory_limit, call)
-            }
-            Kind::Decider(_) => Err(self.not_a(World::Projection)),
+            Kind::Decider(pool) => Ok(pool),
+            _ => Err(self.not_a(World::Decider)),
         }
     }
 
@@ -391,7 +546,7 @@ impl Module {
     /// to each host function it calls).
     fn call<B: Instantiate, R>(
         &self,
-        pool: &Pool<B, B::Pre>,
+        pool: &Pool<B>,
         function: &'static str,
         copy_limit: usize,
         call: impl FnOnce(&B, &mut Store<HostState>) -> wasmtime::Result<R>,
@@ -430,7 +585,7 @@ impl Module {
         }
     }
 
-    fn instantiate<B: Instantiate>(&self, pool: &Pool<B, B::Pre>) -> Result<Instance<B>> {
+    fn instantiate<B: Instantiate>(&self, pool: &Pool<B>) -> Result<Instance<B>> {
         let engine = self.limits.engine.clone();
         let mut store = Store::new(
             &engine,
@@ -453,6 +608,18 @@ impl Module {
     }
 }
 
+/// Run `call` with `documents` as the store's documents, and give them back after.
+fn with_documents<R>(
+    store: &mut Store<HostState>,
+    documents: &mut Box<dyn Documents>,
+    call: impl FnOnce(&mut Store<HostState>) -> R,
+) -> R {
+    std::mem::swap(&mut store.data_mut().documents, documents);
+    let result = call(store);
+    std::mem::swap(&mut store.data_mut().documents, documents);
+    result
+}
+
 /// One call counted in [`Module::calls_in_flight`] while it lives, even if the call
 /// unwinds.
 struct InFlight<'a>(&'a AtomicU64);
@@ -470,8 +637,9 @@ impl Drop for InFlight<'_> {
     }
 }
 
-impl<B, P> Pool<B, P> {
-    fn new(pre: P) -> Self {
+impl<B: Instantiate> Pool<B> {
+    /// A pool with no idle instances yet.
+    pub(crate) fn new(pre: B::Pre) -> Self {
         Pool {
             pre,
             idle: Mutex::new(Idle {
@@ -548,11 +716,25 @@ fn new_event_size(event: &NewEvent) -> usize {
 
 /// What a returned event must satisfy before the host takes it.
 fn check_new_event(event: &NewEvent) -> std::result::Result<(), String> {
-    if event.event_type.trim().is_empty() {
+    check_shape(&event.event_type, &event.data, event.metadata.as_deref())
+}
+
+/// What an upcast event must satisfy before a reader sees it.
+fn check_upcast_event(event: &UpcastEvent) -> std::result::Result<(), String> {
+    check_shape(&event.event_type, &event.data, event.metadata.as_deref())
+}
+
+/// A non-empty type, JSON objects for data and (if given) metadata.
+fn check_shape(
+    event_type: &str,
+    data: &str,
+    metadata: Option<&str>,
+) -> std::result::Result<(), String> {
+    if event_type.trim().is_empty() {
         return Err("the event type is empty".to_owned());
     }
-    check_json_object("data", &event.data)?;
-    if let Some(metadata) = &event.metadata {
+    check_json_object("data", data)?;
+    if let Some(metadata) = metadata {
         check_json_object("metadata", metadata)?;
     }
     Ok(())

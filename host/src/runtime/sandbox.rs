@@ -24,7 +24,6 @@
 //! into its deadline like any other busy guest.
 
 use crate::GuestFault;
-use crate::runtime::bindings::projection::refold::domain::documents;
 use crate::store::Measure;
 use crate::sync::lock;
 use sha2::{Digest, Sha256};
@@ -216,20 +215,29 @@ impl WasiView for HostState {
 }
 
 impl crate::runtime::bindings::decider::refold::domain::types::Host for HostState {}
+impl crate::runtime::bindings::v1::decider::refold::domain::types::Host for HostState {}
 
-impl documents::Host for HostState {
-    fn get(&mut self, collection: String, id: String) -> Option<String> {
-        self.documents.get(&collection, &id)
-    }
+/// The `documents` import of both contracts: the same functions, one per package version.
+macro_rules! documents_host {
+    ($host:path) => {
+        impl $host for HostState {
+            fn get(&mut self, collection: String, id: String) -> Option<String> {
+                self.documents.get(&collection, &id)
+            }
 
-    fn put(&mut self, collection: String, id: String, document: String) {
-        self.documents.put(&collection, &id, document);
-    }
+            fn put(&mut self, collection: String, id: String, document: String) {
+                self.documents.put(&collection, &id, document);
+            }
 
-    fn delete(&mut self, collection: String, id: String) {
-        self.documents.delete(&collection, &id);
-    }
+            fn delete(&mut self, collection: String, id: String) {
+                self.documents.delete(&collection, &id);
+            }
+        }
+    };
 }
+
+documents_host!(crate::runtime::bindings::projection::refold::domain::documents::Host);
+documents_host!(crate::runtime::bindings::v1::projection::refold::domain::documents::Host);
 
 /// Read-model documents as the host serves them to a projection call, through the
 /// component's `documents` import: text-level, scoped to the projection and the

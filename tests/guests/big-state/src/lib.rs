@@ -11,7 +11,7 @@ wit_bindgen::generate!({
     world: "refold:domain/decider-module",
 });
 
-use exports::refold::domain::decider::{DecideError, Event, Guest, NewEvent};
+use exports::refold::domain::decider::{DecideError, DeciderContext, Event, Guest, NewEvent};
 
 struct BigState;
 
@@ -36,13 +36,19 @@ impl Guest for BigState {
         Ok(state)
     }
 
-    fn decide(state: Vec<u8>, command: String) -> Result<Vec<NewEvent>, DecideError> {
+    fn decide(
+        _context: DeciderContext,
+        state: Vec<u8>,
+        command: String,
+    ) -> Result<Vec<NewEvent>, DecideError> {
         let command: serde_json::Value = serde_json::from_str(&command)
             .map_err(|e| DecideError::InvalidCommand(e.to_string()))?;
         let event = |event_type: &str, data: String| NewEvent {
             event_type: event_type.to_owned(),
             data,
             metadata: None,
+            stream_id: None,
+            tags: Vec::new(),
         };
         match command["type"].as_str().unwrap_or_default() {
             "Grow" => {

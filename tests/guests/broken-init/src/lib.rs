@@ -6,7 +6,7 @@ wit_bindgen::generate!({
     world: "refold:domain/decider-module",
 });
 
-use exports::refold::domain::decider::{DecideError, Event, Guest, NewEvent};
+use exports::refold::domain::decider::{DecideError, DeciderContext, Event, Guest, NewEvent};
 
 struct BrokenInit;
 
@@ -19,7 +19,11 @@ impl Guest for BrokenInit {
         Ok(state)
     }
 
-    fn decide(_state: Vec<u8>, _command: String) -> Result<Vec<NewEvent>, DecideError> {
+    fn decide(
+        _context: DeciderContext,
+        _state: Vec<u8>,
+        _command: String,
+    ) -> Result<Vec<NewEvent>, DecideError> {
         Ok(Vec::new())
     }
 }

@@ -8,7 +8,7 @@
 mod cart;
 
 use cart::{Cart, CartCommand, CartEvent, CartState};
-use refold_guest::{Decider, Rejection};
+use refold_guest::{Context, Decider, Rejection};
 
 pub struct CartV2;
 
@@ -25,7 +25,11 @@ impl Decider for CartV2 {
         Cart::evolve(state, event)
     }
 
-    fn decide(command: CartCommand, state: &CartState) -> Result<Vec<CartEvent>, Rejection> {
+    fn decide(
+        command: CartCommand,
+        state: &CartState,
+        context: &Context,
+    ) -> Result<Vec<CartEvent>, Rejection> {
         if let CartCommand::AddItem(added) = &command
             && added.quantity > 2
         {
@@ -34,7 +38,7 @@ impl Decider for CartV2 {
                 added.quantity
             )));
         }
-        Cart::decide(command, state)
+        Cart::decide(command, state, context)
     }
 }
 

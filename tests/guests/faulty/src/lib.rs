@@ -10,7 +10,7 @@ wit_bindgen::generate!({
     world: "refold:domain/decider-module",
 });
 
-use exports::refold::domain::decider::{DecideError, Event, Guest, NewEvent};
+use exports::refold::domain::decider::{DecideError, DeciderContext, Event, Guest, NewEvent};
 
 struct Faulty;
 
@@ -19,6 +19,8 @@ fn event(event_type: &str, data: String) -> NewEvent {
         event_type: event_type.to_owned(),
         data,
         metadata: None,
+        stream_id: None,
+        tags: Vec::new(),
     }
 }
 
@@ -34,7 +36,11 @@ impl Guest for Faulty {
         }
     }
 
-    fn decide(_state: Vec<u8>, command: String) -> Result<Vec<NewEvent>, DecideError> {
+    fn decide(
+        _context: DeciderContext,
+        _state: Vec<u8>,
+        command: String,
+    ) -> Result<Vec<NewEvent>, DecideError> {
         let command: serde_json::Value = serde_json::from_str(&command)
             .map_err(|e| DecideError::InvalidCommand(e.to_string()))?;
         match command["type"].as_str().unwrap_or_default() {

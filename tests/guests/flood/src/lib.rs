@@ -9,7 +9,7 @@ wit_bindgen::generate!({
     world: "refold:domain/decider-module",
 });
 
-use exports::refold::domain::decider::{DecideError, Event, Guest, NewEvent};
+use exports::refold::domain::decider::{DecideError, DeciderContext, Event, Guest, NewEvent};
 
 struct Flood;
 
@@ -22,7 +22,11 @@ impl Guest for Flood {
         Ok(state)
     }
 
-    fn decide(_state: Vec<u8>, command: String) -> Result<Vec<NewEvent>, DecideError> {
+    fn decide(
+        _context: DeciderContext,
+        _state: Vec<u8>,
+        command: String,
+    ) -> Result<Vec<NewEvent>, DecideError> {
         let command: serde_json::Value = serde_json::from_str(&command)
             .map_err(|e| DecideError::InvalidCommand(e.to_string()))?;
         if command["type"] != "Flood" {
@@ -30,6 +34,8 @@ impl Guest for Flood {
                 event_type: "Done".to_owned(),
                 data: "{}".to_owned(),
                 metadata: None,
+                stream_id: None,
+                tags: Vec::new(),
             }]);
         }
         let count = command["count"].as_u64().unwrap_or(1) as usize;
@@ -40,6 +46,8 @@ impl Guest for Flood {
                 event_type: "Flooded".to_owned(),
                 data: data.clone(),
                 metadata: None,
+                stream_id: None,
+                tags: Vec::new(),
             })
             .collect())
     }

@@ -13,7 +13,7 @@ wit_bindgen::generate!({
     world: "refold:domain/decider-module",
 });
 
-use exports::refold::domain::decider::{DecideError, Event, Guest, NewEvent};
+use exports::refold::domain::decider::{DecideError, DeciderContext, Event, Guest, NewEvent};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many times `evolve` ran in this instance: the hidden global state.
@@ -33,19 +33,27 @@ impl Guest for Stateful {
         Ok(format!(r#"{{"events":{},"folds":{folds}}}"#, events.len()).into_bytes())
     }
 
-    fn decide(_state: Vec<u8>, command: String) -> Result<Vec<NewEvent>, DecideError> {
+    fn decide(
+        _context: DeciderContext,
+        _state: Vec<u8>,
+        command: String,
+    ) -> Result<Vec<NewEvent>, DecideError> {
         let decisions = DECISIONS.fetch_add(1, Ordering::Relaxed) + 1;
         let event = if command.contains(r#""Count""#) {
             NewEvent {
                 event_type: "Counted".to_owned(),
                 data: format!(r#"{{"decisions":{decisions}}}"#),
                 metadata: None,
+                stream_id: None,
+                tags: Vec::new(),
             }
         } else {
             NewEvent {
                 event_type: "Noted".to_owned(),
                 data: "{}".to_owned(),
                 metadata: None,
+                stream_id: None,
+                tags: Vec::new(),
             }
         };
         Ok(vec![event])

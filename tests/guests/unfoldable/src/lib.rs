@@ -12,7 +12,7 @@ wit_bindgen::generate!({
     world: "refold:domain/decider-module",
 });
 
-use exports::refold::domain::decider::{DecideError, Event, Guest, NewEvent};
+use exports::refold::domain::decider::{DecideError, DeciderContext, Event, Guest, NewEvent};
 use serde_json::{Value, json};
 
 struct Unfoldable;
@@ -59,13 +59,19 @@ impl Guest for Unfoldable {
         Ok(state.to_string().into_bytes())
     }
 
-    fn decide(state: Vec<u8>, command: String) -> Result<Vec<NewEvent>, DecideError> {
+    fn decide(
+        _context: DeciderContext,
+        state: Vec<u8>,
+        command: String,
+    ) -> Result<Vec<NewEvent>, DecideError> {
         let command: Value = serde_json::from_str(&command)
             .map_err(|e| DecideError::InvalidCommand(e.to_string()))?;
         let event = |event_type: &str, data: String| NewEvent {
             event_type: event_type.to_owned(),
             data,
             metadata: None,
+            stream_id: None,
+            tags: Vec::new(),
         };
         match command["type"].as_str().unwrap_or_default() {
             "Nothing" => Ok(Vec::new()),
