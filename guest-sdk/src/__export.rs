@@ -1,7 +1,7 @@
 //! The glue between the generated WIT bindings and the traits, used by the export
 //! macros. Not part of the public API.
 
-use crate::{Decider, Documents, Projection, Upcaster};
+use crate::{Decider, Documents, Projection, QueryDecider, Upcaster};
 use std::marker::PhantomData;
 
 /// Bindings for the `decider-module` world.
@@ -26,6 +26,17 @@ pub mod projection_bindings {
     });
 }
 
+/// Bindings for the `query-decider-module` world.
+pub mod query_decider_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "refold:domain/query-decider-module",
+        pub_export_macro: true,
+        export_macro_name: "export_query_decider_world",
+        default_bindings_module: "refold_guest::__export::query_decider_bindings",
+    });
+}
+
 /// Bindings for the `upcaster-module` world.
 pub mod upcaster_bindings {
     wit_bindgen::generate!({
@@ -40,7 +51,42 @@ pub mod upcaster_bindings {
 use decider_bindings::exports::refold::domain::decider as wit_decider;
 use projection_bindings::exports::refold::domain::projection as wit_projection;
 use projection_bindings::refold::domain::documents as wit_documents;
+use query_decider_bindings::exports::refold::domain::query_decider as wit_query_decider;
 use upcaster_bindings::exports::refold::domain::upcaster as wit_upcaster;
+
+/// The `decider` interface's `decide` answer, for the bindings module `$wit` (stream
+/// and query deciders export the same interface from two worlds).
+macro_rules! decided_to_wit {
+    ($wit:ident, $decided:expr) => {
+        match $decided {
+            Ok(events) => Ok(events
+                .into_iter()
+                .map(|e| $wit::NewEvent {
+                    event_type: e.event_type,
+                    data: e.data,
+                    metadata: e.metadata,
+                    stream_id: e.stream_id,
+                    tags: e.tags,
+                })
+                .collect()),
+            Err(crate::DecideError::Rejected(m)) => Err($wit::DecideError::Rejected(m)),
+            Err(crate::DecideError::InvalidCommand(m)) => Err($wit::DecideError::InvalidCommand(m)),
+        }
+    };
+}
+
+/// The SDK's context of a decision, from the WIT record of the bindings module `$wit`.
+macro_rules! context_from_wit {
+    ($context:expr) => {{
+        let context = $context;
+        crate::Context {
+            stream_id: context.stream_id,
+            partition: context.partition,
+            version: context.version,
+            metadata: context.metadata,
+        }
+    }};
+}
 
 /// Implements the exported `decider` interface for any [`Decider`].
 pub struct DeciderExport<D>(PhantomData<D>);
@@ -60,26 +106,61 @@ impl<D: Decider + 'static> wit_decider::Guest for DeciderExport<D> {
         state: Vec<u8>,
         command: String,
     ) -> Result<Vec<wit_decider::NewEvent>, wit_decider::DecideError> {
-        let context = crate::Context {
-            stream_id: context.stream_id,
-            partition: context.partition,
-            version: context.version,
-            metadata: context.metadata,
-        };
-        match crate::wire::decide::<D>(&context, &state, &command) {
-            Ok(events) => Ok(events
-                .into_iter()
-                .map(|e| wit_decider::NewEvent {
-                    event_type: e.event_type,
-                    data: e.data,
-                    metadata: e.metadata,
-                    stream_id: e.stream_id,
-                    tags: e.tags,
-                })
-                .collect()),
-            Err(crate::DecideError::Rejected(m)) => Err(wit_decider::DecideError::Rejected(m)),
+        let context = context_from_wit!(context);
+        decided_to_wit!(
+            wit_decider,
+            crate::wire::decide::<D>(&context, &state, &command)
+        )
+    }
+}
+
+/// Implements the exported `query-decider` interface for any [`QueryDecider`].
+pub struct QueryDeciderExport<D>(PhantomData<D>);
+
+impl<D: QueryDecider + 'static> wit_query_decider::Guest for QueryDeciderExport<D> {
+    fn initial_state() -> Vec<u8> {
+        crate::wire::query_initial_state::<D>()
+    }
+
+    fn evolve(state: Vec<u8>, events: Vec<wit_query_decider::Event>) -> Result<Vec<u8>, String> {
+        let events: Vec<crate::Event> = events.into_iter().map(from_query_decider_event).collect();
+        crate::wire::query_evolve::<D>(&state, &events)
+    }
+
+    fn decide(
+        context: wit_query_decider::DeciderContext,
+        state: Vec<u8>,
+        command: String,
+    ) -> Result<Vec<wit_query_decider::NewEvent>, wit_query_decider::DecideError> {
+        let context = context_from_wit!(context);
+        decided_to_wit!(
+            wit_query_decider,
+            crate::wire::query_decide::<D>(&context, &state, &command)
+        )
+    }
+
+    fn query_for(
+        _partition: String,
+        command: String,
+    ) -> Result<wit_query_decider::Query, wit_query_decider::DecideError> {
+        match crate::wire::query_for::<D>(&command) {
+            Ok(query) => Ok(wit_query_decider::Query {
+                items: query
+                    .items
+                    .into_iter()
+                    .map(
+                        |item| query_decider_bindings::refold::domain::types::QueryItem {
+                            types: item.types,
+                            tags: item.tags,
+                        },
+                    )
+                    .collect(),
+            }),
+            Err(crate::DecideError::Rejected(m)) => {
+                Err(wit_query_decider::DecideError::Rejected(m))
+            }
             Err(crate::DecideError::InvalidCommand(m)) => {
-                Err(wit_decider::DecideError::InvalidCommand(m))
+                Err(wit_query_decider::DecideError::InvalidCommand(m))
             }
         }
     }
@@ -167,3 +248,4 @@ macro_rules! event_from_wit {
 event_from_wit!(from_decider_event, wit_decider::Event);
 event_from_wit!(from_projection_event, wit_projection::Event);
 event_from_wit!(from_upcaster_event, wit_upcaster::Event);
+event_from_wit!(from_query_decider_event, wit_query_decider::Event);

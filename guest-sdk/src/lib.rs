@@ -2,7 +2,8 @@
 //!
 //! A guest author describes a domain with serde types and implements one trait:
 //! [`Decider`] for the write side (fold events into state, decide what a command
-//! means), [`Projection`] for the read side (fold events into read-model
+//! means), [`QueryDecider`] for rules that span entities (a decider whose boundary is
+//! a query over tagged events), [`Projection`] for the read side (fold events into read-model
 //! documents), or [`Upcaster`] for event evolution (read old event shapes as current
 //! ones). One macro, [`export_decider!`], [`export_projection!`] or
 //! [`export_upcaster!`], turns the implementation into a WebAssembly component the
@@ -83,6 +84,7 @@ mod decider;
 mod documents;
 mod event;
 mod projection;
+mod query_decider;
 mod upcaster;
 pub mod wire;
 
@@ -94,6 +96,7 @@ pub use decider::{Decider, Rejection};
 pub use documents::{Documents, ReadModel};
 pub use event::{Context, DecideError, Event, NewEvent, UpcastEvent};
 pub use projection::Projection;
+pub use query_decider::{Query, QueryDecider, QueryItem, Tagged};
 pub use upcaster::Upcaster;
 
 /// Exports a [`Decider`] implementation as the component's `decider` interface.
@@ -125,6 +128,24 @@ macro_rules! export_projection {
             type RefoldProjectionExport = $crate::__export::ProjectionExport<$projection>;
             $crate::__export::projection_bindings::export_projection_world!(
                 RefoldProjectionExport with_types_in $crate::__export::projection_bindings
+            );
+        };
+    };
+}
+
+/// Exports a [`QueryDecider`] implementation as the component's `query-decider`
+/// interface (the `query-decider-module` world).
+///
+/// Use it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. On any
+/// other target it expands to nothing, so the same crate can be used natively.
+#[macro_export]
+macro_rules! export_query_decider {
+    ($decider:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type RefoldQueryDeciderExport = $crate::__export::QueryDeciderExport<$decider>;
+            $crate::__export::query_decider_bindings::export_query_decider_world!(
+                RefoldQueryDeciderExport with_types_in $crate::__export::query_decider_bindings
             );
         };
     };

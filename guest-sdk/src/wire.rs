@@ -6,8 +6,8 @@
 //! tests use them to test logic without building a component.
 
 use crate::{
-    Context, DecideError, Decider, Documents, Event, NewEvent, Projection, ReadModel, UpcastEvent,
-    Upcaster,
+    Context, DecideError, Decider, Documents, Event, NewEvent, Projection, Query, QueryDecider,
+    ReadModel, UpcastEvent, Upcaster,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,12 +19,7 @@ pub fn initial_state<D: Decider>() -> Vec<u8> {
 
 /// Decode `state`, fold `events` into it in order, and encode the result.
 pub fn evolve<D: Decider>(state: &[u8], events: &[Event]) -> Result<Vec<u8>, String> {
-    let mut state = decode_state::<D>(state)?;
-    for event in events {
-        let typed = decode_event::<D::Event>(event)?;
-        state = D::evolve(state, typed);
-    }
-    Ok(encode_state(&state))
+    fold(state, events, D::evolve)
 }
 
 /// Decode `state` and `command` and decide in `context`: the events to append, or why not.
@@ -33,24 +28,90 @@ pub fn decide<D: Decider>(
     state: &[u8],
     command: &str,
 ) -> Result<Vec<NewEvent>, DecideError> {
-    let state = decode_state::<D>(state).map_err(DecideError::InvalidCommand)?;
-    let command: D::Command = decode_command(command).map_err(|e| {
-        DecideError::InvalidCommand(format!(
-            "the command is not a known command as JSON {{\"type\": ..., \"data\": {{...}}}}: {e}"
-        ))
-    })?;
-    let events = D::decide(command, &state, context).map_err(|r| {
-        if r.invalid_command {
-            DecideError::InvalidCommand(r.message)
-        } else {
-            DecideError::Rejected(r.message)
-        }
-    })?;
+    let (state, command) = decode_input::<D::State, D::Command>(state, command)?;
+    let events = D::decide(command, &state, context).map_err(refusal)?;
     events
         .iter()
         .map(encode_event)
         .collect::<Result<_, _>>()
         .map_err(DecideError::InvalidCommand)
+}
+
+/// The encoded state of a query decider before any event.
+pub fn query_initial_state<D: QueryDecider>() -> Vec<u8> {
+    encode_state(&D::initial_state())
+}
+
+/// The query `command` depends on.
+pub fn query_for<D: QueryDecider>(command: &str) -> Result<Query, DecideError> {
+    let command = decode_command(command).map_err(not_a_command)?;
+    Ok(D::query(&command))
+}
+
+/// Decode a query decider's `state`, fold `events` into it in order, and encode it.
+pub fn query_evolve<D: QueryDecider>(state: &[u8], events: &[Event]) -> Result<Vec<u8>, String> {
+    fold(state, events, D::evolve)
+}
+
+/// Decode `state` and `command` and let the query decider decide in `context`: the
+/// events to append, each with its stream and tags, or why not.
+pub fn query_decide<D: QueryDecider>(
+    context: &Context,
+    state: &[u8],
+    command: &str,
+) -> Result<Vec<NewEvent>, DecideError> {
+    let (state, command) = decode_input::<D::State, D::Command>(state, command)?;
+    let events = D::decide(command, &state, context).map_err(refusal)?;
+    events
+        .iter()
+        .map(|tagged| {
+            encode_event(&tagged.event).map(|event| NewEvent {
+                stream_id: Some(tagged.stream.clone()),
+                tags: tagged.tags.clone(),
+                ..event
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(DecideError::InvalidCommand)
+}
+
+/// Fold `events` into the encoded `state` with `evolve`.
+fn fold<S, E>(state: &[u8], events: &[Event], evolve: fn(S, E) -> S) -> Result<Vec<u8>, String>
+where
+    S: Serialize + DeserializeOwned,
+    E: DeserializeOwned,
+{
+    let mut state = decode_state::<S>(state)?;
+    for event in events {
+        let typed = decode_event::<E>(event)?;
+        state = evolve(state, typed);
+    }
+    Ok(encode_state(&state))
+}
+
+/// The state and the command of a decision, decoded.
+fn decode_input<S: DeserializeOwned, C: DeserializeOwned>(
+    state: &[u8],
+    command: &str,
+) -> Result<(S, C), DecideError> {
+    let state = decode_state::<S>(state).map_err(DecideError::InvalidCommand)?;
+    let command = decode_command(command).map_err(not_a_command)?;
+    Ok((state, command))
+}
+
+fn not_a_command(error: serde_json::Error) -> DecideError {
+    DecideError::InvalidCommand(format!(
+        "the command is not a known command as JSON {{\"type\": ..., \"data\": {{...}}}}: {error}"
+    ))
+}
+
+/// A guest's refusal as the WIT answers it.
+fn refusal(rejection: crate::Rejection) -> DecideError {
+    if rejection.invalid_command {
+        DecideError::InvalidCommand(rejection.message)
+    } else {
+        DecideError::Rejected(rejection.message)
+    }
 }
 
 /// Read a command into the adjacently tagged enum `C`. A command without data may
@@ -130,7 +191,7 @@ fn encode_state<S: Serialize>(state: &S) -> Vec<u8> {
     serde_json::to_vec(state).expect("a state that derives Serialize encodes to JSON")
 }
 
-fn decode_state<D: Decider>(state: &[u8]) -> Result<D::State, String> {
+fn decode_state<S: DeserializeOwned>(state: &[u8]) -> Result<S, String> {
     serde_json::from_slice(state).map_err(|e| format!("the state passed in cannot be decoded: {e}"))
 }
 

@@ -318,6 +318,22 @@ pub enum Error {
         /// The world it has.
         actual: &'static str,
     },
+    /// A command with no stream was sent to a stream decider, or a query was asked of one.
+    #[error(
+        "module '{module}' decides commands for one stream at a time: send them to a stream (POST /commands/{module}/{{stream}})"
+    )]
+    NotAQueryDecider {
+        /// The module.
+        module: String,
+    },
+    /// A command for a stream was sent to a query decider, whose boundary is a query.
+    #[error(
+        "module '{module}' is a query decider: its commands name no stream (POST /commands/{module}); the streams of its events are its own choice"
+    )]
+    NotAStreamDecider {
+        /// The module.
+        module: String,
+    },
     /// The runtime could not be set up.
     #[error("cannot set up the wasm runtime")]
     Runtime(#[source] Cause),

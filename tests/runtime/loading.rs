@@ -26,7 +26,7 @@ fn a_component_of_another_world_is_refused_with_what_it_exports() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "module 'other' does not export one of refold:domain/decider@0.2.0, refold:domain/projection@0.2.0, refold:domain/upcaster@0.2.0 (or a 0.1.0 decider or projection); it exports greet"
+        "module 'other' does not export one of refold:domain/decider@0.2.0, refold:domain/projection@0.2.0, refold:domain/upcaster@0.2.0, refold:domain/query-decider@0.2.0 (or a 0.1.0 decider or projection); it exports greet"
     );
 }
 

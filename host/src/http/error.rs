@@ -182,6 +182,9 @@ impl From<Error> for ApiError {
             }
             Error::UnknownModule(module) => (S::NOT_FOUND, "unknown-module", Some(module), None),
             Error::NotA { module, .. } => (S::BAD_REQUEST, "wrong-world", Some(module), None),
+            Error::NotAQueryDecider { module } | Error::NotAStreamDecider { module } => {
+                (S::BAD_REQUEST, "wrong-boundary", Some(module), None)
+            }
             Error::InvalidModule { module, .. }
             | Error::WrongWorld { module, .. }
             | Error::Unlinkable { module, .. } => {

@@ -16,6 +16,15 @@ pub mod decider {
     });
 }
 
+/// Bindings of the `query-decider-module` world.
+pub mod query_decider {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "refold:domain/query-decider-module",
+        with: { "refold:domain/types": super::decider::refold::domain::types },
+    });
+}
+
 /// Bindings of the `projection-module` world.
 pub mod projection {
     wasmtime::component::bindgen!({

@@ -25,7 +25,7 @@ pub use sandbox::Documents;
 use crate::store::AppendLimits;
 use crate::{Error, Result, sync};
 use cache::ComponentCache;
-use module::{EPOCH_TICK, Either, Pool};
+use module::{Deciders, EPOCH_TICK, Either, Pool};
 use sandbox::HostState;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -238,7 +238,7 @@ impl Runtime {
         let component = self
             .cache
             .get_or_compile(&self.engine, name, &hash, bytes)?;
-        let (world, contract) = self.world_of(name, &component)?;
+        let (world, contract, query_decider) = self.world_of(name, &component)?;
         let info = ModuleInfo {
             name: name.to_owned(),
             version: 0,
@@ -263,13 +263,18 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(unlinkable)?;
         match (world, contract) {
+            (World::Decider, Contract::V0_2) if query_decider => {
+                let pre =
+                    bindings::query_decider::QueryDeciderModulePre::new(pre).map_err(unlinkable)?;
+                Module::new_decider(info, limits, Deciders::Query(Pool::new(pre)))
+            }
             (World::Decider, Contract::V0_2) => {
                 let pre = bindings::decider::DeciderModulePre::new(pre).map_err(unlinkable)?;
-                Module::new_decider(info, limits, Either::Current(Pool::new(pre)))
+                Module::new_decider(info, limits, Deciders::Stream(Pool::new(pre)))
             }
             (World::Decider, Contract::V0_1) => {
                 let pre = bindings::v1::decider::DeciderModulePre::new(pre).map_err(unlinkable)?;
-                Module::new_decider(info, limits, Either::V1(Pool::new(pre)))
+                Module::new_decider(info, limits, Deciders::V1(Pool::new(pre)))
             }
             (World::Projection, Contract::V0_2) => {
                 let pre =
@@ -355,23 +360,29 @@ impl Runtime {
 
     /// The world a component implements and the contract it was built against, from
     /// its exports.
-    fn world_of(&self, name: &str, component: &Component) -> Result<(World, Contract)> {
+    /// A query decider (it exports `query-decider`) is of the decider world; the
+    /// third value says it is one.
+    fn world_of(&self, name: &str, component: &Component) -> Result<(World, Contract, bool)> {
         let exports: Vec<String> = component
             .component_type()
             .exports(&self.engine)
             .map(|(export, _)| export.to_owned())
             .collect();
+        if exports.contains(&query_decider_interface()) {
+            return Ok((World::Decider, Contract::V0_2, true));
+        }
         for contract in [Contract::V0_2, Contract::V0_1] {
             for &world in contract.worlds() {
                 let interface = format!("{}@{}", world.interface(), contract.version());
                 if exports.contains(&interface) {
-                    return Ok((world, contract));
+                    return Ok((world, contract, false));
                 }
             }
         }
         let expected = World::ALL
             .iter()
             .map(|world| format!("{}@{}", world.interface(), Contract::V0_2.version()))
+            .chain([query_decider_interface()])
             .collect::<Vec<_>>()
             .join(", ");
         Err(Error::WrongWorld {
@@ -390,6 +401,11 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticking.store(false, Ordering::Relaxed);
     }
+}
+
+/// The interface a query decider exports.
+fn query_decider_interface() -> String {
+    format!("refold:domain/query-decider@{}", Contract::V0_2.version())
 }
 
 /// Advance the engine's epoch every [`EPOCH_TICK`] until `ticking` turns false.

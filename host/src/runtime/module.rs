@@ -17,7 +17,8 @@
 
 use super::Documents;
 use super::bindings::{
-    DecideError, DeciderContext, Event, NewEvent, UpcastEvent, decider, projection, upcaster, v1,
+    DecideError, DeciderContext, Event, NewEvent, Query, UpcastEvent, decider, projection,
+    query_decider, upcaster, v1,
 };
 use super::sandbox::{HostState, call_seed};
 use super::{Contract, Limits, World};
@@ -71,7 +72,7 @@ pub struct Module {
 }
 
 enum Kind {
-    Decider(Either<decider::DeciderModule, v1::decider::DeciderModule>),
+    Decider(Deciders),
     Projection {
         pool: Either<projection::ProjectionModule, v1::projection::ProjectionModule>,
         event_types: Vec<String>,
@@ -80,6 +81,44 @@ enum Kind {
         pool: Pool<upcaster::UpcasterModule>,
         event_types: Vec<String>,
     },
+}
+
+/// A decider's instances: a stream or a query decider of the current contract, or a
+/// 0.1.0 decider.
+pub(crate) enum Deciders {
+    Stream(Pool<decider::DeciderModule>),
+    Query(Pool<query_decider::QueryDeciderModule>),
+    V1(Pool<v1::decider::DeciderModule>),
+}
+
+impl Deciders {
+    fn stats(&self) -> PoolStats {
+        match self {
+            Deciders::Stream(pool) => pool.stats(),
+            Deciders::Query(pool) => pool.stats(),
+            Deciders::V1(pool) => pool.stats(),
+        }
+    }
+}
+
+/// The same call on the decider pools of the current contract (the `decider` and
+/// `query-decider` interfaces share `initial-state`, `evolve` and `decide`): `$body`,
+/// given the exported interface as `$i`, is written once and compiled for each one's
+/// bindings. `$legacy` is what a 0.1.0 decider's pool `$v1` does instead.
+macro_rules! on_deciders {
+    ($self:ident, $function:expr, $copy:expr, |$i:ident, $store:ident| $body:expr, |$v1:ident| $legacy:expr) => {
+        match $self.deciders()? {
+            Deciders::Stream(pool) => $self.call(pool, $function, $copy, |b, $store| {
+                let $i = b.refold_domain_decider();
+                $body
+            }),
+            Deciders::Query(pool) => $self.call(pool, $function, $copy, |b, $store| {
+                let $i = b.refold_domain_query_decider();
+                $body
+            }),
+            Deciders::V1($v1) => $legacy,
+        }
+    };
 }
 
 /// A world's instances under the current contract or under 0.1.0.
@@ -145,6 +184,7 @@ instantiate! {
     decider::DeciderModule => decider::DeciderModulePre<HostState>,
     projection::ProjectionModule => projection::ProjectionModulePre<HostState>,
     upcaster::UpcasterModule => upcaster::UpcasterModulePre<HostState>,
+    query_decider::QueryDeciderModule => query_decider::QueryDeciderModulePre<HostState>,
     v1::decider::DeciderModule => v1::decider::DeciderModulePre<HostState>,
     v1::projection::ProjectionModule => v1::projection::ProjectionModulePre<HostState>,
 }
@@ -162,11 +202,7 @@ macro_rules! on_either {
 
 impl Module {
     /// A decider module; tries its `initial-state` once on a fresh instance.
-    pub(crate) fn new_decider(
-        info: ModuleInfo,
-        limits: Limits,
-        pool: Either<decider::DeciderModule, v1::decider::DeciderModule>,
-    ) -> Result<Self> {
+    pub(crate) fn new_decider(info: ModuleInfo, limits: Limits, pool: Deciders) -> Result<Self> {
         let module = Module::of_kind(info, limits, Kind::Decider(pool));
         module.initial_state().map_err(refused)?;
         Ok(module)
@@ -305,15 +341,19 @@ impl Module {
     /// The encoded state of a stream with no events.
     pub fn initial_state(&self) -> Result<Vec<u8>> {
         let seed = self.seed("initial-state", &[]);
-        on_either!(
+        let copy_limit = self.limits.memory_limit;
+        on_deciders!(
             self,
-            self.deciders()?,
             "initial-state",
-            self.limits.memory_limit,
+            copy_limit,
             |d, store| {
                 store.data().seed_random(seed);
+                d.call_initial_state(store)
+            },
+            |pool| self.call(pool, "initial-state", copy_limit, |d, store| {
+                store.data().seed_random(seed);
                 d.refold_domain_decider().call_initial_state(store)
-            }
+            })
         )
     }
 
@@ -325,19 +365,22 @@ impl Module {
             .map(|e| (e.event_id.as_str(), e.stream_position));
         let seed = self.seed_by_event("evolve", first);
         let copy_limit = self.limits.memory_limit;
-        let result = match self.deciders()? {
-            Either::Current(pool) => self.call(pool, "evolve", copy_limit, |d, store| {
+        let result = on_deciders!(
+            self,
+            "evolve",
+            copy_limit,
+            |d, store| {
                 store.data().seed_random(seed);
-                d.refold_domain_decider().call_evolve(store, state, events)
-            }),
-            Either::V1(pool) => {
+                d.call_evolve(store, state, events)
+            },
+            |pool| {
                 let events: Vec<v1::Event> = events.iter().map(v1::Event::from).collect();
                 self.call(pool, "evolve", copy_limit, |d, store| {
                     store.data().seed_random(seed);
                     d.refold_domain_decider().call_evolve(store, state, &events)
                 })
             }
-        }?;
+        )?;
         result.map_err(|message| self.fault("evolve", GuestFault::Reported(message)))
     }
 
@@ -384,20 +427,23 @@ impl Module {
         );
         let limits = self.limits.decide_limits;
         let copy_limit = decide_copy_limit(&limits);
-        let decided = match self.deciders()? {
-            Either::Current(pool) => self.call(pool, "decide", copy_limit, |d, store| {
+        let decided = on_deciders!(
+            self,
+            "decide",
+            copy_limit,
+            |d, store| {
                 store.data().seed_random(seed);
-                d.refold_domain_decider()
-                    .call_decide(store, context, state, command)
-            })?,
-            Either::V1(pool) => self
+                d.call_decide(store, context, state, command)
+            },
+            |pool| self
                 .call(pool, "decide", copy_limit, |d, store| {
                     store.data().seed_random(seed);
                     d.refold_domain_decider().call_decide(store, state, command)
-                })?
-                .map(|events| events.into_iter().map(NewEvent::from).collect())
-                .map_err(DecideError::from),
-        };
+                })
+                .map(|decided| decided
+                    .map(|events| events.into_iter().map(NewEvent::from).collect())
+                    .map_err(DecideError::from))
+        )?;
         if let Ok(events) = &decided {
             let bytes = events.iter().map(new_event_size).sum();
             if let Some((measure, limit, value)) = limits.exceeded(events.len(), bytes) {
@@ -420,6 +466,31 @@ impl Module {
             }
         }
         Ok(decided)
+    }
+
+    /// Whether this decider's consistency boundary is a query over tagged events (it
+    /// exports `query-decider`) rather than one stream.
+    pub fn is_query_decider(&self) -> bool {
+        matches!(self.kind, Kind::Decider(Deciders::Query(_)))
+    }
+
+    /// The query `command` (in `partition`) depends on, from a query decider's
+    /// `query-for`: the events to fold before deciding, and the append condition after.
+    /// The outer error is a fault (or this module is no query decider); the inner one
+    /// the guest's answer that the command is invalid or refused. Its random numbers are
+    /// seeded by the partition and the command.
+    pub fn query_for(&self, partition: &str, command: &str) -> Result<Result<Query, DecideError>> {
+        let Kind::Decider(Deciders::Query(pool)) = &self.kind else {
+            return Err(Error::NotAQueryDecider {
+                module: self.info.name.clone(),
+            });
+        };
+        let seed = self.seed("query-for", &[partition.as_bytes(), command.as_bytes()]);
+        self.call(pool, "query-for", self.limits.memory_limit, |d, store| {
+            store.data().seed_random(seed);
+            d.refold_domain_query_decider()
+                .call_query_for(store, partition, command)
+        })
     }
 
     /// The event types a projection module wants (empty: all), or the stored event
@@ -534,7 +605,7 @@ impl Module {
     }
 
     /// The decider instances, or the error that this module is not a decider.
-    fn deciders(&self) -> Result<&Either<decider::DeciderModule, v1::decider::DeciderModule>> {
+    fn deciders(&self) -> Result<&Deciders> {
         match &self.kind {
             Kind::Decider(pool) => Ok(pool),
             _ => Err(self.not_a(World::Decider)),
