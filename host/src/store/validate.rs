@@ -5,7 +5,10 @@
 //! decided here, on the caller's thread. A refused append names what was wrong and the
 //! index of the offending event, and nothing is written.
 
-use super::{AppendLimits, AppendRequest, ListQuery, MAX_NAME_BYTES, RecordedEvent};
+use super::{
+    AppendCondition, AppendLimits, AppendRequest, Appends, ListQuery, LogFilter, MAX_NAME_BYTES,
+    MAX_QUERY_ITEMS, MAX_QUERY_TYPES, MAX_TAG_BYTES, MAX_TAGS, Query, RecordedEvent,
+};
 use crate::json::{self, NotAnObject};
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -54,14 +57,168 @@ pub(crate) fn storable(partition: &str, stream: &str) -> bool {
     check_name(Name::Partition, partition).is_ok() && check_name(Name::Stream, stream).is_ok()
 }
 
-/// Refuse `requests` with [`Error::InvalidAppend`] unless there is at least one, each
+/// Why `tag` cannot be an event's tag (or be looked for): it is empty, longer than
+/// [`MAX_TAG_BYTES`], or holds a control character. Worded to follow "tag N".
+fn check_tag(tag: &str) -> std::result::Result<(), String> {
+    if tag.is_empty() {
+        return Err("is empty: give it a name (e.g. 'course:c1')".to_owned());
+    }
+    if tag.len() > MAX_TAG_BYTES {
+        return Err(format!(
+            "is {} bytes, over the {MAX_TAG_BYTES}-byte limit: use a shorter tag",
+            tag.len()
+        ));
+    }
+    if let Some((at, control)) = tag.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(format!(
+            "holds the control character U+{:04X} at byte {at}: use printable text",
+            u32::from(control)
+        ));
+    }
+    Ok(())
+}
+
+/// Why an event cannot carry `tags`: more than [`MAX_TAGS`], a tag [`check_tag`]
+/// refuses, or a tag given twice; the JSON pointer of the offending value within the
+/// event, and the reason.
+fn check_event_tags(tags: &[String]) -> std::result::Result<(), (String, String)> {
+    if tags.len() > MAX_TAGS {
+        return Err((
+            "/tags".to_owned(),
+            format!(
+                "it carries {} tags, over the limit of {MAX_TAGS} per event: tag it only with \
+                 what queries look for",
+                tags.len()
+            ),
+        ));
+    }
+    for (index, tag) in tags.iter().enumerate() {
+        if let Err(why) = check_tag(tag) {
+            return Err((format!("/tags/{index}"), format!("tag {index} {why}")));
+        }
+        if tags[..index].contains(tag) {
+            return Err((
+                format!("/tags/{index}"),
+                format!("tag {index} ('{tag}') is given twice: give each tag once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse `query` with [`Error::InvalidEventQuery`] unless it has between 1 and
+/// [`MAX_QUERY_ITEMS`] items, each naming at most [`MAX_QUERY_TYPES`] types (none
+/// empty or holding a control character) and at most [`MAX_TAGS`] tags (each one an
+/// event could carry). `at` is the JSON pointer of the query in what the client sent
+/// (empty for a query of its own).
+pub(crate) fn check_query(query: &Query, at: &str) -> Result<()> {
+    let refuse = |field: String, reason: String| {
+        Err(Error::InvalidEventQuery {
+            reason,
+            field: Some(format!("{at}{field}")),
+        })
+    };
+    if query.items.is_empty() {
+        return refuse(
+            "/items".to_owned(),
+            "the query has no items: give at least one (an item {} matches every event)"
+                .to_owned(),
+        );
+    }
+    if query.items.len() > MAX_QUERY_ITEMS {
+        return refuse(
+            "/items".to_owned(),
+            format!(
+                "the query has {} items, over the limit of {MAX_QUERY_ITEMS}: split it into \
+                 several queries",
+                query.items.len()
+            ),
+        );
+    }
+    for (i, item) in query.items.iter().enumerate() {
+        if item.types.len() > MAX_QUERY_TYPES {
+            return refuse(
+                format!("/items/{i}/types"),
+                format!(
+                    "item {i} names {} event types, over the limit of {MAX_QUERY_TYPES}",
+                    item.types.len()
+                ),
+            );
+        }
+        for (j, event_type) in item.types.iter().enumerate() {
+            if event_type.is_empty() {
+                return refuse(
+                    format!("/items/{i}/types/{j}"),
+                    format!("type {j} of item {i} is empty: name an event type"),
+                );
+            }
+            if let Some(control) = event_type.chars().find(|c| c.is_control()) {
+                return refuse(
+                    format!("/items/{i}/types/{j}"),
+                    format!(
+                        "type {j} of item {i} holds the control character U+{:04X}: use \
+                         printable text",
+                        u32::from(control)
+                    ),
+                );
+            }
+        }
+        if item.tags.len() > MAX_TAGS {
+            return refuse(
+                format!("/items/{i}/tags"),
+                format!(
+                    "item {i} names {} tags, but an event carries at most {MAX_TAGS}, so it \
+                     could match nothing",
+                    item.tags.len()
+                ),
+            );
+        }
+        for (j, tag) in item.tags.iter().enumerate() {
+            if let Err(why) = check_tag(tag) {
+                return refuse(
+                    format!("/items/{i}/tags/{j}"),
+                    format!("tag {j} of item {i} {why}"),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a read `filter` whose query [`check_query`] refuses.
+pub(crate) fn check_filter(filter: &LogFilter) -> Result<()> {
+    match &filter.query {
+        Some(query) => check_query(query, ""),
+        None => Ok(()),
+    }
+}
+
+/// Refuse `condition` unless its query holds the rules of a query and its partition
+/// (if any) can name one.
+fn check_condition(condition: &AppendCondition) -> Result<()> {
+    check_query(&condition.fail_if_events_match, "/condition/failIfEventsMatch")?;
+    if let Some(partition) = &condition.partition
+        && let Err(reason) = check_name(Name::Partition, partition)
+    {
+        return Err(Error::InvalidEventQuery {
+            reason: format!("the condition's partition: {reason}"),
+            field: Some("/condition/partition".to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// Refuse `appends` with [`Error::InvalidAppend`] unless there is at least one, each
 /// holds every rule of an append, and no event id appears twice among them all; with
-/// [`Error::AppendTooLarge`] when they carry more than `limits` allow, all together.
+/// [`Error::AppendTooLarge`] when they carry more than `limits` allow, all together;
+/// with [`Error::InvalidEventQuery`] when their condition's query breaks the rules of
+/// a query.
 pub(super) fn check_appends(
-    requests: &[AppendRequest],
+    appends: &Appends,
     max_event_size: usize,
     limits: &AppendLimits,
 ) -> Result<()> {
+    let requests = appends.appends.as_slice();
     if requests.is_empty() {
         return Err(Error::InvalidAppend {
             stream: String::new(),
@@ -84,6 +241,9 @@ pub(super) fn check_appends(
     }
     for request in requests {
         check_append(request, max_event_size)?;
+    }
+    if let Some(condition) = &appends.condition {
+        check_condition(condition)?;
     }
     if let [_, _, ..] = requests {
         let mut ids = HashSet::new();
@@ -156,6 +316,12 @@ fn check_append(request: &AppendRequest, max_event_size: usize) -> Result<()> {
                     ),
                 },
                 field,
+            );
+        }
+        if let Err((field, why)) = check_event_tags(&event.tags) {
+            return refuse(
+                format!("event {index} ('{}'): {why}", event.event_type),
+                format!("/events/{index}{field}"),
             );
         }
         if !ids.insert(event.id) {
@@ -262,6 +428,9 @@ pub(super) fn check_import(events: &[RecordedEvent], max_event_size: usize) -> R
                 Fault::Data(why) => format!("its data is not a JSON object ({why})"),
                 Fault::Metadata(why) => format!("its metadata is not a JSON object ({why})"),
             });
+        }
+        if let Err((_, why)) = check_event_tags(&event.tags) {
+            return refuse(format!("its tags: {why}"));
         }
         if humantime::parse_rfc3339(&event.recorded_at).is_err() {
             return refuse(format!(
@@ -508,6 +677,7 @@ mod tests {
             data: "{}".to_owned(),
             metadata: "{}".to_owned(),
             recorded_at: "2024-01-01T00:00:00.000Z".to_owned(),
+            tags: Vec::new(),
         }
     }
 

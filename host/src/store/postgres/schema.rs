@@ -60,6 +60,14 @@ CREATE TABLE snapshots (
     state BYTEA NOT NULL,
     PRIMARY KEY (partition, stream, module)
 );
+", "
+ALTER TABLE events ADD COLUMN tags TEXT;
+
+CREATE TABLE event_tags (
+    tag TEXT COLLATE \"C\" NOT NULL,
+    global_position BIGINT NOT NULL,
+    PRIMARY KEY (tag, global_position)
+);
 "];
 
 const PROJECTIONS: &[&str] = &["
