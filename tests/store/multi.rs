@@ -54,7 +54,7 @@ fn one_conflicting_stream_fails_them_all_and_is_named(backend: Backend) {
         to("a-1", ExpectedVersion::NoStream, &[1]),
         to("b-1", ExpectedVersion::Exact(1), &[2]),
         to("c-1", ExpectedVersion::NoStream, &[3]),
-    ]));
+    ].into()));
     match refused {
         Err(Error::Conflict {
             stream,

@@ -665,6 +665,105 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_tag_that_is_empty_too_long_unprintable_repeated_or_one_too_many_is_refused() {
+        let with = |tags: Vec<String>| {
+            let error = check_appends(
+                &append(vec![event("E", "{}"), event("T", "{}").with_tags(tags)]).into(),
+                LIMIT,
+                &AppendLimits::default(),
+            );
+            match error {
+                Err(Error::InvalidAppend { reason, field, .. }) => (reason, field.unwrap()),
+                other => panic!("expected an invalid append, got {other:?}"),
+            }
+        };
+        let tags = |tags: &[&str]| tags.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            with(tags(&["ok", ""])),
+            (
+                "event 1 ('T'): tag 1 is empty: give it a name (e.g. 'course:c1')".to_owned(),
+                "/events/1/tags/1".to_owned()
+            )
+        );
+        assert_eq!(
+            with(vec!["x".repeat(MAX_TAG_BYTES + 1)]).0,
+            format!(
+                "event 1 ('T'): tag 0 is {} bytes, over the {MAX_TAG_BYTES}-byte limit: use a \
+                 shorter tag",
+                MAX_TAG_BYTES + 1
+            )
+        );
+        assert_eq!(
+            with(tags(&["a\u{1f}b"])).0,
+            "event 1 ('T'): tag 0 holds the control character U+001F at byte 1: use printable text"
+        );
+        assert_eq!(
+            with(tags(&["a", "b", "a"])),
+            (
+                "event 1 ('T'): tag 2 ('a') is given twice: give each tag once".to_owned(),
+                "/events/1/tags/2".to_owned()
+            )
+        );
+        let many: Vec<String> = (0..=MAX_TAGS).map(|n| format!("t:{n}")).collect();
+        assert_eq!(
+            with(many),
+            (
+                format!(
+                    "event 1 ('T'): it carries {} tags, over the limit of {MAX_TAGS} per event: \
+                     tag it only with what queries look for",
+                    MAX_TAGS + 1
+                ),
+                "/events/1/tags".to_owned()
+            )
+        );
+        let most: Vec<String> = (0..MAX_TAGS).map(|n| format!("t:{n}")).collect();
+        let request = append(vec![event("T", "{}").with_tags(most)]);
+        assert!(check_append(&request, LIMIT).is_ok());
+    }
+
+    #[test]
+    fn a_query_is_refused_with_the_pointer_of_what_is_wrong() {
+        use crate::store::{AppendCondition, Query, QueryItem};
+        let refusal = |query: Query, at: &str| match check_query(&query, at) {
+            Err(Error::InvalidEventQuery { reason, field }) => (reason, field.unwrap()),
+            other => panic!("expected an invalid query, got {other:?}"),
+        };
+        assert_eq!(
+            refusal(Query { items: Vec::new() }, ""),
+            (
+                "the query has no items: give at least one (an item {} matches every event)"
+                    .to_owned(),
+                "/items".to_owned()
+            )
+        );
+        let bad_tag = Query::all().or(QueryItem::types(["A"]).with_tags(["ok", ""]));
+        assert_eq!(
+            refusal(bad_tag.clone(), "/condition/failIfEventsMatch"),
+            (
+                "tag 1 of item 1 is empty: give it a name (e.g. 'course:c1')".to_owned(),
+                "/condition/failIfEventsMatch/items/1/tags/1".to_owned()
+            )
+        );
+        assert_eq!(
+            refusal(Query::item(QueryItem::types(["A", ""])), "").1,
+            "/items/0/types/1"
+        );
+        let items = vec![QueryItem::default(); MAX_QUERY_ITEMS + 1];
+        assert_eq!(refusal(Query { items }, "").1, "/items");
+        assert!(check_query(&Query::all(), "").is_ok());
+        // An append's condition is checked with the append, its pointer within it.
+        let appends = Appends::from(append(vec![event("E", "{}")]))
+            .with_condition(AppendCondition::fail_if_events_match(bad_tag));
+        match check_appends(&appends, LIMIT, &AppendLimits::default()) {
+            Err(Error::InvalidEventQuery { field, .. }) => assert_eq!(
+                field.as_deref(),
+                Some("/condition/failIfEventsMatch/items/1/tags/1")
+            ),
+            other => panic!("expected an invalid query, got {other:?}"),
+        }
+    }
+
     /// An event as an import takes it: at `position`, the first of its stream.
     fn imported(position: u64) -> RecordedEvent {
         RecordedEvent {
