@@ -50,7 +50,12 @@ pub struct ReadArgs {
     #[arg(long, default_value_t = 0, requires = "log-read")]
     after: u64,
     /// Log: only these event types (comma-separated).
-    #[arg(long, value_delimiter = ',', requires = "log-read", conflicts_with = "query")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "log-read",
+        conflicts_with = "query"
+    )]
     types: Vec<String>,
     /// Log: only streams of this category (the part before the first '-').
     #[arg(long, requires = "log-read")]

@@ -136,8 +136,17 @@ fn an_export_imported_into_a_fresh_store_exports_the_same_bytes_and_a_second_imp
         lines[0]
     );
     let events = json_lines(&text);
-    assert_eq!(events[3]["tags"], json!(["sku:B-9", "tenant:b"]), "{}", lines[3]);
-    assert!(events[2].get("tags").is_none(), "no tags, no key: {}", lines[2]);
+    assert_eq!(
+        events[3]["tags"],
+        json!(["sku:B-9", "tenant:b"]),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        events[2].get("tags").is_none(),
+        "no tags, no key: {}",
+        lines[2]
+    );
     let summary: Vec<_> = events
         .iter()
         .map(|e| {

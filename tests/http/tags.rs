@@ -46,15 +46,38 @@ fn tagged_appends_conditions_and_query_reads() {
         })
         .to_string()
     };
-    let refused = post(&http, &url("/streams"), &conditional("account-b", None), None);
+    let refused = post(
+        &http,
+        &url("/streams"),
+        &conditional("account-b", None),
+        None,
+    );
     let error = refused.error(409, "append-condition-failed");
-    assert_eq!(error["details"], json!({"position": 1, "head": 2}), "{error}");
-    let refused = post(&http, &url("/streams"), &conditional("account-b", Some(0)), None);
+    assert_eq!(
+        error["details"],
+        json!({"position": 1, "head": 2}),
+        "{error}"
+    );
+    let refused = post(
+        &http,
+        &url("/streams"),
+        &conditional("account-b", Some(0)),
+        None,
+    );
     let error = refused.error(409, "append-condition-failed");
-    assert_eq!(error["details"], json!({"position": 1, "after": 0, "head": 2}), "{error}");
+    assert_eq!(
+        error["details"],
+        json!({"position": 1, "after": 0, "head": 2}),
+        "{error}"
+    );
     assert_eq!(get(&http, &url("/log")).ok()["head"], 2);
     // After the conflicting event, it goes through.
-    let accepted = post(&http, &url("/streams"), &conditional("account-b", Some(1)), None);
+    let accepted = post(
+        &http,
+        &url("/streams"),
+        &conditional("account-b", Some(1)),
+        None,
+    );
     assert_eq!(accepted.ok()["appends"][0]["firstPosition"], 3);
     let other = json!({"appends": [{"stream": "account-c", "events": [claim("u2")]}]});
     post(&http, &url("/streams"), &other.to_string(), None).ok();
@@ -72,7 +95,10 @@ fn tagged_appends_conditions_and_query_reads() {
     assert_eq!(positions(by_query(&either, "&after=2&limit=1").ok()), [4]);
     let typed = get(&http, &url("/log?types=UsernameClaimed&tags=username:u1"));
     assert_eq!(positions(typed.ok()), [1, 3]);
-    assert_eq!(positions(get(&http, &url("/log?tags=username:u2")).ok()), [4]);
+    assert_eq!(
+        positions(get(&http, &url("/log?tags=username:u2")).ok()),
+        [4]
+    );
 
     // A bad query is a 400 naming what is wrong.
     let no_items = by_query(&json!({"items": []}), "");
@@ -84,7 +110,10 @@ fn tagged_appends_conditions_and_query_reads() {
     let not_a_query = by_query(&json!({"items": [{"tag": ["x"]}]}), "");
     let error = not_a_query.error(400, "bad-request");
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("query parameter") && message.contains("`tag`"), "{error}");
+    assert!(
+        message.contains("query parameter") && message.contains("`tag`"),
+        "{error}"
+    );
     let both = by_query(&query, "&tags=x");
     both.error(400, "bad-request");
     let in_condition = json!({
@@ -98,7 +127,12 @@ fn tagged_appends_conditions_and_query_reads() {
         "{error}"
     );
     let bad_tag = json!({"events": [{"type": "E", "data": {}, "tags": [""]}]});
-    let refused = post(&http, &url("/streams/account-e"), &bad_tag.to_string(), None);
+    let refused = post(
+        &http,
+        &url("/streams/account-e"),
+        &bad_tag.to_string(),
+        None,
+    );
     let error = refused.error(400, "invalid-append");
     assert_eq!(error["details"]["field"], "/events/0/tags/0", "{error}");
 

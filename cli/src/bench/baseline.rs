@@ -173,8 +173,10 @@ pub(super) fn conditional_insert(
         index.execute(params![tag, position])?;
     }
     drop(index);
-    tx.prepare_cached("INSERT INTO streams (partition, stream, version) VALUES ('default', ?1, 1)")?
-        .execute([stream])?;
+    tx.prepare_cached(
+        "INSERT INTO streams (partition, stream, version) VALUES ('default', ?1, 1)",
+    )?
+    .execute([stream])?;
     tx.commit()?;
     Ok(())
 }

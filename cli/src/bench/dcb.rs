@@ -116,10 +116,14 @@ fn decide<'a>(
         match event_type {
             "CourseDefined" if data.course == course_tag => capacity = data.capacity,
             "StudentSubscribed" => {
-                let (this_course, this_student) =
-                    (data.course == course_tag, data.student == Some(&student_tag));
+                let (this_course, this_student) = (
+                    data.course == course_tag,
+                    data.student == Some(&student_tag),
+                );
                 if this_course && this_student {
-                    return Err(format!("{student_tag} is subscribed to {course_tag} already"));
+                    return Err(format!(
+                        "{student_tag} is subscribed to {course_tag} already"
+                    ));
                 }
                 seats_taken += u64::from(this_course);
                 courses_taken += u64::from(this_student);
@@ -132,7 +136,9 @@ fn decide<'a>(
         return Err(format!("{course_tag} is full"));
     }
     if courses_taken >= STUDENT_LIMIT {
-        return Err(format!("{student_tag} takes {STUDENT_LIMIT} courses already"));
+        return Err(format!(
+            "{student_tag} takes {STUDENT_LIMIT} courses already"
+        ));
     }
     Ok(subscription(c, s))
 }
@@ -166,8 +172,11 @@ pub(super) fn dcb(work: &Work<'_>, recorder: &mut Recorder) -> Result<()> {
             if let Some(last) = read.last() {
                 condition = condition.after(last.global_position);
             }
-            let append =
-                AppendRequest::new(format!("enrolment-{k}"), ExpectedVersion::NoStream, vec![event]);
+            let append = AppendRequest::new(
+                format!("enrolment-{k}"),
+                ExpectedVersion::NoStream,
+                vec![event],
+            );
             crate::block_on(store.append_all(Appends::from(append).with_condition(condition)))?;
         }
         Ok(())
@@ -237,7 +246,11 @@ fn fill(work: &Work<'_>, path: &Path, events: u64) -> Result<()> {
 /// found by its student's tag.
 fn verify(store: &SqliteStore, events: u64, commands: u64) -> Result<()> {
     check(store.head() == events + commands, NAME, || {
-        format!("{} events stored, expected {}", store.head(), events + commands)
+        format!(
+            "{} events stored, expected {}",
+            store.head(),
+            events + commands
+        )
     })?;
     for k in [0, commands / 2, commands - 1] {
         let (c, s) = command(k, events);

@@ -34,13 +34,13 @@ mod types;
 mod url;
 pub(crate) mod validate;
 
+pub use query::{
+    AppendCondition, MAX_QUERY_ITEMS, MAX_QUERY_TYPES, MAX_TAG_BYTES, MAX_TAGS, Query, QueryItem,
+};
 pub use records::{
     BuiltBy, Committed, DEFAULT_PAGE_BYTES, Definition, Document, DocumentBatch, DocumentChange,
     DocumentKey, FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord,
     NewModule, Page, SnapshotProjection,
-};
-pub use query::{
-    AppendCondition, MAX_QUERY_ITEMS, MAX_QUERY_TYPES, MAX_TAG_BYTES, MAX_TAGS, Query, QueryItem,
 };
 pub use types::{
     AppendLimits, AppendOutcome, AppendRequest, Appends, DEFAULT_PARTITION, Direction, EventData,

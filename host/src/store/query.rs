@@ -193,14 +193,20 @@ mod tests {
             serde_json::to_string(&Query::all()).unwrap(),
             r#"{"items":[{}]}"#
         );
-        let condition: AppendCondition =
-            serde_json::from_str(r#"{"failIfEventsMatch": {"items": [{"tags": ["u"]}]}, "after": 7}"#)
-                .unwrap();
+        let condition: AppendCondition = serde_json::from_str(
+            r#"{"failIfEventsMatch": {"items": [{"tags": ["u"]}]}, "after": 7}"#,
+        )
+        .unwrap();
         assert_eq!(
             condition,
             AppendCondition::fail_if_events_match(Query::item(QueryItem::tags(["u"]))).after(7)
         );
         let unknown = serde_json::from_str::<Query>(r#"{"items": [{"type": ["A"]}]}"#);
-        assert!(unknown.unwrap_err().to_string().contains("unknown field `type`"));
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `type`")
+        );
     }
 }

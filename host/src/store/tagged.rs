@@ -29,9 +29,7 @@ pub(super) fn joined(tags: &[String]) -> Option<String> {
 /// An event's tags from its row, as appended.
 pub(super) fn split(joined: Option<String>) -> Vec<String> {
     match joined {
-        Some(joined) if !joined.is_empty() => {
-            joined.split(SEPARATOR).map(str::to_owned).collect()
-        }
+        Some(joined) if !joined.is_empty() => joined.split(SEPARATOR).map(str::to_owned).collect(),
         _ => Vec::new(),
     }
 }

@@ -121,8 +121,7 @@ pub(crate) fn check_query(query: &Query, at: &str) -> Result<()> {
     if query.items.is_empty() {
         return refuse(
             "/items".to_owned(),
-            "the query has no items: give at least one (an item {} matches every event)"
-                .to_owned(),
+            "the query has no items: give at least one (an item {} matches every event)".to_owned(),
         );
     }
     if query.items.len() > MAX_QUERY_ITEMS {
@@ -196,7 +195,10 @@ pub(crate) fn check_filter(filter: &LogFilter) -> Result<()> {
 /// Refuse `condition` unless its query holds the rules of a query and its partition
 /// (if any) can name one.
 fn check_condition(condition: &AppendCondition) -> Result<()> {
-    check_query(&condition.fail_if_events_match, "/condition/failIfEventsMatch")?;
+    check_query(
+        &condition.fail_if_events_match,
+        "/condition/failIfEventsMatch",
+    )?;
     if let Some(partition) = &condition.partition
         && let Err(reason) = check_name(Name::Partition, partition)
     {

@@ -32,9 +32,9 @@ mod schema;
 
 use super::counters::Counters;
 use super::{
-    AppendOutcome, AppendRequest, Appends, BuiltBy, Committed, Definition, Direction, DocumentBatch,
-    DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease, LeaseStore,
-    ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
+    AppendOutcome, AppendRequest, Appends, BuiltBy, Committed, Definition, Direction,
+    DocumentBatch, DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease,
+    LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
     RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics, validate,
 };
 use crate::{Error, Result};

@@ -27,9 +27,8 @@ use super::counters::Counters;
 use super::{
     AppendOutcome, AppendRequest, Appends, BuiltBy, Committed, Definition, Direction,
     DocumentBatch, DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease,
-    LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page,
-    ProjectionStore, Query, RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics,
-    tagged, validate,
+    LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
+    Query, RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics, tagged, validate,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;

@@ -46,7 +46,8 @@ const COMPONENTS: &[(&str, &[&str])] = &[
 /// filters can use an index. `append_index`/`append_size` place each event in the append
 /// that wrote it, which is what tells an exact retry from a reused event id. Version 2
 /// adds tags: `events.tags` and the `event_tags` index (see the module docs).
-const STORE: &[&str] = &["
+const STORE: &[&str] = &[
+    "
 CREATE TABLE streams (
     partition TEXT NOT NULL,
     stream TEXT NOT NULL,
@@ -81,7 +82,8 @@ CREATE TABLE snapshots (
     state BLOB NOT NULL,
     PRIMARY KEY (partition, stream, module)
 ) WITHOUT ROWID;
-", "
+",
+    "
 ALTER TABLE events ADD COLUMN tags TEXT;
 
 CREATE TABLE event_tags (
@@ -89,7 +91,8 @@ CREATE TABLE event_tags (
     global_position INTEGER NOT NULL,
     PRIMARY KEY (tag, global_position)
 ) WITHOUT ROWID;
-"];
+",
+];
 
 const PROJECTIONS: &[&str] = &["
 CREATE TABLE projections (

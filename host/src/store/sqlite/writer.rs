@@ -16,8 +16,8 @@ use super::events::{self, EVENT_COLUMNS};
 use crate::store::counters::Counters;
 use crate::store::rules::{self, AppendRefusal, Placement, StoredId};
 use crate::store::{
-    AppendCondition, AppendOutcome, AppendRequest, Appends, ImportOutcome, RecordedEvent,
-    category, tagged,
+    AppendCondition, AppendOutcome, AppendRequest, Appends, ImportOutcome, RecordedEvent, category,
+    tagged,
 };
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
