@@ -48,6 +48,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("in-process", "H4"),
     ("refold", "H4-32"),
     ("in-process", "H4-32"),
+    ("refold", "DCB"),
+    ("raw-sqlite", "DCB"),
 ];
 
 #[test]

@@ -15,7 +15,8 @@ use std::process::ExitCode;
 /// Append events to a stream.
 ///
 /// Events are JSON lines, one event per line: `{"type": ..., "data": {...}}` with an
-/// optional `metadata` object and `id` (UUID). They are read from FILE, or from stdin
+/// optional `metadata` object, `id` (UUID) and `tags` (a list of strings, for queries
+/// and append conditions: see docs/dcb.md). They are read from FILE, or from stdin
 /// when FILE is `-` or absent, and appended in batches; each batch after the first
 /// expects the version the previous one left, so the import is all in order. Prints the
 /// outcome as JSON; a progress bar shows on a terminal.
@@ -48,6 +49,8 @@ struct Line {
     data: Box<RawValue>,
     metadata: Option<Box<RawValue>>,
     id: Option<uuid::Uuid>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 pub fn run(store: &StoreUrl, args: &AppendArgs) -> anyhow::Result<ExitCode> {
@@ -94,7 +97,7 @@ pub fn run(store: &StoreUrl, args: &AppendArgs) -> anyhow::Result<ExitCode> {
                 number + 1
             )
         })?;
-        let mut data = EventData::new(event.event_type, event.data.get());
+        let mut data = EventData::new(event.event_type, event.data.get()).with_tags(event.tags);
         if let Some(metadata) = event.metadata {
             data = data.with_metadata(metadata.get());
         }

@@ -51,6 +51,30 @@ pub enum Error {
         /// The stream's actual version (0 when the stream does not exist).
         actual: u64,
     },
+    /// A conditional append was refused: an event matching its condition's query is
+    /// stored after the condition's position. Nothing was written.
+    #[error(
+        "the append's condition failed: the event at global position {position} matches its query{}; nothing was appended: read the events matching the query again (the log is at {head}), decide anew, and append with the position read as the condition's `after`",
+        after_text(*.after)
+    )]
+    AppendConditionFailed {
+        /// The global position of the first event matching the query after `after`.
+        position: u64,
+        /// The condition's position, as given.
+        after: Option<u64>,
+        /// The log head when the condition was checked.
+        head: u64,
+    },
+    /// An event query (of a read, or of an append's condition) that breaks the rules
+    /// of a query; nothing was read or written.
+    #[error("invalid event query: {reason}")]
+    InvalidEventQuery {
+        /// What was wrong and what to do.
+        reason: String,
+        /// The JSON pointer of the offending value (`/items/0/tags/1`, or within an
+        /// append `/condition/failIfEventsMatch/items/0/tags/1`).
+        field: Option<String>,
+    },
     /// An append was refused before anything was written.
     #[error("invalid append to stream '{stream}': {reason}")]
     InvalidAppend {
@@ -454,6 +478,14 @@ pub enum GuestFault {
     /// The guest reported an error of its own (e.g. `evolve` could not fold an event).
     #[error("reported an error: {0}")]
     Reported(String),
+}
+
+/// Where a failed condition looked from: after a position, or the whole log.
+fn after_text(after: Option<u64>) -> String {
+    match after {
+        Some(after) => format!(" and comes after the condition's position {after}"),
+        None => " (the condition counts every event, having no `after`)".to_owned(),
+    }
 }
 
 /// What a guest returned over a limit, as far as the host counted it.

@@ -13,7 +13,10 @@
 //!   [`StoreUrl`](store::StoreUrl) (`sqlite:<path>`, `postgres://…`) names which.
 //!   Appends are guarded by an [`ExpectedVersion`](store::ExpectedVersion) and
 //!   committed in groups; [`import`](store::EventStore::import) copies another store's
-//!   log exactly.
+//!   log exactly. Events may carry tags: a [`Query`](store::Query) of types and tags
+//!   reads across streams, and an [`AppendCondition`](store::AppendCondition) refuses
+//!   an append when events matching its query were stored since a position (the
+//!   Dynamic Consistency Boundary).
 //! - [`runtime`]: one wasmtime engine, modules compiled once (and cached on disk by
 //!   content hash), warm instances bounded by memory ([`PoolConfig`](runtime::PoolConfig)),
 //!   a CPU deadline, a memory cap and a bound on what `decide` returns on every call

@@ -3,12 +3,13 @@
 
 use crate::commands::CommandOutcome;
 use crate::projections::Page;
-use crate::store::{AppendOutcome, RecordedEvent};
+use crate::store::{AppendCondition, AppendOutcome, RecordedEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// A stored event as the API (and the command line) shows it: its data and metadata
-/// inline as JSON, exactly as stored.
+/// inline as JSON, exactly as stored, and its `tags` when it has any (the key is left
+/// out for an untagged event).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView<'a> {
@@ -22,6 +23,8 @@ pub struct EventView<'a> {
     data: StoredJson<'a>,
     metadata: StoredJson<'a>,
     recorded_at: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
 }
 
 impl<'a> EventView<'a> {
@@ -37,6 +40,7 @@ impl<'a> EventView<'a> {
             data: StoredJson(&event.data),
             metadata: StoredJson(&event.metadata),
             recorded_at: &event.recorded_at,
+            tags: &event.tags,
         }
     }
 }
@@ -44,7 +48,9 @@ impl<'a> EventView<'a> {
 /// An event in its stored form, every field, as `refold export` writes it and
 /// `refold import` reads it back ([`StoredEventBody`]): one JSON object per line,
 /// `{"position", "partition", "stream", "streamPosition", "id", "type", "data",
-/// "metadata", "recordedAt"}`, data and metadata inline as JSON exactly as stored.
+/// "metadata", "recordedAt", "tags"?}`, data and metadata inline as JSON exactly as
+/// stored, `tags` only for an event that has any (so a log without tags exports as it
+/// did before tags existed).
 ///
 /// Two changes keep each event on one line, neither of which changes the JSON value:
 /// whitespace around data and metadata is left out, and a line break between their
@@ -65,6 +71,8 @@ pub struct StoredEventView<'a> {
     #[serde(serialize_with = "one_line")]
     metadata: &'a str,
     recorded_at: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
 }
 
 impl<'a> StoredEventView<'a> {
@@ -80,6 +88,7 @@ impl<'a> StoredEventView<'a> {
             data: &event.data,
             metadata: &event.metadata,
             recorded_at: &event.recorded_at,
+            tags: &event.tags,
         }
     }
 }
@@ -102,7 +111,7 @@ fn one_line<S: serde::Serializer>(json: &str, serializer: S) -> Result<S::Ok, S:
 }
 
 /// One line of a `refold export` file ([`StoredEventView`]), read back: every field
-/// required, nothing else allowed.
+/// required but `tags` (none when absent), nothing else allowed.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StoredEventBody {
@@ -116,6 +125,8 @@ pub struct StoredEventBody {
     data: Box<RawValue>,
     metadata: Box<RawValue>,
     recorded_at: String,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 impl StoredEventBody {
@@ -131,6 +142,7 @@ impl StoredEventBody {
             data: Box::<str>::from(self.data).into_string(),
             metadata: Box::<str>::from(self.metadata).into_string(),
             recorded_at: self.recorded_at,
+            tags: self.tags,
         }
     }
 }
@@ -239,11 +251,13 @@ pub(crate) struct AppendBody {
 }
 
 /// The body of an append to several streams at once (`POST /streams`): every append
-/// commits, or none does.
+/// commits, or none does; with a `condition`, none does if events matching its query
+/// are stored after its position.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AppendsBody {
     pub(crate) appends: Vec<StreamAppendBody>,
+    pub(crate) condition: Option<AppendCondition>,
 }
 
 /// One stream's part of an append to several streams.
@@ -300,6 +314,9 @@ pub(crate) struct NewEventBody {
     pub(crate) metadata: Option<Box<RawValue>>,
     /// Optional id; resending an append with the same ids is idempotent.
     pub(crate) id: Option<uuid::Uuid>,
+    /// Optional tags, for queries and append conditions.
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
 }
 
 #[cfg(test)]

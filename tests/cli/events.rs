@@ -76,6 +76,58 @@ fn append_json_lines_from_stdin_then_read_them() {
 }
 
 #[test]
+fn appended_tags_are_read_back_by_tag_and_by_query() {
+    let db = Db::new();
+    let db = db.path();
+    let input = "{\"type\":\"Subscribed\",\"data\":{},\"tags\":[\"course:c1\",\"student:s1\"]}\n\
+                 {\"type\":\"Subscribed\",\"data\":{},\"tags\":[\"course:c2\",\"student:s1\"]}\n\
+                 {\"type\":\"CourseRenamed\",\"data\":{},\"tags\":[\"course:c1\"]}\n\
+                 {\"type\":\"Noted\",\"data\":{}}\n";
+    exited(&refold_on(&db, &["append", "subs-1"], input), 0);
+    let read = |args: &[&str]| -> Vec<u64> {
+        let (stdout, _) = exited(&refold_on(&db, args, ""), 0);
+        json_lines(&stdout)
+            .iter()
+            .map(|e| e["globalPosition"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(read(&["read", "--tag", "course:c1"]), [1, 3]);
+    assert_eq!(read(&["read", "--tag", "course:c1,student:s1"]), [1]);
+    assert_eq!(
+        read(&["read", "--tag", "course:c1", "--types", "CourseRenamed"]),
+        [3]
+    );
+    let query = r#"{"items": [{"tags": ["course:c2"]}, {"types": ["Noted"]}]}"#;
+    assert_eq!(read(&["read", "--query", query]), [2, 4]);
+    assert_eq!(read(&["read", "--query", query, "--after", "2"]), [4]);
+    let (stdout, _) = exited(&refold_on(&db, &["read", "--tag", "student:s1"], ""), 0);
+    assert_eq!(
+        json_lines(&stdout)[1]["tags"],
+        serde_json::json!(["course:c2", "student:s1"])
+    );
+
+    let (_, stderr) = exited(
+        &refold_on(&db, &["read", "--query", "{\"items\": 1}"], ""),
+        2,
+    );
+    assert!(stderr.contains("is not a query like"), "{stderr}");
+    let (_, stderr) = exited(
+        &refold_on(&db, &["read", "--query", "{\"items\": []}"], ""),
+        2,
+    );
+    assert!(stderr.contains("the query has no items"), "{stderr}");
+    let (_, stderr) = exited(
+        &refold_on(
+            &db,
+            &["append", "subs-2"],
+            "{\"type\":\"E\",\"data\":{},\"tags\":[\"\"]}\n",
+        ),
+        2,
+    );
+    assert!(stderr.contains("tag 0 is empty"), "{stderr}");
+}
+
+#[test]
 fn command_prints_its_events_and_a_rejection_exits_1() {
     let db = Db::new();
     let db = db.path();

@@ -19,8 +19,8 @@ fn id(n: u64) -> String {
 type Event<'a> = (u64, &'a str, &'a str);
 
 /// Append eight events with fixed ids to `db`: streams in two partitions (one stream
-/// name in both), interleaved, with metadata, and data whose exact text (escapes,
-/// `1.50`) must survive.
+/// name in both), interleaved, with metadata, tags, and data whose exact text
+/// (escapes, `1.50`) must survive.
 fn fill(db: &Path) {
     let appends: [(&str, &str, &[Event]); 5] = [
         (
@@ -40,7 +40,11 @@ fn fill(db: &Path) {
             "cart-1",
             &[
                 (3, "CartOpened", r#""data":{},"metadata":{"tenant":"b"}"#),
-                (4, "ItemAdded", r#""data":{"sku":"B-9","qty":1}"#),
+                (
+                    4,
+                    "ItemAdded",
+                    r#""data":{"sku":"B-9","qty":1},"tags":["sku:B-9","tenant:b"]"#,
+                ),
             ],
         ),
         (
@@ -132,6 +136,17 @@ fn an_export_imported_into_a_fresh_store_exports_the_same_bytes_and_a_second_imp
         lines[0]
     );
     let events = json_lines(&text);
+    assert_eq!(
+        events[3]["tags"],
+        json!(["sku:B-9", "tenant:b"]),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        events[2].get("tags").is_none(),
+        "no tags, no key: {}",
+        lines[2]
+    );
     let summary: Vec<_> = events
         .iter()
         .map(|e| {
@@ -171,6 +186,7 @@ fn an_export_imported_into_a_fresh_store_exports_the_same_bytes_and_a_second_imp
             "data",
             "metadata",
             "recordedAt",
+            "tags",
         ] {
             assert_eq!(exported[field], read[field], "{field}");
         }
@@ -183,6 +199,15 @@ fn an_export_imported_into_a_fresh_store_exports_the_same_bytes_and_a_second_imp
         json!({"imported": 8, "skipped": 0, "head": 8})
     );
     assert_eq!(export(&target), text, "the copy exports the same bytes");
+    let (tagged, _) = exited(&refold_on(&target, &["read", "--tag", "sku:B-9"], ""), 0);
+    assert_eq!(
+        json_lines(&tagged)
+            .iter()
+            .map(|e| e["globalPosition"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [4],
+        "the copy's tags are indexed"
+    );
 
     assert_eq!(
         import(&target, &file, &[]),

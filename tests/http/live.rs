@@ -16,13 +16,18 @@ pub(super) struct Feed {
 
 impl Feed {
     pub(super) fn open(server: &Server, last_event_id: Option<u64>) -> Feed {
+        Feed::open_at(server, "/log/live", last_event_id)
+    }
+
+    /// A feed of `path`: `/log/live` with its query string.
+    pub(super) fn open_at(server: &Server, path: &str, last_event_id: Option<u64>) -> Feed {
         let http: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_per_read(Some(Duration::from_secs(30)))
             .build()
             .into();
         let mut request = http
-            .get(&server.url("/log/live"))
+            .get(&server.url(path))
             .header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());

@@ -15,3 +15,4 @@ mod lifecycle;
 mod live;
 mod nodes;
 mod shared_file;
+mod tags;

@@ -4,11 +4,13 @@
 use super::{append, counted, whole_log};
 use crate::support::{Backend, TestStore, block_on, both_backends};
 use refold::Error;
-use refold::store::{AppendRequest, ExpectedVersion, ImportOutcome, RecordedEvent};
+use refold::store::{
+    AppendRequest, ExpectedVersion, ImportOutcome, LogFilter, Query, QueryItem, RecordedEvent,
+};
 use uuid::Uuid;
 
 /// A store with six events: two streams of the default partition and one of another,
-/// interleaved, one event with metadata.
+/// interleaved, one event with metadata and tags.
 fn source(backend: Backend) -> TestStore {
     let store = TestStore::new(backend);
     append(&*store, "cart-1", ExpectedVersion::NoStream, 2);
@@ -17,7 +19,11 @@ fn source(backend: Backend) -> TestStore {
             AppendRequest::new(
                 "cart-1",
                 ExpectedVersion::NoStream,
-                vec![counted(3).with_metadata(r#"{"tenant":"b"}"#)],
+                vec![
+                    counted(3)
+                        .with_metadata(r#"{"tenant":"b"}"#)
+                        .with_tags(["tenant:b", "cart:1"]),
+                ],
             )
             .in_partition("tenant-b"),
         ),
@@ -57,8 +63,12 @@ fn an_import_writes_every_field_as_given_and_the_copy_goes_on_like_the_original(
     assert_eq!(
         whole_log(&*target),
         log,
-        "every field, recorded-at included"
+        "every field, recorded-at and tags included"
     );
+    assert_eq!(log[2].tags, ["tenant:b", "cart:1"]);
+    let tagged = LogFilter::query(Query::item(QueryItem::tags(["cart:1"])));
+    let found = block_on(target.read_log(0, &tagged, 10)).unwrap();
+    assert_eq!(found, log[2..3], "the tags are indexed for queries");
     assert_eq!(target.head(), 6);
     assert!(heads.has_changed().unwrap(), "the head watch learnt of it");
     assert_eq!(*heads.borrow_and_update(), 6);

@@ -1,5 +1,5 @@
 //! The event store on each backend: appends and their guards, reads, concurrency,
-//! live notification, schema, deploy records and leases; and, on SQLite only, group
+//! live notification, schema, deploy records and leases, tags and conditional appends; and, on SQLite only, group
 //! commit, its file and durability across killed processes.
 
 mod append;
@@ -13,6 +13,7 @@ mod notify;
 mod reads;
 mod schema;
 mod snapshot;
+mod tags;
 
 use crate::support::block_on;
 use refold::store::{

@@ -19,7 +19,7 @@ fn appends_to_several_streams_commit_together_in_request_order(backend: Backend)
         to("a-1", ExpectedVersion::NoStream, &[1, 2]),
         to("b-1", ExpectedVersion::Exact(2), &[3]),
         to("a-1", ExpectedVersion::Exact(2), &[4]),
-    ]))
+    ].into()))
     .unwrap();
     let summary: Vec<_> = outcomes
         .iter()
@@ -54,7 +54,7 @@ fn one_conflicting_stream_fails_them_all_and_is_named(backend: Backend) {
         to("a-1", ExpectedVersion::NoStream, &[1]),
         to("b-1", ExpectedVersion::Exact(1), &[2]),
         to("c-1", ExpectedVersion::NoStream, &[3]),
-    ]));
+    ].into()));
     match refused {
         Err(Error::Conflict {
             stream,
@@ -81,7 +81,7 @@ fn one_conflicting_stream_fails_them_all_and_is_named(backend: Backend) {
     let outcomes = block_on(store.append_all(vec![
         to("a-1", ExpectedVersion::NoStream, &[1]),
         to("b-1", ExpectedVersion::Exact(3), &[2]),
-    ]))
+    ].into()))
     .unwrap();
     assert_eq!(outcomes[1].stream_version, 4);
 }
@@ -94,8 +94,8 @@ fn a_resend_of_the_whole_batch_returns_the_original_outcomes(backend: Backend) {
         to("a-1", ExpectedVersion::NoStream, &[1, 2]),
         to("b-1", ExpectedVersion::NoStream, &[3]),
     ];
-    let first = block_on(store.append_all(batch.clone())).unwrap();
-    let again = block_on(store.append_all(batch)).unwrap();
+    let first = block_on(store.append_all(batch.clone().into())).unwrap();
+    let again = block_on(store.append_all(batch.into())).unwrap();
     assert_eq!(first, again);
     assert_eq!(store.head(), 3);
     assert_eq!(store.metrics().appends, 2);
@@ -105,7 +105,7 @@ fn a_resend_of_the_whole_batch_returns_the_original_outcomes(backend: Backend) {
 both_backends! {
 fn an_empty_batch_and_an_id_used_twice_across_streams_are_refused(backend: Backend) {
     let store = TestStore::new(backend);
-    match block_on(store.append_all(Vec::new())) {
+    match block_on(store.append_all(Vec::new().into())) {
         Err(Error::InvalidAppend { reason, .. }) => {
             assert!(reason.contains("there are no appends"), "{reason}")
         }
@@ -116,7 +116,7 @@ fn an_empty_batch_and_an_id_used_twice_across_streams_are_refused(backend: Backe
         AppendRequest::new("a-1", ExpectedVersion::Any, vec![shared.clone()]),
         AppendRequest::new("b-1", ExpectedVersion::Any, vec![shared]),
     ];
-    match block_on(store.append_all(twice)) {
+    match block_on(store.append_all(twice.into())) {
         Err(Error::InvalidAppend { stream, reason, .. }) => {
             assert_eq!(stream, "b-1");
             assert!(reason.contains("repeats the id"), "{reason}");

@@ -153,6 +153,7 @@ fn the_log_filters_by_type_category_and_partition(backend: Backend) {
         partition: Some("a".into()),
         category: Some("cart".into()),
         event_types: types(&["CartOpened", "ItemAdded"]),
+        query: None,
     };
     assert_eq!(read(combined), [p1, p4, p5]);
     let after = LogFilter {

@@ -6,7 +6,9 @@ use crate::support::{TempStore, TestStore, block_on, both_backends, postgres};
 use refold::Error;
 use refold::store::postgres::PgStore;
 use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
-use refold::store::{EventStore, ExpectedVersion};
+use refold::store::{
+    AppendRequest, EventData, EventStore, ExpectedVersion, LogFilter, Query, QueryItem,
+};
 
 both_backends! {
 fn reopening_keeps_the_events_and_continues_the_log(backend: Backend) {
@@ -24,6 +26,33 @@ fn reopening_keeps_the_events_and_continues_the_log(backend: Backend) {
     );
     let next = append(&*store, "s-1", ExpectedVersion::Exact(3), 1);
     assert_eq!((next.stream_version, next.first_position), (4, 5));
+}
+}
+
+both_backends! {
+fn a_store_from_before_tags_is_brought_up_to_date_and_keeps_its_events(backend: Backend) {
+    let store = TestStore::new(backend);
+    append(&*store, "s-1", ExpectedVersion::NoStream, 2);
+    // The tables as version 1 of the store component left them.
+    store.execute(
+        "DROP TABLE event_tags;
+         ALTER TABLE events DROP COLUMN tags;
+         UPDATE refold_schema SET version = 1 WHERE component = 'store';",
+    );
+    let store = store.reopen();
+    assert_eq!(
+        store.integers("SELECT version FROM refold_schema WHERE component = 'store'"),
+        [2]
+    );
+    let before = whole_log(&*store);
+    assert_eq!(before.len(), 2);
+    assert!(before.iter().all(|e| e.tags.is_empty()), "{before:?}");
+    let tagged = EventData::new("Tagged", "{}").with_tags(["t:1"]);
+    block_on(store.append(AppendRequest::new("s-2", ExpectedVersion::NoStream, vec![tagged])))
+        .unwrap();
+    let query = LogFilter::query(Query::item(QueryItem::tags(["t:1"])));
+    let found = block_on(store.read_log(0, &query, 10)).unwrap();
+    assert_eq!(found.iter().map(|e| e.global_position).collect::<Vec<_>>(), [3]);
 }
 }
 
@@ -64,7 +93,7 @@ fn a_file_from_a_newer_refold_is_refused() {
             found,
             supported,
         }) => {
-            assert_eq!((p, found, supported), (path, 99, 1));
+            assert_eq!((p, found, supported), (path, 99, 2));
         }
         other => panic!("expected the newer file to be refused, got {other:?}"),
     }
@@ -101,7 +130,7 @@ fn a_postgres_schema_from_a_newer_refold_is_refused() {
             found,
             supported,
         }) => {
-            assert_eq!((found, supported), (99, 1));
+            assert_eq!((found, supported), (99, 2));
             assert_eq!(path.to_str(), Some(config.describe().as_str()));
             assert!(
                 path.to_str().unwrap().contains(&config.schema),

@@ -179,20 +179,25 @@ impl TestStore {
                     .collect::<Result<_, _>>()
                     .unwrap()
             }
-            Place::Schema(config) => block_on(async {
-                let (client, connection) =
-                    tokio_postgres::connect(&postgres::url(), tokio_postgres::NoTls)
-                        .await
-                        .expect("connect to the test server");
-                let driver = tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("SET search_path TO {}", config.schema))
-                    .await
-                    .unwrap();
-                let rows = client.query(sql, &[]).await.unwrap();
-                drop(client);
-                driver.await.unwrap().unwrap();
+            Place::Schema(config) => {
+                let rows = on_schema(&config.schema, async |client| {
+                    client.query(sql, &[]).await.unwrap()
+                });
                 rows.iter().map(|row| row.get(0)).collect()
+            }
+        }
+    }
+
+    /// Run the statements of `sql` straight on the database (outside the store): for
+    /// tests that change how something is stored, as an older Refold left it.
+    pub fn execute(&self, sql: &str) {
+        match &self.place {
+            Place::Dir(dir) => rusqlite::Connection::open(dir.path().join("events.db"))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Place::Schema(config) => on_schema(&config.schema, async |client| {
+                client.batch_execute(sql).await.unwrap()
             }),
         }
     }
@@ -258,6 +263,25 @@ impl TestStore {
             Place::Schema(config) => TestStore::on_schema(*config),
         }
     }
+}
+
+/// What `work` makes of a connection of its own to the PostgreSQL test server, its
+/// search path set to `schema`.
+fn on_schema<T>(schema: &str, work: impl AsyncFnOnce(&tokio_postgres::Client) -> T) -> T {
+    block_on(async {
+        let (client, connection) = tokio_postgres::connect(&postgres::url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test server");
+        let driver = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .await
+            .unwrap();
+        let done = work(&client).await;
+        drop(client);
+        driver.await.unwrap().unwrap();
+        done
+    })
 }
 
 impl Deref for TestStore {

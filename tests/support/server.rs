@@ -311,6 +311,19 @@ impl Answer {
     }
 }
 
+/// `text` as one component of a URL: every byte but letters, digits and `-._~`
+/// percent-encoded.
+pub fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// `GET url`.
 pub fn get(agent: &ureq::Agent, url: &str) -> Answer {
     Answer::of(agent.get(url).call())

@@ -135,7 +135,7 @@ fn carts_per_call(
     }
     let ((), elapsed) = timed(|| {
         for call in calls {
-            crate::block_on(store.append_all(call))?;
+            crate::block_on(store.append_all(call.into()))?;
         }
         Ok(())
     })?;

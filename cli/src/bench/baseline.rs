@@ -127,6 +127,60 @@ pub(super) fn append(conn: &mut Connection, appends: &[(&str, u64, &[EventData])
     Ok(())
 }
 
+/// A decision across streams by hand (DCB), in one write transaction: read the type
+/// and data of every event carrying either of `tags`, in log order; let `decide` make
+/// an event of them; insert it as the first of `stream` with its tags, in its row
+/// (joined by U+001F, as the store keeps them) and in the tag index. Nothing can commit
+/// between the read and the insert, so no condition is checked.
+pub(super) fn conditional_insert(
+    conn: &mut Connection,
+    stream: &str,
+    tags: [&str; 2],
+    decide: impl FnOnce(&[(String, String)]) -> Result<EventData>,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let read: Vec<(String, String)> = tx
+        .prepare_cached(
+            "SELECT event_type, data FROM events WHERE global_position IN (
+                 SELECT global_position FROM event_tags WHERE tag = ?1
+                 UNION SELECT global_position FROM event_tags WHERE tag = ?2)
+             ORDER BY global_position",
+        )?
+        .query_map(tags, |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let event = decide(&read)?;
+    let position: u64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(global_position), 0) + 1 FROM events")?
+        .query_row([], |row| row.get(0))?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO events ({EVENT_COLUMNS}, tags)
+         VALUES (?1, 'default', ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, 0, 1, ?9)"
+    ))?
+    .execute(params![
+        position,
+        stream,
+        refold::store::category(stream),
+        event.id.as_bytes(),
+        event.event_type,
+        event.data,
+        event.metadata,
+        now(),
+        event.tags.join("\u{1f}"),
+    ])?;
+    let mut index =
+        tx.prepare_cached("INSERT INTO event_tags (tag, global_position) VALUES (?1, ?2)")?;
+    for tag in &event.tags {
+        index.execute(params![tag, position])?;
+    }
+    drop(index);
+    tx.prepare_cached(
+        "INSERT INTO streams (partition, stream, version) VALUES ('default', ?1, 1)",
+    )?
+    .execute([stream])?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Read every column of `rows` into owned values; returns how many rows there were.
 fn read_rows(mut rows: rusqlite::Rows<'_>) -> Result<u64> {
     let mut count = 0;

@@ -16,7 +16,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 /// Run the benchmark suite: W1, W1-64, W2, W2-batch, W3, W4, W4-16, W5, W6 and the
-/// HTTP workloads H1, H1-32, H4, H4-32 of `docs/workloads.md`, each beside its
+/// HTTP workloads H1, H1-32, H4, H4-32 and DCB of `docs/workloads.md`, each beside its
 /// raw-SQLite, native or in-process baselines.
 ///
 /// Every (run, variant, workload) runs in a fresh process on fresh temporary

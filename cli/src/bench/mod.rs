@@ -7,8 +7,9 @@
 //! its [`Figure`]s, the SQLite settings it observed and the process's peak memory.
 //! The workloads live in one module per part of the engine they measure:
 //! `appends` (W1, W1-64, W2, W2-batch and the BULK ceiling), `rehydrate` (W3, READ-ALL, FOLD),
-//! `commands` (W4, W4-16), `projection` (W5), `lifecycle` (W6) and `http` (H1, H1-32,
-//! H4, H4-32: the same over the HTTP API). `baseline` holds
+//! `commands` (W4, W4-16), `projection` (W5), `lifecycle` (W6), `dcb` (DCB: a decision
+//! across streams by tags and an append condition) and `http` (H1, H1-32, H4, H4-32:
+//! the same over the HTTP API). `baseline` holds
 //! the raw-rusqlite code every SQLite baseline shares, and [`report`] the statistics,
 //! tables and JSON lines.
 //!
@@ -21,6 +22,7 @@ mod appends;
 mod baseline;
 mod command;
 mod commands;
+mod dcb;
 mod http;
 mod lifecycle;
 mod projection;
@@ -109,11 +111,13 @@ pub enum Job {
     H4,
     /// H4-32: H4 from 32 connections.
     H4x32,
+    /// DCB: subscriptions decided over a query of tags, appended under a condition.
+    Dcb,
 }
 
 impl Job {
     /// Every job, in the order a run goes through them.
-    pub const ALL: [Job; 14] = [
+    pub const ALL: [Job; 15] = [
         Job::Bulk,
         Job::W1,
         Job::W1x64,
@@ -128,6 +132,7 @@ impl Job {
         Job::H1x32,
         Job::H4,
         Job::H4x32,
+        Job::Dcb,
     ];
 
     /// The job's name, as `--workloads` and reports spell it.
@@ -147,6 +152,7 @@ impl Job {
             Job::H1x32 => "H1-32",
             Job::H4 => "H4",
             Job::H4x32 => "H4-32",
+            Job::Dcb => "DCB",
         }
     }
 
@@ -214,6 +220,10 @@ pub struct Sizes {
     pub fold_passes: usize,
     /// How long each side of an HTTP workload sends requests.
     pub http_run: Duration,
+    /// Tagged events stored before DCB's commands.
+    pub dcb_events: u64,
+    /// DCB's commands.
+    pub dcb_commands: u64,
 }
 
 impl Scale {
@@ -237,6 +247,8 @@ impl Scale {
                 samples: 5,
                 fold_passes: 5,
                 http_run: Duration::from_secs(10),
+                dcb_events: 100_000,
+                dcb_commands: 2_000,
             },
             Scale::Quick => Sizes {
                 carts: 200,
@@ -247,6 +259,8 @@ impl Scale {
                 samples: 3,
                 fold_passes: 3,
                 http_run: Duration::from_secs(1),
+                dcb_events: 2_000,
+                dcb_commands: 100,
             },
         }
     }
@@ -387,6 +401,7 @@ pub fn run_job(job: Job, setup: &Setup, run: u32) -> Result<JobReport> {
         Job::W5 => projection::w5(&work, &mut recorder)?,
         Job::W6 => lifecycle::w6(&work, &mut recorder)?,
         job @ (Job::H1 | Job::H1x32 | Job::H4 | Job::H4x32) => http::h(&work, &mut recorder, job)?,
+        Job::Dcb => dcb::dcb(&work, &mut recorder)?,
     }
     Ok(JobReport {
         job: job.name().to_owned(),

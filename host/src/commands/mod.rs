@@ -499,6 +499,7 @@ fn pending(
             data: event.data,
             metadata: event.metadata.unwrap_or_else(|| "{}".to_owned()),
             recorded_at: String::new(),
+            tags: Vec::new(),
         })
         .collect()
 }

@@ -74,6 +74,25 @@ impl From<Error> for ApiError {
                     "actual": actual,
                 })),
             ),
+            Error::AppendConditionFailed {
+                position,
+                after,
+                head,
+            } => (
+                S::CONFLICT,
+                "append-condition-failed",
+                None,
+                Some(match after {
+                    Some(after) => json!({ "position": position, "after": after, "head": head }),
+                    None => json!({ "position": position, "head": head }),
+                }),
+            ),
+            Error::InvalidEventQuery { field, .. } => (
+                S::BAD_REQUEST,
+                "invalid-event-query",
+                None,
+                Some(with_field(json!({}), field)),
+            ),
             Error::TooManyConflicts {
                 partition, stream, ..
             } => (

@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::{AppState, PartitionQuery};
-use crate::store::{DEFAULT_PARTITION, Direction, LogFilter, RecordedEvent};
+use crate::store::{self, DEFAULT_PARTITION, Direction, LogFilter, QueryItem, RecordedEvent};
 use crate::views::EventView;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -90,26 +90,61 @@ pub(crate) struct LogQuery {
     partition: Option<String>,
     /// Comma-separated event types.
     types: Option<String>,
+    /// Comma-separated tags: only events carrying all of them (of one of `types`, if
+    /// given).
+    tags: Option<String>,
     category: Option<String>,
+    /// A query as JSON, `{"items": [{"types"?: [..], "tags"?: [..]}]}`.
+    query: Option<String>,
 }
 
 impl LogQuery {
-    fn filter(&self) -> LogFilter {
-        LogFilter {
+    /// The filter the parameters ask for: `query`, or `types` and `tags` as a query of
+    /// one item (`types` alone is the plain type filter), with `partition` and
+    /// `category`.
+    fn filter(&self) -> Result<LogFilter, ApiError> {
+        let types = comma_separated(self.types.as_deref());
+        let tags = comma_separated(self.tags.as_deref());
+        let (event_types, query) = match &self.query {
+            Some(_) if !types.is_empty() || !tags.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "give either the query parameter or types and tags, not both: a query \
+                     names its types and tags in its items",
+                ));
+            }
+            Some(json) => {
+                let query: store::Query = serde_json::from_str(json).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "the query parameter is not a query like \
+                         {{\"items\": [{{\"types\": [..], \"tags\": [..]}}]}} (URL-encoded): {e}"
+                    ))
+                })?;
+                (Vec::new(), Some(query))
+            }
+            None if tags.is_empty() => (types, None),
+            None => (
+                Vec::new(),
+                Some(store::Query::item(QueryItem { types, tags })),
+            ),
+        };
+        Ok(LogFilter {
             partition: self.partition.clone(),
-            event_types: self
-                .types
-                .as_deref()
-                .map(|t| {
-                    t.split(',')
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            event_types,
             category: self.category.clone(),
-        }
+            query,
+        })
     }
+}
+
+/// The non-empty entries of a comma-separated parameter.
+fn comma_separated(list: Option<&str>) -> Vec<String> {
+    list.map(|list| {
+        list.split(',')
+            .filter(|entry| !entry.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// `GET /log`: the global log after a position, filtered.
@@ -117,7 +152,7 @@ pub(crate) async fn log(
     State(state): State<AppState>,
     Query(query): Query<LogQuery>,
 ) -> Result<Response, ApiError> {
-    let filter = query.filter();
+    let filter = query.filter()?;
     let after = query.after.unwrap_or(0);
     let limit = query.limit.unwrap_or(100).min(MAX_READ);
     let store = state.engine.store();
@@ -148,10 +183,12 @@ pub(crate) async fn live(
         })
         .transpose()?;
     let after = resume.or(query.after).unwrap_or(0);
+    let filter = query.filter()?;
+    store::validate::check_filter(&filter)?;
     let feed = Feed {
         shutdown: state.shutdown.clone(),
         state,
-        filter: query.filter(),
+        filter,
         after,
         pending: Vec::new().into_iter(),
     };

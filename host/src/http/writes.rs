@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::{AppState, PartitionQuery};
 use crate::projections::FailurePolicy;
-use crate::store::{AppendRequest, DEFAULT_PARTITION, EventData, ExpectedVersion};
+use crate::store::{AppendRequest, Appends, DEFAULT_PARTITION, EventData, ExpectedVersion};
 use crate::views::{AppendBody, AppendView, AppendsBody, AppendsView, NewEventBody, OutcomeView};
 use axum::Json;
 use axum::body::Bytes;
@@ -70,7 +70,7 @@ pub(crate) async fn append(
 }
 
 /// `POST /streams`: append to several streams at once, each under its own expected
-/// version; all or nothing.
+/// version, under the body's condition if it has one; all or nothing.
 pub(crate) async fn append_all(
     State(state): State<AppState>,
     body: Bytes,
@@ -93,13 +93,17 @@ pub(crate) async fn append_all(
         .iter()
         .map(|r| (r.partition.clone(), r.stream.clone()))
         .collect();
-    let outcomes = state.engine.store().append_all(requests).await?;
+    let appends = Appends {
+        appends: requests,
+        condition: body.condition,
+    };
+    let outcomes = state.engine.store().append_all(appends).await?;
     Ok(Json(AppendsView::of(&streams, &outcomes)).into_response())
 }
 
 /// An event of an append body as the store takes it.
 fn event_data(event: NewEventBody) -> EventData {
-    let mut data = EventData::new(event.event_type, event.data.get());
+    let mut data = EventData::new(event.event_type, event.data.get()).with_tags(event.tags);
     if let Some(id) = event.id {
         data = data.with_id(id);
     }

@@ -4,7 +4,9 @@
 //! implements them over one database and the engine above never names the backend:
 //!
 //! - [`EventStore`]: the events, streams and snapshots, and a watch of the log head.
-//!   Appends are guarded by an [`ExpectedVersion`].
+//!   Appends are guarded by an [`ExpectedVersion`], and may carry a condition on the
+//!   whole log ([`AppendCondition`]): events carry tags, and a [`Query`] of types and
+//!   tags picks events across streams (the Dynamic Consistency Boundary).
 //! - [`ProjectionStore`]: the projection catalog (generations, checkpoints, faults,
 //!   skipped events) and the read-model documents; a batch's document changes commit
 //!   with its checkpoint in one transaction.
@@ -23,20 +25,25 @@
 
 mod counters;
 pub mod postgres;
+mod query;
 mod records;
 mod rules;
 pub mod sqlite;
+mod tagged;
 mod types;
 mod url;
 pub(crate) mod validate;
 
+pub use query::{
+    AppendCondition, MAX_QUERY_ITEMS, MAX_QUERY_TYPES, MAX_TAG_BYTES, MAX_TAGS, Query, QueryItem,
+};
 pub use records::{
     BuiltBy, Committed, DEFAULT_PAGE_BYTES, Definition, Document, DocumentBatch, DocumentChange,
     DocumentKey, FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord,
     NewModule, Page, SnapshotProjection,
 };
 pub use types::{
-    AppendLimits, AppendOutcome, AppendRequest, DEFAULT_PARTITION, Direction, EventData,
+    AppendLimits, AppendOutcome, AppendRequest, Appends, DEFAULT_PARTITION, Direction, EventData,
     ExpectedVersion, ImportOutcome, LogFilter, MAX_NAME_BYTES, Measure, RecordedEvent, Snapshot,
     StoreMetrics, category,
 };
@@ -60,14 +67,23 @@ pub trait EventStore: Send + Sync {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome>;
 
     /// Append to several streams at once, each under its own expected version, all or
-    /// nothing, in one transaction; the outcomes are in the order of `requests`. When
-    /// one does not go through, none does, and the error names that one (a conflict
-    /// names its stream and actual version). A stream may appear more than once: each
-    /// request sees the ones before it.
+    /// nothing, in one transaction; the outcomes are in the order of `appends.appends`.
+    /// When one does not go through, none does, and the error names that one (a
+    /// conflict names its stream and actual version). A stream may appear more than
+    /// once: each request sees the ones before it.
+    ///
+    /// With a [`condition`](Appends::condition), nothing is written if an event
+    /// matching its query is stored after its position (in its partition, if it names
+    /// one): [`Error::AppendConditionFailed`](crate::Error::AppendConditionFailed)
+    /// with the first such event. The check is made in the same transaction, before
+    /// the events are written and after every append committed before it, so of two
+    /// conditional appends that would each break the other's condition only the first
+    /// commits.
     ///
     /// Re-sending appends whose event ids are all stored already, each in the same
-    /// stream and order, returns the original outcomes and writes nothing.
-    async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>>;
+    /// stream and order, returns the original outcomes and writes nothing (whatever
+    /// the condition says now).
+    async fn append_all(&self, appends: Appends) -> Result<Vec<AppendOutcome>>;
 
     /// Write events exactly as given, every field (global position, partition, stream,
     /// stream position, id, type, data, metadata, recorded-at): a copy of another
@@ -111,7 +127,11 @@ pub trait EventStore: Send + Sync {
     ) -> Result<Vec<RecordedEvent>>;
 
     /// Events of the global log with a global position greater than `after`, in order,
-    /// that pass `filter`, at most `limit`. One read.
+    /// that pass `filter`, at most `limit`. One read. With a
+    /// [`query`](LogFilter::query), this is the read by query of the DCB
+    /// specification; a query that breaks its rules (no items, an empty type, a tag
+    /// that no event could carry) is refused with
+    /// [`Error::InvalidEventQuery`](crate::Error::InvalidEventQuery).
     async fn read_log(
         &self,
         after: u64,

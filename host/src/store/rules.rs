@@ -80,7 +80,7 @@ pub(super) fn original_outcome(first: &StoredId, events: Vec<RecordedEvent>) -> 
 }
 
 /// The answer to appends that did not go through as written because of `refusal` at
-/// `requests[index]`, given each request's judgement by [`resend_of`] (its original
+/// `requests[index]` (any index for a failed condition), given each request's judgement by [`resend_of`] (its original
 /// outcome when it is an exact resend): the original outcomes when every request is an
 /// exact resend, else the conflict or the failure.
 pub(super) fn refused_appends(
@@ -102,6 +102,15 @@ pub(super) fn refused_appends(
                 actual,
             })
         }
+        AppendRefusal::Condition {
+            position,
+            after,
+            head,
+        } => Err(Error::AppendConditionFailed {
+            position,
+            after,
+            head,
+        }),
         AppendRefusal::Failed(error) => Err(error),
     }
 }
@@ -110,6 +119,16 @@ pub(super) fn refused_appends(
 pub(super) enum AppendRefusal {
     /// The stream's version did not match; it is at this version.
     Conflict(u64),
+    /// The appends' condition failed: the event at `position` matches its query and
+    /// comes after its `after`; the log was at `head`.
+    Condition {
+        /// The first matching event.
+        position: u64,
+        /// The condition's position.
+        after: Option<u64>,
+        /// The log head at the check.
+        head: u64,
+    },
     /// An insert hit a unique constraint (maybe an event id is stored already), as the
     /// error to report when the append is not an exact resend after all.
     Failed(Error),
@@ -216,6 +235,7 @@ pub(super) fn recorded(
             data: event.data,
             metadata: event.metadata,
             recorded_at: recorded_at.to_owned(),
+            tags: event.tags,
         })
         .collect();
     AppendOutcome {

@@ -1,5 +1,6 @@
 //! The values the event store takes and gives.
 
+use super::{AppendCondition, Query};
 pub use crate::version::ExpectedVersion;
 use uuid::Uuid;
 
@@ -29,17 +30,28 @@ pub struct EventData {
     pub data: String,
     /// The event's metadata: a JSON object, as text.
     pub metadata: String,
+    /// The event's tags (`course:c1`), which [`Query`](super::Query) items match;
+    /// empty for an untagged event. At most [`MAX_TAGS`](super::MAX_TAGS), each
+    /// printable, not empty, at most [`MAX_TAG_BYTES`](super::MAX_TAG_BYTES), none twice.
+    pub tags: Vec<String>,
 }
 
 impl EventData {
-    /// An event with a fresh id and empty metadata.
+    /// An event with a fresh id, empty metadata and no tags.
     pub fn new(event_type: impl Into<String>, data: impl Into<String>) -> Self {
         EventData {
             id: Uuid::now_v7(),
             event_type: event_type.into(),
             data: data.into(),
             metadata: "{}".to_owned(),
+            tags: Vec::new(),
         }
+    }
+
+    /// The same event with the given tags.
+    pub fn with_tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
     }
 
     /// The same event with the given id.
@@ -54,7 +66,8 @@ impl EventData {
         self
     }
 
-    /// Bytes of type + data + metadata: what the append limits count.
+    /// Bytes of type + data + metadata: what the append limits count (tags are bounded
+    /// by their own limits).
     pub fn size(&self) -> usize {
         self.event_type.len() + self.data.len() + self.metadata.len()
     }
@@ -149,6 +162,41 @@ impl AppendRequest {
     }
 }
 
+/// The one append request: events for one or more streams, each under its expected
+/// version, all or nothing, and optionally a condition on the whole log. What
+/// [`EventStore::append_all`](super::EventStore::append_all) takes; a plain list of
+/// stream appends converts into one without a condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appends {
+    /// The streams' appends, in order; at least one.
+    pub appends: Vec<AppendRequest>,
+    /// Refuse them all if events matching its query are stored (after its position).
+    pub condition: Option<AppendCondition>,
+}
+
+impl Appends {
+    /// The same appends, refused if `condition` fails.
+    pub fn with_condition(mut self, condition: AppendCondition) -> Appends {
+        self.condition = Some(condition);
+        self
+    }
+}
+
+impl From<Vec<AppendRequest>> for Appends {
+    fn from(appends: Vec<AppendRequest>) -> Appends {
+        Appends {
+            appends,
+            condition: None,
+        }
+    }
+}
+
+impl From<AppendRequest> for Appends {
+    fn from(append: AppendRequest) -> Appends {
+        Appends::from(vec![append])
+    }
+}
+
 /// What a successful append did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppendOutcome {
@@ -185,6 +233,8 @@ pub struct RecordedEvent {
     pub metadata: String,
     /// When it was recorded: RFC 3339, UTC, milliseconds.
     pub recorded_at: String,
+    /// Its tags, as appended; empty when it has none.
+    pub tags: Vec<String>,
 }
 
 /// What a successful import did.
@@ -216,6 +266,24 @@ pub struct LogFilter {
     pub event_types: Vec<String>,
     /// Only events of streams in this category (the part before the first `-`).
     pub category: Option<String>,
+    /// Only events this query matches (`None`, or [`Query::all`]: every event).
+    pub query: Option<Query>,
+}
+
+impl LogFilter {
+    /// The events `query` matches, in every partition.
+    pub fn query(query: Query) -> LogFilter {
+        LogFilter {
+            query: Some(query),
+            ..LogFilter::default()
+        }
+    }
+
+    /// The same filter, limited to the events of `partition`.
+    pub fn in_partition(mut self, partition: impl Into<String>) -> LogFilter {
+        self.partition = Some(partition.into());
+        self
+    }
 }
 
 /// A folded state of a stream, tied to the module that made it.

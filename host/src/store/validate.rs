@@ -5,7 +5,10 @@
 //! decided here, on the caller's thread. A refused append names what was wrong and the
 //! index of the offending event, and nothing is written.
 
-use super::{AppendLimits, AppendRequest, ListQuery, MAX_NAME_BYTES, RecordedEvent};
+use super::{
+    AppendCondition, AppendLimits, AppendRequest, Appends, ListQuery, LogFilter, MAX_NAME_BYTES,
+    MAX_QUERY_ITEMS, MAX_QUERY_TYPES, MAX_TAG_BYTES, MAX_TAGS, Query, RecordedEvent,
+};
 use crate::json::{self, NotAnObject};
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -54,14 +57,170 @@ pub(crate) fn storable(partition: &str, stream: &str) -> bool {
     check_name(Name::Partition, partition).is_ok() && check_name(Name::Stream, stream).is_ok()
 }
 
-/// Refuse `requests` with [`Error::InvalidAppend`] unless there is at least one, each
+/// Why `tag` cannot be an event's tag (or be looked for): it is empty, longer than
+/// [`MAX_TAG_BYTES`], or holds a control character. Worded to follow "tag N".
+fn check_tag(tag: &str) -> std::result::Result<(), String> {
+    if tag.is_empty() {
+        return Err("is empty: give it a name (e.g. 'course:c1')".to_owned());
+    }
+    if tag.len() > MAX_TAG_BYTES {
+        return Err(format!(
+            "is {} bytes, over the {MAX_TAG_BYTES}-byte limit: use a shorter tag",
+            tag.len()
+        ));
+    }
+    if let Some((at, control)) = tag.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(format!(
+            "holds the control character U+{:04X} at byte {at}: use printable text",
+            u32::from(control)
+        ));
+    }
+    Ok(())
+}
+
+/// Why an event cannot carry `tags`: more than [`MAX_TAGS`], a tag [`check_tag`]
+/// refuses, or a tag given twice; the JSON pointer of the offending value within the
+/// event, and the reason.
+fn check_event_tags(tags: &[String]) -> std::result::Result<(), (String, String)> {
+    if tags.len() > MAX_TAGS {
+        return Err((
+            "/tags".to_owned(),
+            format!(
+                "it carries {} tags, over the limit of {MAX_TAGS} per event: tag it only with \
+                 what queries look for",
+                tags.len()
+            ),
+        ));
+    }
+    for (index, tag) in tags.iter().enumerate() {
+        if let Err(why) = check_tag(tag) {
+            return Err((format!("/tags/{index}"), format!("tag {index} {why}")));
+        }
+        if tags[..index].contains(tag) {
+            return Err((
+                format!("/tags/{index}"),
+                format!("tag {index} ('{tag}') is given twice: give each tag once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse `query` with [`Error::InvalidEventQuery`] unless it has between 1 and
+/// [`MAX_QUERY_ITEMS`] items, each naming at most [`MAX_QUERY_TYPES`] types (none
+/// empty or holding a control character) and at most [`MAX_TAGS`] tags (each one an
+/// event could carry). `at` is the JSON pointer of the query in what the client sent
+/// (empty for a query of its own).
+pub(crate) fn check_query(query: &Query, at: &str) -> Result<()> {
+    let refuse = |field: String, reason: String| {
+        Err(Error::InvalidEventQuery {
+            reason,
+            field: Some(format!("{at}{field}")),
+        })
+    };
+    if query.items.is_empty() {
+        return refuse(
+            "/items".to_owned(),
+            "the query has no items: give at least one (an item {} matches every event)".to_owned(),
+        );
+    }
+    if query.items.len() > MAX_QUERY_ITEMS {
+        return refuse(
+            "/items".to_owned(),
+            format!(
+                "the query has {} items, over the limit of {MAX_QUERY_ITEMS}: split it into \
+                 several queries",
+                query.items.len()
+            ),
+        );
+    }
+    for (i, item) in query.items.iter().enumerate() {
+        if item.types.len() > MAX_QUERY_TYPES {
+            return refuse(
+                format!("/items/{i}/types"),
+                format!(
+                    "item {i} names {} event types, over the limit of {MAX_QUERY_TYPES}",
+                    item.types.len()
+                ),
+            );
+        }
+        for (j, event_type) in item.types.iter().enumerate() {
+            if event_type.is_empty() {
+                return refuse(
+                    format!("/items/{i}/types/{j}"),
+                    format!("type {j} of item {i} is empty: name an event type"),
+                );
+            }
+            if let Some(control) = event_type.chars().find(|c| c.is_control()) {
+                return refuse(
+                    format!("/items/{i}/types/{j}"),
+                    format!(
+                        "type {j} of item {i} holds the control character U+{:04X}: use \
+                         printable text",
+                        u32::from(control)
+                    ),
+                );
+            }
+        }
+        if item.tags.len() > MAX_TAGS {
+            return refuse(
+                format!("/items/{i}/tags"),
+                format!(
+                    "item {i} names {} tags, but an event carries at most {MAX_TAGS}, so it \
+                     could match nothing",
+                    item.tags.len()
+                ),
+            );
+        }
+        for (j, tag) in item.tags.iter().enumerate() {
+            if let Err(why) = check_tag(tag) {
+                return refuse(
+                    format!("/items/{i}/tags/{j}"),
+                    format!("tag {j} of item {i} {why}"),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a read `filter` whose query [`check_query`] refuses.
+pub(crate) fn check_filter(filter: &LogFilter) -> Result<()> {
+    match &filter.query {
+        Some(query) => check_query(query, ""),
+        None => Ok(()),
+    }
+}
+
+/// Refuse `condition` unless its query holds the rules of a query and its partition
+/// (if any) can name one.
+fn check_condition(condition: &AppendCondition) -> Result<()> {
+    check_query(
+        &condition.fail_if_events_match,
+        "/condition/failIfEventsMatch",
+    )?;
+    if let Some(partition) = &condition.partition
+        && let Err(reason) = check_name(Name::Partition, partition)
+    {
+        return Err(Error::InvalidEventQuery {
+            reason: format!("the condition's partition: {reason}"),
+            field: Some("/condition/partition".to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// Refuse `appends` with [`Error::InvalidAppend`] unless there is at least one, each
 /// holds every rule of an append, and no event id appears twice among them all; with
-/// [`Error::AppendTooLarge`] when they carry more than `limits` allow, all together.
+/// [`Error::AppendTooLarge`] when they carry more than `limits` allow, all together;
+/// with [`Error::InvalidEventQuery`] when their condition's query breaks the rules of
+/// a query.
 pub(super) fn check_appends(
-    requests: &[AppendRequest],
+    appends: &Appends,
     max_event_size: usize,
     limits: &AppendLimits,
 ) -> Result<()> {
+    let requests = appends.appends.as_slice();
     if requests.is_empty() {
         return Err(Error::InvalidAppend {
             stream: String::new(),
@@ -84,6 +243,9 @@ pub(super) fn check_appends(
     }
     for request in requests {
         check_append(request, max_event_size)?;
+    }
+    if let Some(condition) = &appends.condition {
+        check_condition(condition)?;
     }
     if let [_, _, ..] = requests {
         let mut ids = HashSet::new();
@@ -156,6 +318,12 @@ fn check_append(request: &AppendRequest, max_event_size: usize) -> Result<()> {
                     ),
                 },
                 field,
+            );
+        }
+        if let Err((field, why)) = check_event_tags(&event.tags) {
+            return refuse(
+                format!("event {index} ('{}'): {why}", event.event_type),
+                format!("/events/{index}{field}"),
             );
         }
         if !ids.insert(event.id) {
@@ -262,6 +430,9 @@ pub(super) fn check_import(events: &[RecordedEvent], max_event_size: usize) -> R
                 Fault::Data(why) => format!("its data is not a JSON object ({why})"),
                 Fault::Metadata(why) => format!("its metadata is not a JSON object ({why})"),
             });
+        }
+        if let Err((_, why)) = check_event_tags(&event.tags) {
+            return refuse(format!("its tags: {why}"));
         }
         if humantime::parse_rfc3339(&event.recorded_at).is_err() {
             return refuse(format!(
@@ -496,6 +667,105 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_tag_that_is_empty_too_long_unprintable_repeated_or_one_too_many_is_refused() {
+        let with = |tags: Vec<String>| {
+            let error = check_appends(
+                &append(vec![event("E", "{}"), event("T", "{}").with_tags(tags)]).into(),
+                LIMIT,
+                &AppendLimits::default(),
+            );
+            match error {
+                Err(Error::InvalidAppend { reason, field, .. }) => (reason, field.unwrap()),
+                other => panic!("expected an invalid append, got {other:?}"),
+            }
+        };
+        let tags = |tags: &[&str]| tags.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            with(tags(&["ok", ""])),
+            (
+                "event 1 ('T'): tag 1 is empty: give it a name (e.g. 'course:c1')".to_owned(),
+                "/events/1/tags/1".to_owned()
+            )
+        );
+        assert_eq!(
+            with(vec!["x".repeat(MAX_TAG_BYTES + 1)]).0,
+            format!(
+                "event 1 ('T'): tag 0 is {} bytes, over the {MAX_TAG_BYTES}-byte limit: use a \
+                 shorter tag",
+                MAX_TAG_BYTES + 1
+            )
+        );
+        assert_eq!(
+            with(tags(&["a\u{1f}b"])).0,
+            "event 1 ('T'): tag 0 holds the control character U+001F at byte 1: use printable text"
+        );
+        assert_eq!(
+            with(tags(&["a", "b", "a"])),
+            (
+                "event 1 ('T'): tag 2 ('a') is given twice: give each tag once".to_owned(),
+                "/events/1/tags/2".to_owned()
+            )
+        );
+        let many: Vec<String> = (0..=MAX_TAGS).map(|n| format!("t:{n}")).collect();
+        assert_eq!(
+            with(many),
+            (
+                format!(
+                    "event 1 ('T'): it carries {} tags, over the limit of {MAX_TAGS} per event: \
+                     tag it only with what queries look for",
+                    MAX_TAGS + 1
+                ),
+                "/events/1/tags".to_owned()
+            )
+        );
+        let most: Vec<String> = (0..MAX_TAGS).map(|n| format!("t:{n}")).collect();
+        let request = append(vec![event("T", "{}").with_tags(most)]);
+        assert!(check_append(&request, LIMIT).is_ok());
+    }
+
+    #[test]
+    fn a_query_is_refused_with_the_pointer_of_what_is_wrong() {
+        use crate::store::{AppendCondition, Query, QueryItem};
+        let refusal = |query: Query, at: &str| match check_query(&query, at) {
+            Err(Error::InvalidEventQuery { reason, field }) => (reason, field.unwrap()),
+            other => panic!("expected an invalid query, got {other:?}"),
+        };
+        assert_eq!(
+            refusal(Query { items: Vec::new() }, ""),
+            (
+                "the query has no items: give at least one (an item {} matches every event)"
+                    .to_owned(),
+                "/items".to_owned()
+            )
+        );
+        let bad_tag = Query::all().or(QueryItem::types(["A"]).with_tags(["ok", ""]));
+        assert_eq!(
+            refusal(bad_tag.clone(), "/condition/failIfEventsMatch"),
+            (
+                "tag 1 of item 1 is empty: give it a name (e.g. 'course:c1')".to_owned(),
+                "/condition/failIfEventsMatch/items/1/tags/1".to_owned()
+            )
+        );
+        assert_eq!(
+            refusal(Query::item(QueryItem::types(["A", ""])), "").1,
+            "/items/0/types/1"
+        );
+        let items = vec![QueryItem::default(); MAX_QUERY_ITEMS + 1];
+        assert_eq!(refusal(Query { items }, "").1, "/items");
+        assert!(check_query(&Query::all(), "").is_ok());
+        // An append's condition is checked with the append, its pointer within it.
+        let appends = Appends::from(append(vec![event("E", "{}")]))
+            .with_condition(AppendCondition::fail_if_events_match(bad_tag));
+        match check_appends(&appends, LIMIT, &AppendLimits::default()) {
+            Err(Error::InvalidEventQuery { field, .. }) => assert_eq!(
+                field.as_deref(),
+                Some("/condition/failIfEventsMatch/items/1/tags/1")
+            ),
+            other => panic!("expected an invalid query, got {other:?}"),
+        }
+    }
+
     /// An event as an import takes it: at `position`, the first of its stream.
     fn imported(position: u64) -> RecordedEvent {
         RecordedEvent {
@@ -508,6 +778,7 @@ mod tests {
             data: "{}".to_owned(),
             metadata: "{}".to_owned(),
             recorded_at: "2024-01-01T00:00:00.000Z".to_owned(),
+            tags: Vec::new(),
         }
     }
 

@@ -11,7 +11,7 @@ use super::events::{self, LOG_LOCK, NOTIFY, Refusal};
 use super::listen;
 use crate::store::counters::Counters;
 use crate::store::rules::{self, AppendRefusal};
-use crate::store::{AppendOutcome, AppendRequest};
+use crate::store::{AppendCondition, AppendOutcome, AppendRequest, Appends};
 use crate::{Error, Result};
 use deadpool_postgres::Pool;
 use std::sync::Arc;
@@ -24,8 +24,8 @@ const MAX_GROUP: usize = 256;
 
 /// One `append_all` waiting for the committer (already checked by `validate`).
 pub(super) struct Pending {
-    /// The appends, all or nothing.
-    pub(super) requests: Vec<AppendRequest>,
+    /// The appends, all or nothing, and their condition.
+    pub(super) appends: Appends,
     /// Where the outcomes go.
     pub(super) reply: oneshot::Sender<Result<Vec<AppendOutcome>>>,
 }
@@ -60,8 +60,10 @@ pub(super) async fn run(shared: Shared, mut jobs: mpsc::UnboundedReceiver<Pendin
     }
 }
 
-/// How one append of a group went inside the transaction.
-type Attempt = Result<Vec<(u64, u64)>, (usize, Refusal)>;
+/// How one append of a group went inside the transaction: each stream's new version
+/// and first position, or the index of the request refused (0 for the condition), why,
+/// and the log head it was refused at.
+type Attempt = Result<Vec<(u64, u64)>, (usize, Refusal, u64)>;
 
 /// Why a group's transaction failed as a whole.
 struct GroupFailure {
@@ -119,16 +121,17 @@ async fn commit_group(shared: &Shared, group: Vec<Pending>) {
         }
     };
     for (job, attempt) in group.into_iter().zip(attempts) {
+        let Appends {
+            appends: requests,
+            condition,
+        } = job.appends;
         let answer = match attempt {
             Ok(written) => {
                 let counters = &shared.counters;
-                counters
-                    .appends
-                    .fetch_add(job.requests.len() as u64, Relaxed);
-                let events: u64 = job.requests.iter().map(|r| r.events.len() as u64).sum();
+                counters.appends.fetch_add(requests.len() as u64, Relaxed);
+                let events: u64 = requests.iter().map(|r| r.events.len() as u64).sum();
                 counters.events_appended.fetch_add(events, Relaxed);
-                Ok(job
-                    .requests
+                Ok(requests
                     .into_iter()
                     .zip(written)
                     .map(|(request, (version, first))| {
@@ -136,7 +139,16 @@ async fn commit_group(shared: &Shared, group: Vec<Pending>) {
                     })
                     .collect())
             }
-            Err((index, refusal)) => refused(shared, &client, job.requests, index, refusal).await,
+            Err((index, refusal, head)) => {
+                let after = condition.and_then(|c| c.after);
+                let refusal = Refused {
+                    index,
+                    refusal,
+                    after,
+                    head,
+                };
+                refused(shared, &client, requests, refusal).await
+            }
         };
         // A caller that stopped waiting has nobody to tell; its append stands.
         drop(job.reply.send(answer));
@@ -168,9 +180,19 @@ async fn write_group(
                 .map_err(failed)?;
         }
         let start = next;
-        let mut written = Vec::with_capacity(job.requests.len());
-        let mut refusal = None;
-        for (index, request) in job.requests.iter().enumerate() {
+        let requests = &job.appends.appends;
+        let mut written = Vec::with_capacity(requests.len());
+        let mut refusal = match &job.appends.condition {
+            Some(condition) => check_condition(&tx, condition)
+                .await
+                .map_err(failed)?
+                .map(|position| (0, Refusal::Condition(position))),
+            None => None,
+        };
+        for (index, request) in requests.iter().enumerate() {
+            if refusal.is_some() {
+                break;
+            }
             match events::try_append(&tx, request, next, recorded_at).await {
                 Ok(version) => {
                     written.push((version, next));
@@ -197,7 +219,7 @@ async fn write_group(
         }
         attempts.push(match refusal {
             None => Ok(written),
-            Some(refusal) => Err(refusal),
+            Some((index, refusal)) => Err((index, refusal, start - 1)),
         });
     }
     if next == head + 1 {
@@ -215,17 +237,54 @@ async fn write_group(
     Ok((attempts, Some(head)))
 }
 
-/// The answer to appends refused at `requests[index]` (and rolled back): the original
-/// outcomes when every request is an exact resend, else why they were refused.
+/// Whether `condition` refuses an append: the position of the first event after its
+/// position that its query matches. Under the log lock, every append committed before
+/// counts, and inside the group's transaction so do the group's appends before it.
+async fn check_condition(
+    tx: &deadpool_postgres::Transaction<'_>,
+    condition: &AppendCondition,
+) -> Result<Option<u64>, tokio_postgres::Error> {
+    events::first_match(
+        tx,
+        &condition.fail_if_events_match,
+        condition.partition.as_deref(),
+        condition.after.unwrap_or(0),
+    )
+    .await
+}
+
+/// Why one `append_all` of a group was refused (and rolled back).
+struct Refused {
+    /// The request refused (0 for the condition).
+    index: usize,
+    refusal: Refusal,
+    /// The condition's position, if it has one.
+    after: Option<u64>,
+    /// The log head when it was refused.
+    head: u64,
+}
+
+/// The answer to appends refused (and rolled back): the original outcomes when every
+/// request is an exact resend, else why they were refused.
 async fn refused(
     shared: &Shared,
     client: &deadpool_postgres::Client,
     requests: Vec<AppendRequest>,
-    index: usize,
-    refusal: Refusal,
+    refused: Refused,
 ) -> Result<Vec<AppendOutcome>> {
+    let Refused {
+        index,
+        refusal,
+        after,
+        head,
+    } = refused;
     let refusal = match refusal {
         Refusal::Conflict(actual) => AppendRefusal::Conflict(actual),
+        Refusal::Condition(position) => AppendRefusal::Condition {
+            position,
+            after,
+            head,
+        },
         Refusal::Unique(e) => AppendRefusal::Failed(Error::Storage {
             operation: "append",
             source: Arc::new(e),
@@ -236,7 +295,11 @@ async fn refused(
     for request in &requests {
         originals.push(events::original_outcome(client, request).await?);
     }
-    if matches!(refusal, AppendRefusal::Conflict(_)) && originals.iter().any(Option::is_none) {
+    let conflict = matches!(
+        refusal,
+        AppendRefusal::Conflict(_) | AppendRefusal::Condition { .. }
+    );
+    if conflict && originals.iter().any(Option::is_none) {
         shared.counters.conflicts.fetch_add(1, Relaxed);
     }
     rules::refused_appends(requests, index, refusal, originals)

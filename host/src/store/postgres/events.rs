@@ -15,8 +15,8 @@ use super::errors::{During, commit_failed, is_unique};
 use super::{int, unsigned};
 use crate::store::rules::{self, Placement, StoredId};
 use crate::store::{
-    AppendOutcome, AppendRequest, Direction, ImportOutcome, LogFilter, RecordedEvent, Snapshot,
-    category,
+    AppendOutcome, AppendRequest, Direction, ImportOutcome, LogFilter, Query, RecordedEvent,
+    Snapshot, category, tagged,
 };
 use crate::{Error, Result};
 use deadpool_postgres::GenericClient;
@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 /// The columns [`event`] maps, in its order.
 const EVENT_COLUMNS: &str = "global_position, partition, stream, stream_position, event_id, \
-                             event_type, data::text, metadata::text, recorded_at";
+                             event_type, data::text, metadata::text, recorded_at, tags";
 
 /// The advisory lock every write of the log holds until it commits: one per schema.
 pub(super) const LOG_LOCK: &str =
@@ -49,6 +49,7 @@ fn event(row: &Row) -> RecordedEvent {
         data: row.get(6),
         metadata: row.get(7),
         recorded_at: row.get(8),
+        tags: tagged::split(row.get(9)),
     }
 }
 
@@ -62,6 +63,8 @@ pub(super) async fn head(client: &impl GenericClient) -> Result<u64, tokio_postg
 pub(super) enum Refusal {
     /// The stream's version did not match; it is at this version.
     Conflict(u64),
+    /// The appends' condition failed at the event at this global position.
+    Condition(u64),
     /// An insert hit a unique constraint: maybe an event id is stored already.
     Unique(tokio_postgres::Error),
     /// Anything else.
@@ -113,18 +116,24 @@ pub(super) async fn try_append(
         .collect();
     let data: Vec<&str> = request.events.iter().map(|e| e.data.as_str()).collect();
     let metadata: Vec<&str> = request.events.iter().map(|e| e.metadata.as_str()).collect();
+    let tags: Vec<Option<String>> = request
+        .events
+        .iter()
+        .map(|e| tagged::joined(&e.tags))
+        .collect();
     let insert = tx
         .prepare_cached(
             "INSERT INTO events (global_position, partition, stream, category, stream_position,
-                event_id, event_type, data, metadata, recorded_at, append_index, append_size)
+                event_id, event_type, data, metadata, recorded_at, append_index, append_size,
+                tags)
              SELECT $1::bigint + e.i - 1, $2, $3, $4, $5::bigint + e.i - 1, e.id, e.t,
-                    e.d::json, e.m::json, $6, e.i - 1, $7
-             FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[])
-                  WITH ORDINALITY AS e(id, t, d, m, i)",
+                    e.d::json, e.m::json, $6, e.i - 1, $7, e.g
+             FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[])
+                  WITH ORDINALITY AS e(id, t, d, m, g, i)",
         )
         .await
         .map_err(failed)?;
-    let params: [&(dyn ToSql + Sync); 11] = [
+    let params: [&(dyn ToSql + Sync); 12] = [
         &int(first),
         &request.partition,
         &request.stream,
@@ -136,6 +145,7 @@ pub(super) async fn try_append(
         &types,
         &data,
         &metadata,
+        &tags,
     ];
     if let Err(e) = tx.execute(&insert, &params).await {
         return Err(if is_unique(&e) {
@@ -144,6 +154,9 @@ pub(super) async fn try_append(
             failed(e)
         });
     }
+    insert_tags(tx, first, request.events.iter().map(|e| e.tags.as_slice()))
+        .await
+        .map_err(failed)?;
     let new_version = version + size;
     let upsert = tx
         .prepare_cached(
@@ -159,6 +172,57 @@ pub(super) async fn try_append(
     .await
     .map_err(failed)?;
     Ok(new_version)
+}
+
+/// Record the tags of events at the global positions from `first`, in order, in the
+/// tag index (their rows hold them already). One statement, none without tags.
+async fn insert_tags<'a>(
+    client: &impl GenericClient,
+    first: u64,
+    tags: impl Iterator<Item = &'a [String]>,
+) -> Result<(), tokio_postgres::Error> {
+    let (mut positions, mut names) = (Vec::new(), Vec::new());
+    for (position, tags) in (first..).zip(tags) {
+        for tag in tags {
+            positions.push(int(position));
+            names.push(tag.as_str());
+        }
+    }
+    if names.is_empty() {
+        return Ok(());
+    }
+    super::execute(
+        client,
+        "INSERT INTO event_tags (tag, global_position)
+         SELECT * FROM unnest($1::text[], $2::bigint[])",
+        &[&names, &positions],
+    )
+    .await
+    .map(drop)
+}
+
+/// The global position of the first event after `after` (in `partition`, if given)
+/// that `query` matches, in `client`'s view. The statement is not kept prepared:
+/// queries come in as many shapes as clients write them.
+pub(super) async fn first_match(
+    client: &impl GenericClient,
+    query: &Query,
+    partition: Option<&str>,
+    after: u64,
+) -> Result<Option<u64>, tokio_postgres::Error> {
+    let select = tagged::first_match(query, partition, int(after), '$');
+    let row = client.query_one(&select.sql, &args(&select.args)).await?;
+    Ok(row.get::<_, Option<i64>>(0).map(unsigned))
+}
+
+/// The values of a statement's placeholders as tokio-postgres binds them.
+fn args<'a>(args: &'a [tagged::Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter()
+        .map(|arg| match arg {
+            tagged::Arg::Text(text) => text as &(dyn ToSql + Sync),
+            tagged::Arg::Int(int) => int as &(dyn ToSql + Sync),
+        })
+        .collect()
 }
 
 /// The outcome of the original append when `request` is an exact resend of one, `None`
@@ -254,8 +318,9 @@ pub(super) async fn import(
             .prepare_cached(
                 "INSERT INTO events (global_position, partition, stream, category,
                     stream_position, event_id, event_type, data, metadata, recorded_at,
-                    append_index, append_size)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::json, $9::text::json, $10, 0, 1)",
+                    append_index, append_size, tags)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::json, $9::text::json, $10, 0, 1,
+                         $11)",
             )
             .await
             .during(DOING)?;
@@ -272,10 +337,14 @@ pub(super) async fn import(
                 &event.data,
                 &event.metadata,
                 &event.recorded_at,
+                &tagged::joined(&event.tags),
             ],
         )
         .await
         .during(DOING)?;
+        insert_tags(&tx, position, std::iter::once(event.tags.as_slice()))
+            .await
+            .during(DOING)?;
         tx.execute(
             "INSERT INTO streams (partition, stream, version) VALUES ($1, $2, $3)
              ON CONFLICT (partition, stream) DO UPDATE SET version = excluded.version",
@@ -357,6 +426,12 @@ pub(super) async fn read_log(
 ) -> Result<Vec<RecordedEvent>, tokio_postgres::Error> {
     let after = int(after);
     let limit = int(limit);
+    if filter.query.as_ref().is_some_and(|q| !q.matches_all()) {
+        // Not kept prepared: queries come in as many shapes as clients write them.
+        let select = tagged::read(EVENT_COLUMNS, after, filter, limit, '$');
+        let rows = client.query(&select.sql, &args(&select.args)).await?;
+        return Ok(rows.iter().map(event).collect());
+    }
     let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE global_position > $1");
     let mut args: Vec<&(dyn ToSql + Sync)> = vec![&after];
     if let Some(partition) = &filter.partition {

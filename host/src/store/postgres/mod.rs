@@ -32,9 +32,9 @@ mod schema;
 
 use super::counters::Counters;
 use super::{
-    AppendOutcome, AppendRequest, BuiltBy, Committed, Definition, Direction, DocumentBatch,
-    DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease, LeaseStore,
-    ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
+    AppendOutcome, AppendRequest, Appends, BuiltBy, Committed, Definition, Direction,
+    DocumentBatch, DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease,
+    LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
     RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics, validate,
 };
 use crate::{Error, Result};
@@ -212,19 +212,19 @@ impl PgStore {
 #[async_trait]
 impl EventStore for PgStore {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome> {
-        let mut outcomes = self.append_all(vec![request]).await?;
+        let mut outcomes = self.append_all(request.into()).await?;
         Ok(outcomes.pop().expect("one outcome per request"))
     }
 
-    async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>> {
+    async fn append_all(&self, appends: Appends) -> Result<Vec<AppendOutcome>> {
         validate::check_appends(
-            &requests,
+            &appends,
             self.config.max_event_size,
             &self.config.append_limits,
         )?;
         let (reply, answer) = oneshot::channel();
         self.appends
-            .send(committer::Pending { requests, reply })
+            .send(committer::Pending { appends, reply })
             .map_err(|_| Error::StoreClosed)?;
         // Counted once sent, with Release (read with Acquire): a reader of the metrics
         // who sees the count knows the append is in the inbox.
@@ -271,6 +271,7 @@ impl EventStore for PgStore {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>> {
         const DOING: &str = "read the log";
+        validate::check_filter(filter)?;
         let client = self.client(DOING).await?;
         events::read_log(&client, after, filter, limit)
             .await

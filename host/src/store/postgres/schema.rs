@@ -25,7 +25,8 @@ const COMPONENTS: &[(&str, &[&str])] = &[
     ("leases", LEASES),
 ];
 
-const STORE: &[&str] = &["
+const STORE: &[&str] = &[
+    "
 CREATE TABLE streams (
     partition TEXT NOT NULL,
     stream TEXT NOT NULL,
@@ -60,7 +61,17 @@ CREATE TABLE snapshots (
     state BYTEA NOT NULL,
     PRIMARY KEY (partition, stream, module)
 );
-"];
+",
+    "
+ALTER TABLE events ADD COLUMN tags TEXT;
+
+CREATE TABLE event_tags (
+    tag TEXT COLLATE \"C\" NOT NULL,
+    global_position BIGINT NOT NULL,
+    PRIMARY KEY (tag, global_position)
+);
+",
+];
 
 const PROJECTIONS: &[&str] = &["
 CREATE TABLE projections (

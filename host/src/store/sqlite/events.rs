@@ -4,14 +4,14 @@
 //! Each read is one `SELECT`, so it sees one consistent moment of the log. The queries
 //! are shaped for the indexes made in [`schema`](super::schema).
 
-use super::{Direction, LogFilter, RecordedEvent, Snapshot};
+use super::{Direction, LogFilter, Query, RecordedEvent, Snapshot, tagged};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 /// The columns [`event`] maps, in its order.
 pub(super) const EVENT_COLUMNS: &str = "global_position, partition, stream, stream_position, event_id, \
-                             event_type, data, metadata, recorded_at";
+                             event_type, data, metadata, recorded_at, tags";
 
 /// An SQL integer for a position or limit; values past `i64::MAX` mean "no bound".
 fn bound<T: TryInto<i64>>(value: T) -> i64 {
@@ -30,6 +30,7 @@ pub(super) fn event(row: &Row<'_>) -> rusqlite::Result<RecordedEvent> {
         data: row.get(6)?,
         metadata: row.get(7)?,
         recorded_at: row.get(8)?,
+        tags: tagged::split(row.get(9)?),
     })
 }
 
@@ -69,6 +70,13 @@ pub(super) fn read_log(
 ) -> rusqlite::Result<Vec<RecordedEvent>> {
     let after = bound(after);
     let limit = bound(limit);
+    if filter.query.as_ref().is_some_and(|q| !q.matches_all()) {
+        let select = tagged::read(EVENT_COLUMNS, after, filter, limit, '?');
+        let mut statement = conn.prepare_cached(&select.sql)?;
+        return statement
+            .query_map(args(&select.args).as_slice(), event)?
+            .collect();
+    }
     let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ?");
     let mut args: Vec<&dyn ToSql> = vec![&after];
     if let Some(partition) = &filter.partition {
@@ -99,6 +107,44 @@ pub(super) fn read_log(
     args.push(&limit);
     let mut statement = conn.prepare_cached(&sql)?;
     statement.query_map(args.as_slice(), event)?.collect()
+}
+
+/// The values of a statement's placeholders as rusqlite binds them.
+fn args<'a>(args: &'a [tagged::Arg<'a>]) -> Vec<&'a dyn ToSql> {
+    args.iter()
+        .map(|arg| match arg {
+            tagged::Arg::Text(text) => text as &dyn ToSql,
+            tagged::Arg::Int(int) => int as &dyn ToSql,
+        })
+        .collect()
+}
+
+/// The global position of the first event after `after` (in `partition`, if given)
+/// that `query` matches.
+pub(super) fn first_match(
+    conn: &Connection,
+    query: &Query,
+    partition: Option<&str>,
+    after: u64,
+) -> rusqlite::Result<Option<u64>> {
+    let select = tagged::first_match(query, partition, bound(after), '?');
+    conn.prepare_cached(&select.sql)?
+        .query_row(args(&select.args).as_slice(), |row| row.get(0))
+}
+
+/// Record the tags of the event at `position` in the tag index (its row holds them
+/// already).
+pub(super) fn insert_tags(
+    conn: &Connection,
+    position: u64,
+    tags: &[String],
+) -> rusqlite::Result<()> {
+    let mut insert =
+        conn.prepare_cached("INSERT INTO event_tags (tag, global_position) VALUES (?1, ?2)")?;
+    for tag in tags {
+        insert.execute(params![tag, position])?;
+    }
+    Ok(())
 }
 
 /// The stream's version, or `None` if it has no events.

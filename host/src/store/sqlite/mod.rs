@@ -25,10 +25,10 @@ mod writer;
 
 use super::counters::Counters;
 use super::{
-    AppendOutcome, AppendRequest, BuiltBy, Committed, Definition, Direction, DocumentBatch,
-    DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease, LeaseStore,
-    ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
-    RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics, validate,
+    AppendOutcome, AppendRequest, Appends, BuiltBy, Committed, Definition, Direction,
+    DocumentBatch, DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease,
+    LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
+    Query, RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics, tagged, validate,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -208,19 +208,19 @@ fn observe(conn: &Connection) -> rusqlite::Result<Observed> {
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome> {
-        let mut outcomes = self.append_all(vec![request]).await?;
+        let mut outcomes = self.append_all(request.into()).await?;
         Ok(outcomes
             .pop()
             .expect("the writer answers one outcome per request"))
     }
 
-    async fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>> {
+    async fn append_all(&self, appends: Appends) -> Result<Vec<AppendOutcome>> {
         validate::check_appends(
-            &requests,
+            &appends,
             self.config.max_event_size,
             &self.config.append_limits,
         )?;
-        self.submit(|reply| Job::Append(requests, reply)).await
+        self.submit(|reply| Job::Append(appends, reply)).await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportOutcome> {
@@ -247,6 +247,7 @@ impl EventStore for SqliteStore {
         filter: &LogFilter,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>> {
+        validate::check_filter(filter)?;
         self.read_events("read the log", |conn| {
             events::read_log(conn, after, filter, limit)
         })

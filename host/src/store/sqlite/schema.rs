@@ -10,7 +10,10 @@
 //! - `streams`, `events`, `snapshots`: the event store. `category` is the stream id up
 //!   to its first `-`, kept as a column so category filters can use an index.
 //!   `append_index`/`append_size` place each event in the append that wrote it, which
-//!   is what tells an exact retry from a reused event id.
+//!   is what tells an exact retry from a reused event id. `tags` holds an event's tags
+//!   as appended (joined by U+001F; `NULL` for none).
+//! - `event_tags`: one row per tag of an event, keyed (tag, global position): the
+//!   B-tree that query reads and append conditions seek (version 2 of `store`).
 //! - `projections`: one row per projection: its failure policy, the generation queries
 //!   read (`active_generation`) and the last generation number handed out (numbers are
 //!   never reused, so a stopped build can never write into a newer one).
@@ -41,8 +44,10 @@ const COMPONENTS: &[(&str, &[&str])] = &[
 ///
 /// `category` is the stream id up to its first `-`, kept as a column so category
 /// filters can use an index. `append_index`/`append_size` place each event in the append
-/// that wrote it, which is what tells an exact retry from a reused event id.
-const STORE: &[&str] = &["
+/// that wrote it, which is what tells an exact retry from a reused event id. Version 2
+/// adds tags: `events.tags` and the `event_tags` index (see the module docs).
+const STORE: &[&str] = &[
+    "
 CREATE TABLE streams (
     partition TEXT NOT NULL,
     stream TEXT NOT NULL,
@@ -77,7 +82,17 @@ CREATE TABLE snapshots (
     state BLOB NOT NULL,
     PRIMARY KEY (partition, stream, module)
 ) WITHOUT ROWID;
-"];
+",
+    "
+ALTER TABLE events ADD COLUMN tags TEXT;
+
+CREATE TABLE event_tags (
+    tag TEXT NOT NULL,
+    global_position INTEGER NOT NULL,
+    PRIMARY KEY (tag, global_position)
+) WITHOUT ROWID;
+",
+];
 
 const PROJECTIONS: &[&str] = &["
 CREATE TABLE projections (

@@ -15,7 +15,10 @@ use super::errors::{During, failed};
 use super::events::{self, EVENT_COLUMNS};
 use crate::store::counters::Counters;
 use crate::store::rules::{self, AppendRefusal, Placement, StoredId};
-use crate::store::{AppendOutcome, AppendRequest, ImportOutcome, RecordedEvent, category};
+use crate::store::{
+    AppendCondition, AppendOutcome, AppendRequest, Appends, ImportOutcome, RecordedEvent, category,
+    tagged,
+};
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
@@ -39,9 +42,9 @@ pub(super) struct GroupFailure {
 
 /// One write for the writer thread.
 pub(super) enum Job {
-    /// Append events to one or more streams, all or nothing (already checked by
-    /// `validate`).
-    Append(Vec<AppendRequest>, Reply<Vec<AppendOutcome>>),
+    /// Append events to one or more streams, all or nothing, if their condition holds
+    /// (already checked by `validate`).
+    Append(Appends, Reply<Vec<AppendOutcome>>),
     /// Write events exactly as given, all or nothing (their shapes already checked by
     /// `validate`), skipping those stored already.
     Import(Vec<RecordedEvent>, Reply<ImportOutcome>),
@@ -170,6 +173,8 @@ impl Done {
 enum Refusal {
     /// The stream's version did not match; it is at this version.
     Conflict(u64),
+    /// The appends' condition failed at the event at this global position.
+    Condition(u64),
     /// An insert hit a unique constraint: maybe an event id is stored already.
     Unique(rusqlite::Error),
     /// Anything else.
@@ -344,11 +349,11 @@ impl Writer {
         let alone = waiting.len() == 1;
         for job in waiting {
             done.push(match job {
-                Job::Append(requests, reply) => {
+                Job::Append(appends, reply) => {
                     let (result, written) = if alone {
-                        self.append_alone(requests, &recorded_at)?
+                        self.append_alone(appends, &recorded_at)?
                     } else {
-                        self.append(requests, &recorded_at)?
+                        self.append(appends, &recorded_at)?
                     };
                     Done::Append {
                         reply,
@@ -399,22 +404,22 @@ impl Writer {
     /// taken id once it is rolled back. Gives the result and what was written.
     fn append(
         &mut self,
-        requests: Vec<AppendRequest>,
+        appends: Appends,
         recorded_at: &str,
     ) -> rusqlite::Result<(Result<Vec<AppendOutcome>>, Written)> {
-        let attempt = self.in_savepoint(|w| w.try_appends(&requests, recorded_at))?;
-        Ok(self.appended(requests, attempt, recorded_at))
+        let attempt = self.in_savepoint(|w| w.try_appends(&appends, recorded_at))?;
+        Ok(self.appended(appends, attempt, recorded_at))
     }
 
     /// [`append`](Self::append) for the only job of its group, in the group's
     /// transaction itself: refused, it rolls the transaction back.
     fn append_alone(
         &mut self,
-        requests: Vec<AppendRequest>,
+        appends: Appends,
         recorded_at: &str,
     ) -> rusqlite::Result<(Result<Vec<AppendOutcome>>, Written)> {
         let head_before = self.head;
-        let attempt = self.try_appends(&requests, recorded_at);
+        let attempt = self.try_appends(&appends, recorded_at);
         if attempt.is_err() {
             // An error SQLite answered by rolling back already left no transaction.
             if !self.conn.is_autocommit() {
@@ -422,16 +427,22 @@ impl Writer {
             }
             self.head = head_before;
         }
-        Ok(self.appended(requests, attempt, recorded_at))
+        Ok(self.appended(appends, attempt, recorded_at))
     }
 
-    /// Try every request in order; the index of the first refused, and why.
+    /// Check the condition, then try every request in order; the index of the first
+    /// refused (0 for the condition), and why.
     fn try_appends(
         &mut self,
-        requests: &[AppendRequest],
+        appends: &Appends,
         recorded_at: &str,
     ) -> Result<Vec<(u64, u64)>, (usize, Refusal)> {
-        requests
+        if let Some(condition) = &appends.condition {
+            self.check_condition(condition)
+                .map_err(|refusal| (0, refusal))?;
+        }
+        appends
+            .appends
             .iter()
             .enumerate()
             .map(|(index, request)| {
@@ -441,13 +452,33 @@ impl Writer {
             .collect()
     }
 
+    /// Refuse the appends if an event matching `condition` is stored after its
+    /// position: in the writer's transaction, the events of every append before
+    /// these (of this group too) count.
+    fn check_condition(&self, condition: &AppendCondition) -> Result<(), Refusal> {
+        let first = events::first_match(
+            &self.conn,
+            &condition.fail_if_events_match,
+            condition.partition.as_deref(),
+            condition.after.unwrap_or(0),
+        )?;
+        match first {
+            Some(position) => Err(Refusal::Condition(position)),
+            None => Ok(()),
+        }
+    }
+
     /// The result of an append attempt (already undone if refused), and what it wrote.
     fn appended(
         &self,
-        requests: Vec<AppendRequest>,
+        appends: Appends,
         attempt: Result<Vec<(u64, u64)>, (usize, Refusal)>,
         recorded_at: &str,
     ) -> (Result<Vec<AppendOutcome>>, Written) {
+        let Appends {
+            appends: requests,
+            condition,
+        } = appends;
         let written = Written {
             appends: requests.len() as u64,
             events: requests.iter().map(|r| r.events.len() as u64).sum(),
@@ -463,7 +494,11 @@ impl Writer {
                     .collect()),
                 written,
             ),
-            Err((index, refusal)) => (self.refused(requests, index, refusal), Written::NOTHING),
+            Err((index, refusal)) => {
+                let after = condition.and_then(|c| c.after);
+                let refused = self.refused(requests, index, refusal, after);
+                (refused, Written::NOTHING)
+            }
         }
     }
 
@@ -475,17 +510,27 @@ impl Writer {
         requests: Vec<AppendRequest>,
         index: usize,
         refusal: Refusal,
+        after: Option<u64>,
     ) -> Result<Vec<AppendOutcome>> {
         let refusal = match refusal {
             Refusal::Failed(e) => return Err(failed("append")(e)),
             Refusal::Conflict(actual) => AppendRefusal::Conflict(actual),
+            Refusal::Condition(position) => AppendRefusal::Condition {
+                position,
+                after,
+                head: self.head,
+            },
             Refusal::Unique(e) => AppendRefusal::Failed(failed("append")(e)),
         };
         let originals = requests
             .iter()
             .map(|request| self.original_outcome(request))
             .collect::<Result<Vec<_>>>()?;
-        if matches!(refusal, AppendRefusal::Conflict(_)) && originals.iter().any(Option::is_none) {
+        let conflict = matches!(
+            refusal,
+            AppendRefusal::Conflict(_) | AppendRefusal::Condition { .. }
+        );
+        if conflict && originals.iter().any(Option::is_none) {
             self.counters.conflicts.fetch_add(1, Relaxed);
         }
         rules::refused_appends(requests, index, refusal, originals)
@@ -511,12 +556,14 @@ impl Writer {
         let category = category(&request.stream);
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO events (global_position, partition, stream, category, stream_position,
-                event_id, event_type, data, metadata, recorded_at, append_index, append_size)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                event_id, event_type, data, metadata, recorded_at, append_index, append_size,
+                tags)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         for (index, event) in (0u64..).zip(&request.events) {
+            let position = self.head + 1 + index;
             insert.execute(params![
-                self.head + 1 + index,
+                position,
                 request.partition,
                 request.stream,
                 category,
@@ -528,7 +575,9 @@ impl Writer {
                 recorded_at,
                 index,
                 size,
+                tagged::joined(&event.tags),
             ])?;
+            events::insert_tags(&self.conn, position, &event.tags)?;
         }
         let new_version = version + size;
         let sql = if actual.is_some() {
@@ -625,8 +674,8 @@ impl Writer {
                 .prepare_cached(
                     "INSERT INTO events (global_position, partition, stream, category,
                         stream_position, event_id, event_type, data, metadata, recorded_at,
-                        append_index, append_size)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 1)",
+                        append_index, append_size, tags)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 1, ?11)",
                 )
                 .and_then(|mut insert| {
                     insert.execute(params![
@@ -640,11 +689,13 @@ impl Writer {
                         event.data,
                         event.metadata,
                         event.recorded_at,
+                        tagged::joined(&event.tags),
                     ])
                 });
             if let Err(error) = inserted {
                 return Err(self.id_taken(event, error));
             }
+            events::insert_tags(&self.conn, position, &event.tags).during("import events")?;
             let sql = if actual.is_some() {
                 "UPDATE streams SET version = ?3 WHERE partition = ?1 AND stream = ?2"
             } else {
