@@ -3,6 +3,7 @@
 mod cache;
 mod handling;
 mod hot_swap;
+mod query;
 mod snapshots;
 
 use crate::support::guests::{self, CART};

@@ -17,6 +17,8 @@ use std::sync::{Mutex, OnceLock};
 pub const CART: &str = "cart";
 /// The cart-summary projection (`examples/cart-summary`).
 pub const CART_SUMMARY: &str = "cart-summary";
+/// The course-subscription query decider (`examples/courses`).
+pub const COURSES: &str = "courses";
 /// The cart decider with one more rule (`tests/guests/cart-v2`).
 pub const CART_V2: &str = "cart-v2";
 /// The misbehaving decider (`tests/guests/faulty`).

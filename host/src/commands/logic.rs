@@ -76,7 +76,7 @@ macro_rules! event_from_recorded {
                     event_id: event.id.to_string(),
                     recorded_at: event.recorded_at.clone(),
                     partition: event.partition.clone(),
-                    tags: Vec::new(),
+                    tags: event.tags.clone(),
                 }
             }
         }

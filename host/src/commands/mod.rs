@@ -28,6 +28,7 @@
 
 mod cache;
 mod logic;
+mod query;
 
 pub use logic::{DeciderLogic, NativeDecider, StreamAt};
 
@@ -142,6 +143,11 @@ impl CommandHandler {
         command: &str,
     ) -> Result<CommandOutcome> {
         let module = self.runtime.module(decider)?;
+        if module.is_query_decider() {
+            return Err(Error::NotAStreamDecider {
+                module: decider.to_owned(),
+            });
+        }
         self.handle_with(module, partition, stream, command).await
     }
 
@@ -165,16 +171,7 @@ impl CommandHandler {
                 Err(refusal) => {
                     self.rejected.fetch_add(1, Ordering::Relaxed);
                     self.cache.put(key, current);
-                    return Err(match refusal {
-                        DecideError::Rejected(message) => Error::Rejected {
-                            module: logic.name().to_owned(),
-                            message,
-                        },
-                        DecideError::InvalidCommand(message) => Error::InvalidCommand {
-                            module: logic.name().to_owned(),
-                            message,
-                        },
-                    });
+                    return Err(refused(logic.name(), refusal));
                 }
             };
             let outcome = |events, stream_version, position| CommandOutcome {
@@ -499,9 +496,23 @@ fn pending(
             data: event.data,
             metadata: event.metadata.unwrap_or_else(|| "{}".to_owned()),
             recorded_at: String::new(),
-            tags: Vec::new(),
+            tags: event.tags,
         })
         .collect()
+}
+
+/// A decider's answer that no events follow, as the error the caller gets.
+fn refused(module: &str, refusal: DecideError) -> Error {
+    match refusal {
+        DecideError::Rejected(message) => Error::Rejected {
+            module: module.to_owned(),
+            message,
+        },
+        DecideError::InvalidCommand(message) => Error::InvalidCommand {
+            module: module.to_owned(),
+            message,
+        },
+    }
 }
 
 /// A pending event as the append takes it, with the id `evolve` saw.
@@ -509,6 +520,7 @@ fn event_data(event: RecordedEvent) -> EventData {
     EventData::new(event.event_type, event.data)
         .with_id(event.id)
         .with_metadata(event.metadata)
+        .with_tags(event.tags)
 }
 
 /// The store's refusal of decided events as what it is: the guest's output broke a

@@ -10,6 +10,7 @@
 //! | route | what |
 //! | --- | --- |
 //! | `POST /commands/{decider}/{stream}` | handle a command (body: command JSON) |
+//! | `POST /commands/{decider}` | handle a command for a query decider (no stream) |
 //! | `POST /streams` | append to several streams at once, all or nothing (`{"appends": [{"stream", "partition"?, "expectedVersion"?, "events"}]}`) |
 //! | `POST /streams/{stream}` | append events under an expected version |
 //! | `GET /streams/{stream}` | read a stream (`from`, `direction`, `limit`) |
@@ -127,6 +128,7 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
             refuse_oversized(config.module_limit, request, next)
         }));
     Router::new()
+        .route("/commands/{decider}", post(writes::query_command))
         .route("/commands/{decider}/{stream}", post(writes::command))
         .route("/streams", post(writes::append_all))
         .route("/streams/{stream}", post(writes::append).get(reads::stream))

@@ -44,6 +44,27 @@ pub(crate) async fn command(
     Ok(Json(OutcomeView::of(&outcome)).into_response())
 }
 
+/// `POST /commands/{decider}`: a command for a query decider, whose consistency
+/// boundary is a query over tagged events rather than a stream.
+pub(crate) async fn query_command(
+    State(state): State<AppState>,
+    Path(decider): Path<String>,
+    Query(query): Query<PartitionQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let command = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the command is not UTF-8 text"))?;
+    let partition = query.partition();
+    let span = tracing::info_span!("command", %decider, %partition);
+    let outcome = state
+        .engine
+        .commands()
+        .handle_query(&decider, &partition, command)
+        .instrument(span)
+        .await?;
+    Ok(Json(OutcomeView::of(&outcome)).into_response())
+}
+
 /// `POST /streams/{stream}`: append events under an expected version.
 pub(crate) async fn append(
     State(state): State<AppState>,
