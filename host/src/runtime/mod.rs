@@ -16,6 +16,7 @@ mod bindings;
 mod cache;
 mod module;
 mod sandbox;
+mod sniff;
 
 pub use bindings::{DecideError, Event, NewEvent};
 pub use cache::{CacheStats, content_hash};
