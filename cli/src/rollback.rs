@@ -41,13 +41,12 @@ pub fn run(store: &StoreUrl, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
                 "/modules/{}/rollback?replaceWorld={}",
                 args.name, args.replace_world
             );
-            let body = match args.to {
-                Some(to) => serde_json::json!({ "to": to }).to_string(),
-                None => String::new(),
-            };
-            let answer = args
-                .server
-                .call(base, "POST", &path, Some(body.as_bytes()))?;
+            let body = args
+                .to
+                .map(|to| serde_json::json!({ "to": to }).to_string());
+            let answer =
+                args.server
+                    .call(base, "POST", &path, body.as_deref().map(str::as_bytes))?;
             serde_json::from_value(answer).context("the server's answer is not a rollback")?
         }
         None => crate::block_on(open_engine(store, false)?.rollback(

@@ -271,7 +271,7 @@ pub enum Error {
     },
     /// A component that does not export a world Refold can run.
     #[error(
-        "module '{module}' is a WebAssembly component but not a Refold module: it exports {found}, where Refold expects {expected}; build it against Refold's WIT (`wit/`), e.g. with the Rust SDK and `cargo build --release --target wasm32-wasip2`"
+        "module '{module}' is a WebAssembly component but not a Refold module: it exports {found}, where Refold expects {expected}; build it against Refold's WIT package (refold:domain), e.g. with the Rust SDK and `cargo build --release --target wasm32-wasip2`"
     )]
     WrongWorld {
         /// The module name given at load.
@@ -323,7 +323,7 @@ pub enum Error {
     /// A deploy would turn a decider into a projection or the reverse; nothing was
     /// recorded and the current version stays live.
     #[error(
-        "module '{module}' is a {current} (version {version}), and this deploy is a {deployed} module: deploy it under another name, or replace the {current} on purpose (refold deploy --replace-world, PUT /modules/{module}?replaceWorld=true)"
+        "module '{module}' is a {current} (version {version}), and this deploy is a {deployed} module: deploy it under another name, or replace the {current} on purpose (--replace-world; over HTTP ?replaceWorld=true)"
     )]
     WorldChange {
         /// The module name.

@@ -135,6 +135,43 @@ fn deploy_to_a_running_server() {
     let output = refold_on(
         &elsewhere.path(),
         &[
+            "rollback",
+            "cart",
+            "--server",
+            &server.base,
+            "--token",
+            "s3cret",
+        ],
+        "",
+    );
+    let (stdout, _) = exited(&output, 0);
+    assert!(
+        stdout.starts_with("rolled back to version 1: deployed cart version 3 (decider module"),
+        "{stdout}"
+    );
+    let output = refold_on(
+        &elsewhere.path(),
+        &[
+            "rollback",
+            "cart",
+            "--to",
+            "7",
+            "--server",
+            &server.base,
+            "--token",
+            "s3cret",
+        ],
+        "",
+    );
+    let (_, stderr) = exited(&output, 2);
+    assert!(
+        stderr.contains("(404 Not Found): module 'cart' has no version 7"),
+        "{stderr}"
+    );
+
+    let output = refold_on(
+        &elsewhere.path(),
+        &[
             "deploy",
             "cart",
             &path(CART_V2),
@@ -160,7 +197,7 @@ fn a_deploy_that_changes_the_world_is_refused_unless_asked_for() {
     assert_eq!(
         stderr,
         format!(
-            "error: cannot deploy {} as 'cart': module 'cart' is a decider (version 1), and this deploy is a projection module: deploy it under another name, or replace the decider on purpose (refold deploy --replace-world, PUT /modules/cart?replaceWorld=true)\n",
+            "error: cannot deploy {} as 'cart': module 'cart' is a decider (version 1), and this deploy is a projection module: deploy it under another name, or replace the decider on purpose (--replace-world; over HTTP ?replaceWorld=true)\n",
             path(CART_SUMMARY)
         )
     );

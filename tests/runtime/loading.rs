@@ -43,7 +43,7 @@ fn a_component_of_another_world_is_refused_with_what_it_exports() {
     assert_eq!(
         error.to_string(),
         format!(
-            "module 'other' is a WebAssembly component but not a Refold module: it exports greet, where Refold expects {} or {}; build it against Refold's WIT (`wit/`), e.g. with the Rust SDK and `cargo build --release --target wasm32-wasip2`",
+            "module 'other' is a WebAssembly component but not a Refold module: it exports greet, where Refold expects {} or {}; build it against Refold's WIT package (refold:domain), e.g. with the Rust SDK and `cargo build --release --target wasm32-wasip2`",
             World::Decider.interface(),
             World::Projection.interface()
         )
