@@ -4,6 +4,7 @@ use crate::open_engine;
 use crate::remote::Server;
 use anyhow::Context;
 use clap::Args;
+use refold::engine::DeployOptions;
 use refold::projections::FailurePolicy;
 use refold::runtime::ModuleInfo;
 use refold::store::StoreUrl;
@@ -15,11 +16,14 @@ use std::process::ExitCode;
 /// With `--server`, the running server swaps it in at once (hot swap). Without, it is
 /// recorded in the database file: a server running on that file makes it live within
 /// its `--deploy-check` (half a second by default), any other when it next starts.
+/// A module of another world than the name's current version (a projection under a
+/// decider's name, or the reverse) is refused unless `--replace-world`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   refold deploy cart target/wasm32-wasip2/release/cart.wasm
-  refold deploy cart-summary cart_summary.wasm --policy skip --server http://127.0.0.1:4400")]
+  refold deploy cart-summary cart_summary.wasm --policy skip --server http://127.0.0.1:4400
+  refold rollback cart                # back to the version before, as a new version")]
 pub struct DeployArgs {
     /// The module's name (lowercase letters, digits, '-', '_', '.').
     name: String,
@@ -28,6 +32,10 @@ pub struct DeployArgs {
     /// For a projection: what to do with an event it cannot apply.
     #[arg(long, value_enum, default_value = "stop")]
     policy: Policy,
+    /// Replace the name's current module even when it is of the other world (a
+    /// projection replacing a decider, or the reverse).
+    #[arg(long)]
+    replace_world: bool,
     #[command(flatten)]
     server: Server,
 }
@@ -52,23 +60,40 @@ impl From<Policy> for FailurePolicy {
 pub fn run(store: &StoreUrl, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read module file {}", args.file.display()))?;
-    let policy = FailurePolicy::from(args.policy);
+    let options = DeployOptions {
+        policy: FailurePolicy::from(args.policy),
+        replace_world: args.replace_world,
+    };
     let info: ModuleInfo = match &args.server.server {
         Some(base) => {
-            let path = format!("/modules/{}?policy={}", args.name, policy.as_str());
+            let path = format!(
+                "/modules/{}?policy={}&replaceWorld={}",
+                args.name,
+                options.policy.as_str(),
+                options.replace_world
+            );
             let answer = args.server.call(base, "PUT", &path, Some(&bytes))?;
             serde_json::from_value(answer).context("the server's answer is not a module")?
         }
-        None => crate::block_on(open_engine(store, false)?.deploy(&args.name, &bytes, policy))
-            .with_context(|| format!("cannot deploy {} as '{}'", args.file.display(), args.name))?,
+        None => {
+            crate::block_on(open_engine(store, false)?.deploy_with(&args.name, &bytes, options))
+                .with_context(|| {
+                    format!("cannot deploy {} as '{}'", args.file.display(), args.name)
+                })?
+        }
     };
-    println!(
-        "deployed {} version {} ({} module, {} bytes, sha256 {})",
+    println!("deployed {}", describe(&info));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cart version 2 (decider module, 1234 bytes, sha256 0123456789ab)`.
+pub fn describe(info: &ModuleInfo) -> String {
+    format!(
+        "{} version {} ({} module, {} bytes, sha256 {})",
         info.name,
         info.version,
         info.world.name(),
         info.size,
         &info.hash[..12]
-    );
-    Ok(ExitCode::SUCCESS)
+    )
 }

@@ -17,6 +17,7 @@ mod modules;
 mod projections;
 mod read;
 mod remote;
+mod rollback;
 mod serve;
 mod test;
 
@@ -81,6 +82,7 @@ enum Action {
     Serve(serve::ServeArgs),
     Deploy(deploy::DeployArgs),
     Modules(modules::ModulesArgs),
+    Rollback(rollback::RollbackArgs),
     Append(append::AppendArgs),
     Read(read::ReadArgs),
     Export(export::ExportArgs),
@@ -124,6 +126,7 @@ fn run(cli: Cli, store: &StoreUrl) -> anyhow::Result<ExitCode> {
         Action::Serve(args) => serve::run(store, args),
         Action::Deploy(args) => deploy::run(store, &args),
         Action::Modules(args) => modules::run(store, &args),
+        Action::Rollback(args) => rollback::run(store, &args),
         Action::Append(args) => append::run(store, &args),
         Action::Read(args) => read::run(store, &args),
         Action::Export(args) => export::run(store, &args),

@@ -3,10 +3,10 @@
 use crate::Durability;
 use anyhow::Context;
 use clap::Args;
-use refold::engine::EngineConfig;
+use refold::engine::{DeployOptions, EngineConfig, StartDeploy};
 use refold::http::HttpConfig;
 use refold::projections::{FailurePolicy, ProjectionConfig};
-use refold::runtime::{PoolConfig, RuntimeConfig, content_hash};
+use refold::runtime::{PoolConfig, RuntimeConfig};
 use refold::store::{AppendLimits, StoreUrl};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,11 +18,13 @@ use std::sync::Arc;
 ///
 /// Modules deployed before (through `deploy` or the API) come back at their versions
 /// and every projection resumes from its checkpoint. `--deploy` deploys a file at
-/// start unless the same bytes are already the current version of that name. SIGTERM
-/// Deploys recorded by another process on the same database (`refold deploy` beside
-/// the server) go live here within `--deploy-check` of being made. SIGTERM
-/// or Ctrl-C stops it gracefully: requests in flight finish, and every acknowledged
-/// write is durable.
+/// start unless the same bytes are already the current version of that name, or are
+/// an older version's while a newer one is current (a hot swap since the server was
+/// first started with the file: the newer one is kept, and the log says so; `--force`
+/// deploys the file anyway). Deploys recorded by another process on the same database
+/// (`refold deploy` beside the server) go live here within `--deploy-check` of being
+/// made. SIGTERM or Ctrl-C stops it gracefully: requests in flight finish, and every
+/// acknowledged write is durable.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -36,6 +38,10 @@ pub struct ServeArgs {
     /// Deploy a module at start, as NAME=FILE.wasm (repeatable).
     #[arg(long = "deploy", value_name = "NAME=FILE", value_parser = name_and_file)]
     deploy: Vec<(String, PathBuf)>,
+    /// Deploy each `--deploy` file even when it holds the bytes of an older version
+    /// than the name's current one (moving the name back to them, as a new version).
+    #[arg(long, requires = "deploy")]
+    force: bool,
     /// Keep the streams of CATEGORY folded by DECIDER as a read model (repeatable).
     #[arg(long = "snapshot", value_name = "DECIDER:CATEGORY", value_parser = decider_and_category)]
     snapshot: Vec<(String, String)>,
@@ -169,16 +175,28 @@ async fn serve(store: &StoreUrl, args: ServeArgs) -> anyhow::Result<ExitCode> {
     for (name, file) in &args.deploy {
         let bytes = std::fs::read(file)
             .with_context(|| format!("cannot read module file {}", file.display()))?;
-        let current = engine.runtime().module(name).ok();
-        if current.is_some_and(|m| m.info().hash == content_hash(&bytes)) {
-            tracing::info!(module = %name, "already deployed at its current version");
-            continue;
-        }
-        let info = engine
-            .deploy(name, &bytes, FailurePolicy::Stop)
+        let done = engine
+            .deploy_at_start(name, &bytes, DeployOptions::default(), args.force)
             .await
             .with_context(|| format!("cannot deploy {} as '{name}'", file.display()))?;
-        tracing::info!(module = %name, version = info.version, "deployed");
+        match done {
+            StartDeploy::Deployed(info) => {
+                tracing::info!(module = %name, version = info.version, "deployed");
+            }
+            StartDeploy::Current { version } => {
+                tracing::info!(module = %name, version, "already deployed at its current version");
+            }
+            StartDeploy::KeptNewer {
+                version,
+                file_version,
+            } => tracing::warn!(
+                module = %name,
+                version,
+                file_version,
+                "kept version {version} of '{name}': {} holds the bytes of its older version {file_version}, and --deploy never moves a name back to older bytes; deploy it with --force, or roll back on purpose (refold rollback {name} --to {file_version})",
+                file.display()
+            ),
+        }
     }
     for (decider, category) in &args.snapshot {
         engine

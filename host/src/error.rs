@@ -274,7 +274,17 @@ pub enum Error {
     },
 
     // ----- wasm runtime -----
-    /// Bytes that are not a WebAssembly component, or one that does not compile.
+    /// Bytes that are not a WebAssembly component at all: not wasm, or a core module.
+    #[error(
+        "module '{module}' is not a WebAssembly component: it is {what}, where Refold expects a component built against its WIT (refold:domain); build one with `cargo build --release --target wasm32-wasip2` (Rust), componentize-py (Python) or jco (JavaScript)"
+    )]
+    NotAComponent {
+        /// The module name given at load.
+        module: String,
+        /// What the bytes are instead (`an empty file`, `a core WebAssembly module`, ...).
+        what: String,
+    },
+    /// A WebAssembly component that does not compile.
     #[error("module '{module}' is not a valid WebAssembly component")]
     InvalidModule {
         /// The module name given at load.
@@ -284,7 +294,9 @@ pub enum Error {
         source: Cause,
     },
     /// A component that does not export a world Refold can run.
-    #[error("module '{module}' does not export {expected}; it exports {found}")]
+    #[error(
+        "module '{module}' is a WebAssembly component but not a Refold module: it exports {found}, where Refold expects {expected}; build it against Refold's WIT package (refold:domain), e.g. with the Rust SDK and `cargo build --release --target wasm32-wasip2`"
+    )]
     WrongWorld {
         /// The module name given at load.
         module: String,
@@ -332,6 +344,41 @@ pub enum Error {
     /// No module of that name is deployed.
     #[error("no module named '{0}' is deployed: deploy it first (refold deploy {0} <file.wasm>)")]
     UnknownModule(String),
+    /// A deploy would turn a decider into a projection or the reverse; nothing was
+    /// recorded and the current version stays live.
+    #[error(
+        "module '{module}' is a {current} (version {version}), and this deploy is a {deployed} module: deploy it under another name, or replace the {current} on purpose (--replace-world; over HTTP ?replaceWorld=true)"
+    )]
+    WorldChange {
+        /// The module name.
+        module: String,
+        /// Its current version.
+        version: u64,
+        /// The world it has now.
+        current: String,
+        /// The world of the module deployed.
+        deployed: String,
+    },
+    /// A rollback to a version the module never had.
+    #[error(
+        "module '{module}' has no version {version}: its versions are 1 to {newest} (refold modules {module})"
+    )]
+    UnknownVersion {
+        /// The module name.
+        module: String,
+        /// The version asked for.
+        version: u64,
+        /// Its newest version.
+        newest: u64,
+    },
+    /// A rollback that would deploy the bytes that are live already.
+    #[error("cannot roll module '{module}' back: {reason}")]
+    NothingToRollBack {
+        /// The module name.
+        module: String,
+        /// Why not, and what to do.
+        reason: String,
+    },
     /// A module was used for a world it does not implement.
     #[error("module '{module}' is a {actual} module, not a {wanted} module")]
     NotA {

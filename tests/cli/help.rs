@@ -9,6 +9,7 @@ fn every_subcommand_help_has_an_example() {
     for command in [
         "serve",
         "deploy",
+        "rollback",
         "modules",
         "append",
         "read",

@@ -8,26 +8,47 @@ mod read_side;
 mod store;
 mod test;
 
-use crate::support::guests::workspace_root;
+use crate::support::guests::{target_dir, workspace_root};
 use crate::support::server::{RUN_PATIENCE, refold_on};
 use crate::support::wait::output_within;
+use std::ffi::OsStr;
 use std::process::{Command, Output, Stdio};
 
 /// Run the built `refold` binary with `args` in the repository's root, with no
 /// environment that changes its defaults.
 fn refold(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_refold"))
-        .args(args)
-        .current_dir(workspace_root())
-        .env_remove("RUST_LOG")
-        .env_remove("REFOLD_DB")
-        .env_remove("REFOLD_STORE")
+    refold_with(args, &[])
+}
+
+/// [`refold`] with `env` set too.
+fn refold_with(args: &[&str], env: &[(&str, &OsStr)]) -> Output {
+    let child = refold_command(args, env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the refold binary runs");
     output_within(child, RUN_PATIENCE, &format!("refold {}", args.join(" ")))
+}
+
+/// The `refold` binary with `args` and `env`, in the repository's root, with no other
+/// environment that changes its defaults; the cache folder (`XDG_CACHE_HOME`, where
+/// `refold test` keeps compiled modules) is one in the target directory unless `env`
+/// names another.
+fn refold_command(args: &[&str], env: &[(&str, &OsStr)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_refold"));
+    command
+        .args(args)
+        .current_dir(workspace_root())
+        .env_remove("RUST_LOG")
+        .env_remove("REFOLD_DB")
+        .env_remove("REFOLD_STORE")
+        .env_remove("REFOLD_CACHE_DIR")
+        .env("XDG_CACHE_HOME", target_dir().join("test-cache-home"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
 }
 
 /// What a run printed: stdout, stderr.

@@ -69,7 +69,7 @@ fn a_case_expecting_neither_events_nor_a_rejection_names_the_case() {
     assert_eq!(case.as_deref(), Some("confirming without an expectation"));
     assert_eq!(
         problem,
-        "`then` expects neither events nor a rejection: give `events` (`[]` for none) or `rejection`"
+        "`then` expects neither events nor a rejection: give `events` (`[]` for none), `rejection` or `invalid`"
     );
 }
 
@@ -113,8 +113,24 @@ fn other_mistakes_are_named_too() {
 
     let (_, problem) = parse("cases:\n  - name: c\n    then: {events: []}\n");
     assert!(
-        problem.starts_with("`then` expects events or a rejection, but there is no `when`"),
+        problem.starts_with(
+            "`then` expects events, a rejection or an invalid command, but there is no `when`"
+        ),
         "{problem}"
+    );
+
+    let (_, problem) = parse(&format!(
+        "{decider_case}    then: {{rejection: true, invalid: true}}\n"
+    ));
+    assert_eq!(
+        problem,
+        "`then` has both `rejection` and `invalid`: a command gives one answer"
+    );
+
+    let (_, problem) = parse(&format!("{decider_case}    then: {{invalid: 3}}\n"));
+    assert_eq!(
+        problem,
+        "`then.invalid` must be `true` or the text the module's answer contains, not a number"
     );
 
     let (case, problem) = parse(&format!(

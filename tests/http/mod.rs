@@ -2,11 +2,12 @@
 //! port, spoken to by a real HTTP client.
 //!
 //! Every test runs on SQLite; a smoke subset (the first session's flow, multi-stream
-//! appends, a restart, the live feed) runs on PostgreSQL too, with
+//! appends, a restart, the live feed, deploys and rollbacks) runs on PostgreSQL too, with
 //! `refold serve --store postgres://…`; several nodes on one PostgreSQL schema, killed
 //! and paused, are PostgreSQL only (`nodes.rs`).
 
 mod appends;
+mod deploys;
 mod errors;
 mod flow;
 mod hostile;

@@ -5,17 +5,33 @@ use refold::Error;
 use refold::runtime::{Runtime, RuntimeConfig, World};
 
 #[test]
-fn bytes_that_are_not_a_component_are_refused() {
+fn bytes_that_are_not_a_component_are_refused_saying_what_they_are() {
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let core_module = b"\0asm\x01\0\0\0";
-    for bytes in [&b"not wasm at all"[..], &core_module[..]] {
+    for (bytes, what) in [
+        (
+            &b"not wasm at all"[..],
+            "text (starting \"not wasm at all\")",
+        ),
+        (
+            &core_module[..],
+            "a core WebAssembly module (what wasm32-unknown-unknown and wasm32-wasip1 builds make), not a component",
+        ),
+    ] {
         let error = runtime.load("junk", bytes).unwrap_err();
-        assert!(matches!(error, Error::InvalidModule { .. }), "{error:?}");
+        assert!(matches!(error, Error::NotAComponent { .. }), "{error:?}");
         assert_eq!(
-            error.to_string(),
-            "module 'junk' is not a valid WebAssembly component"
+            refold::chain(&error),
+            format!(
+                "module 'junk' is not a WebAssembly component: it is {what}, where Refold expects a component built against its WIT (refold:domain); build one with `cargo build --release --target wasm32-wasip2` (Rust), componentize-py (Python) or jco (JavaScript)"
+            )
         );
     }
+    assert_eq!(
+        runtime.cache_stats().compiled,
+        0,
+        "nothing reached the compiler"
+    );
 }
 
 #[test]
@@ -26,7 +42,7 @@ fn a_component_of_another_world_is_refused_with_what_it_exports() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "module 'other' does not export one of refold:domain/decider@0.2.0, refold:domain/projection@0.2.0, refold:domain/upcaster@0.2.0, refold:domain/query-decider@0.2.0 (or a 0.1.0 decider or projection); it exports greet"
+        "module 'other' is a WebAssembly component but not a Refold module: it exports greet, where Refold expects one of refold:domain/decider@0.2.0, refold:domain/projection@0.2.0, refold:domain/upcaster@0.2.0, refold:domain/query-decider@0.2.0 (or a 0.1.0 decider or projection); build it against Refold's WIT package (refold:domain), e.g. with the Rust SDK and `cargo build --release --target wasm32-wasip2`"
     );
 }
 

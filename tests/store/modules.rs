@@ -2,6 +2,7 @@
 //! same data (two processes or nodes).
 
 use crate::support::{TestStore, block_on, both_backends};
+use refold::Error;
 use refold::store::{FailurePolicy, NewModule};
 use std::sync::Barrier;
 use std::time::Duration;
@@ -14,6 +15,7 @@ fn module<'a>(name: &'a str, hash: &'a str, bytes: &'a [u8]) -> NewModule<'a> {
         world: "projection",
         policy: Some(FailurePolicy::Skip),
         bytes,
+        replace_world: false,
     }
 }
 
@@ -39,6 +41,38 @@ fn deploys_get_the_next_version_and_are_counted_across_stores(backend: Backend) 
     assert_eq!(current, [("summary", 2, &b"two"[..]), ("totals", 1, &b"one"[..])]);
     let history = block_on(ours.modules.history("summary")).unwrap();
     assert_eq!(history, [first, second]);
+    assert_eq!((history[0].size, history[1].size), (3, 3));
+    let (record, bytes) = block_on(theirs.modules.version("summary", 1)).unwrap().unwrap();
+    assert_eq!((record, bytes.as_slice()), (history[0].clone(), &b"one"[..]));
+    assert_eq!(block_on(ours.modules.version("summary", 3)).unwrap(), None);
+}
+
+/// A deploy of another world than the name's newest version is refused in the
+/// deploy's transaction, recording nothing, unless it says it replaces the world.
+fn a_change_of_world_is_refused_unless_asked_for(backend: Backend) {
+    let store = TestStore::new(backend);
+    let storage = store.storage();
+    block_on(storage.modules.record(module("bank", "h1", b"one"))).unwrap();
+    let decider = |replace_world| NewModule {
+        world: "decider",
+        policy: None,
+        replace_world,
+        ..module("bank", "h2", b"two")
+    };
+    let refused = block_on(storage.modules.record(decider(false))).unwrap_err();
+    assert!(
+        matches!(
+            &refused,
+            Error::WorldChange { module, version: 1, current, deployed }
+                if module == "bank" && current == "projection" && deployed == "decider"
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(block_on(storage.modules.deploys()).unwrap(), 1);
+    let replaced = block_on(storage.modules.record(decider(true))).unwrap();
+    assert_eq!((replaced.version, replaced.world.as_str()), (2, "decider"));
+    let again = block_on(storage.modules.record(decider(false))).unwrap();
+    assert_eq!(again.version, 3, "the same world again needs nothing");
 }
 
 /// Owners racing for a lease never taken, from two stores at once: exactly one gets

@@ -9,14 +9,20 @@
 //! through the engine records the module in the store before it goes live, so a restart comes back with the same modules at the same
 //! versions, and every projection resumes from its checkpoint. Deploying a projection
 //! module starts (or blue/green rebuilds) its projection; deploying a decider swaps it
-//! in for the next command and rebuilds the snapshot projections that use it.
+//! in for the next command and rebuilds the snapshot projections that use it. What a
+//! deploy may do to a name's history (its world, older bytes, rollbacks) is
+//! [`deploys`].
+
+mod deploys;
+
+pub use deploys::{DeployOptions, Deployment, Rollback, StartDeploy};
 
 use crate::commands::{CommandConfig, CommandHandler};
 use crate::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine, StreamSnapshots};
 use crate::runtime::{Module, ModuleInfo, Runtime, RuntimeConfig, World};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
-use crate::store::{AppendLimits, ModuleRecord, NewModule, SnapshotProjection, Storage, StoreUrl};
+use crate::store::{AppendLimits, NewModule, SnapshotProjection, Storage, StoreUrl};
 use crate::sync::blocking;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -92,37 +98,6 @@ fn compiled_cache_dir(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// One recorded deploy.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Deployment {
-    /// The module's name.
-    pub name: String,
-    /// Its version under that name.
-    pub version: u64,
-    /// Hex SHA-256 of its bytes.
-    pub hash: String,
-    /// The world it implements.
-    pub world: World,
-    /// What the projection does with an event it cannot apply (projections only).
-    pub policy: Option<FailurePolicy>,
-    /// When it was deployed (RFC 3339, UTC).
-    pub deployed_at: String,
-}
-
-impl Deployment {
-    fn of(record: ModuleRecord) -> Deployment {
-        Deployment {
-            // Records are written by this engine from the component's own exports.
-            world: World::from_name(&record.world).unwrap_or(World::Decider),
-            name: record.name,
-            version: record.version,
-            hash: record.hash,
-            policy: record.policy,
-            deployed_at: record.deployed_at,
-        }
-    }
-}
-
 /// Store, runtime, command handling and deployed modules over one database.
 pub struct Engine {
     storage: Storage,
@@ -194,18 +169,109 @@ impl Engine {
     /// Load the component in `bytes`, record it in the store as the next version of
     /// `name`, and make it live. Calls in flight finish on the version they started
     /// on. `policy` is what a projection module does with an event it cannot apply
-    /// (deciders ignore it).
+    /// (deciders ignore it). A module of another world than the name's current version
+    /// is refused ([`Error::WorldChange`]; see [`deploy_with`](Self::deploy_with)).
     pub async fn deploy(
         &self,
         name: &str,
         bytes: &[u8],
         policy: FailurePolicy,
     ) -> Result<ModuleInfo> {
+        let options = DeployOptions {
+            policy,
+            ..DeployOptions::default()
+        };
+        self.deploy_with(name, bytes, options).await
+    }
+
+    /// [`deploy`](Self::deploy) with all its options.
+    pub async fn deploy_with(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        options: DeployOptions,
+    ) -> Result<ModuleInfo> {
         check_module_name(name)?;
         let _one_deploy_at_a_time = self.deploying.lock().await;
+        self.deploy_locked(name, bytes, options).await
+    }
+
+    /// Deploy `bytes` as `name` the way a server does at start (`refold serve
+    /// --deploy`): not when they are the current version's bytes, and not when they
+    /// are an older version's while a newer one is current (a hot swap made since the
+    /// server was first started with the file), unless `force`.
+    pub async fn deploy_at_start(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        options: DeployOptions,
+        force: bool,
+    ) -> Result<StartDeploy> {
+        check_module_name(name)?;
+        let _one_deploy_at_a_time = self.deploying.lock().await;
+        let history = self.storage.modules.history(name).await?;
+        let hash = crate::runtime::content_hash(bytes);
+        Ok(match deploys::start_plan(&history, &hash, force) {
+            deploys::StartPlan::Deploy => {
+                StartDeploy::Deployed(self.deploy_locked(name, bytes, options).await?)
+            }
+            deploys::StartPlan::Current(version) => StartDeploy::Current { version },
+            deploys::StartPlan::KeepNewer {
+                version,
+                file_version,
+            } => StartDeploy::KeptNewer {
+                version,
+                file_version,
+            },
+        })
+    }
+
+    /// Re-deploy the bytes of an earlier version of `name` as its next version, live
+    /// at once like any deploy: version `to`, or by default the newest version before
+    /// the current one with other bytes. A projection keeps the failure policy that
+    /// version had. A version of another world is refused unless `replace_world`.
+    pub async fn rollback(
+        &self,
+        name: &str,
+        to: Option<u64>,
+        replace_world: bool,
+    ) -> Result<Rollback> {
+        check_module_name(name)?;
+        let _one_deploy_at_a_time = self.deploying.lock().await;
+        let history = self.storage.modules.history(name).await?;
+        let target = deploys::rollback_target(name, &history, to)?;
+        let newest = history.last().map_or(0, |record| record.version);
+        let (record, bytes) = self
+            .storage
+            .modules
+            .version(name, target.version)
+            .await?
+            .ok_or_else(|| Error::UnknownVersion {
+                module: name.to_owned(),
+                version: target.version,
+                newest,
+            })?;
+        let options = DeployOptions {
+            policy: record.policy.unwrap_or_default(),
+            replace_world,
+        };
+        let module = self.deploy_locked(name, &bytes, options).await?;
+        Ok(Rollback {
+            module,
+            rolled_back_to: record.version,
+        })
+    }
+
+    /// Load, record and make live; the caller holds `deploying`.
+    async fn deploy_locked(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        options: DeployOptions,
+    ) -> Result<ModuleInfo> {
         let module = self.load(name, bytes.to_vec()).await?;
         let info = module.info().clone();
-        let policy = (info.world == World::Projection).then_some(policy);
+        let policy = (info.world == World::Projection).then_some(options.policy);
         let record = self
             .storage
             .modules
@@ -215,6 +281,7 @@ impl Engine {
                 world: info.world.name(),
                 policy,
                 bytes,
+                replace_world: options.replace_world,
             })
             .await?;
         let module = self.runtime.deploy_version(module, record.version);

@@ -9,9 +9,12 @@
 //! before gives different answers in production than in tests.
 
 use super::Result;
+use super::location::{Step, YamlLines, dotted, json_path_at};
+use super::matching::show;
 use super::{ModuleUnderTest, Rules, Spec, Verdict, fault_or_error, parse_json, recorded};
 use crate::runtime::{DecideError, Event, Module, NewEvent};
 use serde_json::{Map, Value};
+use std::fmt::Write as _;
 
 /// A decider case being written: the history and the rules, before the command.
 pub type DeciderSpec<'m, 'r> = Spec<'m, 'r, DeciderWorld>;
@@ -24,6 +27,9 @@ pub struct DeciderWorld;
 pub struct DeciderCase<'m, 'r> {
     spec: DeciderSpec<'m, 'r>,
     command: Value,
+    /// Where the command was written, for a case from a spec file: the file's lines
+    /// and the path of its `when` from the document's root.
+    written: Option<(YamlLines, Vec<Step>)>,
 }
 
 /// What a decider case expects `decide` to answer.
@@ -33,6 +39,9 @@ pub enum DeciderExpectation {
     Events(Vec<ExpectedEvent>),
     /// A rejection; with a text, one whose message contains it.
     Rejection(Option<String>),
+    /// An invalid-command answer (the module cannot read the command); with a text,
+    /// one whose message contains it.
+    Invalid(Option<String>),
 }
 
 /// An event a case expects `decide` to produce.
@@ -100,6 +109,7 @@ impl<'m, 'r> DeciderSpec<'m, 'r> {
         DeciderCase {
             spec: self,
             command,
+            written: None,
         }
     }
 }
@@ -126,6 +136,24 @@ impl DeciderCase<'_, '_> {
         self.then(&DeciderExpectation::Rejection(Some(text.to_owned())))
     }
 
+    /// Run the case, expecting the module to answer that it cannot read the command
+    /// (`decide-error::invalid-command`).
+    pub fn then_invalid(self) -> Result<Verdict> {
+        self.then(&DeciderExpectation::Invalid(None))
+    }
+
+    /// Run the case, expecting an invalid-command answer whose message contains `text`.
+    pub fn then_invalid_containing(self, text: &str) -> Result<Verdict> {
+        self.then(&DeciderExpectation::Invalid(Some(text.to_owned())))
+    }
+
+    /// The command was written at `when` (a path from the root) of the spec in
+    /// `lines`: differences about it name the YAML line.
+    pub(crate) fn written_at(mut self, lines: YamlLines, when: Vec<Step>) -> Self {
+        self.written = Some((lines, when));
+        self
+    }
+
     /// Run the case against `expected`. Differences, guest faults included, are in
     /// the verdict; an error means the case could not run (e.g. the module is not a
     /// decider).
@@ -136,11 +164,12 @@ impl DeciderCase<'_, '_> {
         let Some(state) = fault_or_error(fold(module, &events), "given", &mut verdict)? else {
             return Ok(verdict);
         };
-        let command = self.command.to_string();
+        let command = command_text(&self.command);
         let decided = module.decide(&state, &command);
         let fresh = self.spec.module.fresh()?;
         if let Some(decided) = fault_or_error(decided, "when", &mut verdict)? {
-            compare(expected, &decided, &self.spec.rules, &mut verdict);
+            let refusal = |refusal: &DecideError| self.describe_refusal(refusal, &command);
+            compare(expected, &decided, &self.spec.rules, &refusal, &mut verdict);
             let again = [("fresh", &fresh), ("warm", module)];
             for (instance, module) in again {
                 let what = format!("determinism of decide ({instance} instance)");
@@ -161,6 +190,72 @@ impl DeciderCase<'_, '_> {
     }
 }
 
+impl DeciderCase<'_, '_> {
+    /// A refusal as a difference tells it: its kind, its message and, for an invalid
+    /// command, where in the command (and in the spec file) the module stopped reading.
+    fn describe_refusal(&self, refusal: &DecideError, command: &str) -> String {
+        match refusal {
+            DecideError::Rejected(message) => format!("a rejection: {message:?}"),
+            DecideError::InvalidCommand(message) => {
+                let (message, path) = position_in(message, command);
+                let mut described = format!("an invalid command: {message:?}");
+                if path.is_some() || self.written.is_some() {
+                    let _ = write!(
+                        described,
+                        " at {}",
+                        dotted("when", path.as_deref().unwrap_or_default())
+                    );
+                }
+                let path = path.unwrap_or_default();
+                if let Some((lines, when)) = &self.written {
+                    let mut at = when.clone();
+                    at.extend(path);
+                    if let Some(line) = lines.line(&at) {
+                        let _ = write!(described, " (line {line})");
+                    }
+                }
+                described
+            }
+        }
+    }
+}
+
+/// The command as the JSON text `decide` gets: compact, with `type` first, as clients
+/// usually write it, so a guest that reads the type before the data (serde's tagged
+/// enums do) names the position of a value it cannot read, not the end of the command.
+fn command_text(command: &Value) -> String {
+    match command {
+        Value::Object(fields) if fields.contains_key("type") => {
+            let mut text = format!("{{\"type\":{}", fields["type"]);
+            for (key, value) in fields.iter().filter(|(key, _)| *key != "type") {
+                let _ = write!(text, ",{}:{value}", Value::String(key.clone()));
+            }
+            text.push('}');
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A guest's message about `command` without the line and column of the JSON text it
+/// names (`... at line 1 column 13`, as serde_json writes them: text the spec's author
+/// never saw), and the path of the value at that position.
+fn position_in<'m>(message: &'m str, command: &str) -> (&'m str, Option<Vec<Step>>) {
+    let Some((before, position)) = message.rsplit_once(" at line ") else {
+        return (message, None);
+    };
+    let Some((line, column)) = position.split_once(" column ") else {
+        return (message, None);
+    };
+    let (Ok(1), Ok(column)) = (line.parse::<usize>(), column.parse::<usize>()) else {
+        return (message, None);
+    };
+    match json_path_at(command, column.saturating_sub(1)) {
+        Some(path) => (before, Some(path)),
+        None => (message, None),
+    }
+}
+
 /// The state after `events`, folded in one `evolve` call (none for no events).
 fn fold(module: &Module, events: &[Event]) -> crate::Result<Vec<u8>> {
     let initial = module.initial_state()?;
@@ -174,37 +269,17 @@ fn compare(
     expected: &DeciderExpectation,
     decided: &Result<Vec<NewEvent>, DecideError>,
     rules: &Rules,
+    refusal: &dyn Fn(&DecideError) -> String,
     verdict: &mut Verdict,
 ) {
     match (expected, decided) {
-        (DeciderExpectation::Events(expected), Ok(actual)) if expected.len() != actual.len() => {
-            verdict.push(format!(
-                "events: expected {} [{}], got {} [{}]",
-                count(expected.len()),
-                expected
-                    .iter()
-                    .map(|e| e.event_type.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                actual.len(),
-                types(actual)
-            ));
-        }
         (DeciderExpectation::Events(expected), Ok(actual)) => {
-            for (index, (expected, actual)) in expected.iter().zip(actual).enumerate() {
-                for difference in rules.diff(
-                    &format!("events[{index}]"),
-                    &expected.to_value(),
-                    &actual_value(actual),
-                ) {
-                    verdict.push(difference);
-                }
-            }
+            compare_events(expected, actual, rules, verdict);
         }
-        (DeciderExpectation::Events(expected), Err(refusal)) => verdict.push(format!(
+        (DeciderExpectation::Events(expected), Err(refused)) => verdict.push(format!(
             "events: expected {}, got {}",
             count(expected.len()),
-            describe_refusal(refusal)
+            refusal(refused)
         )),
         (DeciderExpectation::Rejection(containing), Ok(actual)) => verdict.push(format!(
             "rejection: expected {}, got events [{}]",
@@ -223,9 +298,90 @@ fn compare(
         (DeciderExpectation::Rejection(containing), Err(invalid)) => verdict.push(format!(
             "rejection: expected {}, got {}",
             describe_rejection(containing.as_deref()),
-            describe_refusal(invalid)
+            refusal(invalid)
+        )),
+        (DeciderExpectation::Invalid(containing), Ok(actual)) => verdict.push(format!(
+            "invalid: expected {}, got events [{}]",
+            describe_invalid(containing.as_deref()),
+            types(actual)
+        )),
+        (
+            DeciderExpectation::Invalid(Some(text)),
+            Err(invalid @ DecideError::InvalidCommand(message)),
+        ) if !message.contains(text.as_str()) => {
+            verdict.push(format!(
+                "invalid: expected {}, got {}",
+                describe_invalid(Some(text)),
+                refusal(invalid)
+            ));
+        }
+        (DeciderExpectation::Invalid(_), Err(DecideError::InvalidCommand(_))) => {}
+        (DeciderExpectation::Invalid(containing), Err(rejected)) => verdict.push(format!(
+            "invalid: expected {}, got {}",
+            describe_invalid(containing.as_deref()),
+            refusal(rejected)
         )),
     }
+}
+
+/// The events decided against those expected, aligned by position: the fields that
+/// differ of each event on both sides, then each expected event missing and each
+/// event more than expected. A different count is said first.
+fn compare_events(
+    expected: &[ExpectedEvent],
+    actual: &[NewEvent],
+    rules: &Rules,
+    verdict: &mut Verdict,
+) {
+    if expected.len() != actual.len() {
+        verdict.push(format!(
+            "events: expected {} [{}], got {} [{}]",
+            count(expected.len()),
+            expected
+                .iter()
+                .map(|e| e.event_type.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            actual.len(),
+            types(actual)
+        ));
+    }
+    for index in 0..expected.len().max(actual.len()) {
+        let label = format!("events[{index}]");
+        match (expected.get(index), actual.get(index)) {
+            (Some(expected), Some(actual)) => {
+                for difference in rules.diff(&label, &expected.to_value(), &actual_value(actual)) {
+                    verdict.push(difference);
+                }
+            }
+            (Some(expected), None) => verdict.push(format!(
+                "{label}: expected {}, got no event",
+                shown(&expected.to_value())
+            )),
+            (None, Some(actual)) => verdict.push(format!(
+                "{label}: expected no event, got {}",
+                shown(&actual_value(actual))
+            )),
+            (None, None) => {}
+        }
+    }
+}
+
+/// An event (as [`ExpectedEvent::to_value`] or [`actual_value`] make it) in a line:
+/// its type, then its data and metadata where it has them, each shortened when long.
+fn shown(event: &Value) -> String {
+    let mut text = event["type"].as_str().unwrap_or_default().to_owned();
+    for part in ["data", "metadata"] {
+        if let Some(value) = event.get(part) {
+            let _ = write!(
+                text,
+                " {}{}",
+                if part == "data" { "" } else { "metadata " },
+                show(value)
+            );
+        }
+    }
+    text
 }
 
 fn count(events: usize) -> String {
@@ -250,10 +406,10 @@ fn describe_rejection(containing: Option<&str>) -> String {
     }
 }
 
-fn describe_refusal(refusal: &DecideError) -> String {
-    match refusal {
-        DecideError::Rejected(message) => format!("a rejection: {message:?}"),
-        DecideError::InvalidCommand(message) => format!("an invalid command: {message:?}"),
+fn describe_invalid(containing: Option<&str>) -> String {
+    match containing {
+        Some(text) => format!("an invalid command containing {text:?}"),
+        None => "an invalid command".to_owned(),
     }
 }
 

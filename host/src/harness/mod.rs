@@ -34,6 +34,7 @@
 
 mod decider;
 mod error;
+mod location;
 pub mod matching;
 mod projection;
 pub mod spec;
@@ -211,6 +212,7 @@ fn recorded(given: &[GivenEvent]) -> Vec<Event> {
 #[must_use = "a verdict says whether the case passed"]
 pub struct Verdict {
     differences: Vec<String>,
+    fault: Option<usize>,
 }
 
 impl Verdict {
@@ -220,9 +222,17 @@ impl Verdict {
     }
 
     /// One line per difference, naming the field: `events[0].data.total: expected
-    /// 3026, got 3025`.
+    /// 3026, got 3025`. A guest fault is one of them, on one line.
     pub fn differences(&self) -> &[String] {
         &self.differences
+    }
+
+    /// The first guest fault (a trap, the deadline, the memory cap, an error the guest
+    /// reported) that stopped the case, summarised on one line: `when: module 'faulty'
+    /// failed in decide: trapped: ...`. It is also among the
+    /// [`differences`](Self::differences).
+    pub fn fault(&self) -> Option<&str> {
+        self.fault.map(|index| self.differences[index].as_str())
     }
 
     /// Panic with the differences unless the case passed: for Rust tests.
@@ -238,9 +248,15 @@ impl Verdict {
     fn push(&mut self, difference: String) {
         self.differences.push(difference);
     }
+
+    fn push_fault(&mut self, fault: String) {
+        self.fault.get_or_insert(self.differences.len());
+        self.differences.push(fault);
+    }
 }
 
-/// A guest fault becomes a difference (`what: <error>`); any other error stops the run.
+/// A guest fault becomes a difference (`what: <error>`, on one line); any other error
+/// stops the run.
 fn fault_or_error<T>(
     result: crate::Result<T>,
     what: &str,
@@ -249,11 +265,22 @@ fn fault_or_error<T>(
     match result {
         Ok(value) => Ok(Some(value)),
         Err(error @ crate::Error::Guest { .. }) => {
-            verdict.push(format!("{what}: {error}"));
+            verdict.push_fault(one_line(&format!("{what}: {error}")));
             Ok(None)
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// `text` on one line: what a guest wrote to stderr with its trap (a panic message,
+/// say) spans lines. Rust's hint to set `RUST_BACKTRACE`, which a guest cannot use, is
+/// left out.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("note: run with `RUST_BACKTRACE=1`"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// JSON text a module returned, as a value; text that is not JSON stays a string so

@@ -19,7 +19,8 @@
 //!     match: partial        # optional: this case's mode
 //!     ignore: [data.confirmedAt]  # optional: added to the file's
 //!     then:
-//!       events:             # or `rejection: true` / `rejection: "text it contains"`
+//!       events:             # or `rejection: true` / `rejection: "text it contains"`,
+//!                           # or `invalid: true` / `invalid: "text"` (invalid command)
 //!         - type: CartConfirmed
 //!           data: {itemCount: 2}
 //!   - name: a projection case has no `when`
@@ -33,6 +34,7 @@
 //! ```
 
 use super::decider::{DeciderExpectation, DeciderSpec, ExpectedEvent};
+use super::location::{Step, YamlLines};
 use super::projection::{ExpectedDocuments, ProjectionSpec};
 use super::{Error, Result};
 use super::{GivenEvent, IgnorePath, Mode, ModuleUnderTest, Rules, Verdict};
@@ -47,6 +49,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct SpecFile {
     path: PathBuf,
+    lines: YamlLines,
     cases: Vec<Case>,
 }
 
@@ -55,12 +58,17 @@ pub struct SpecFile {
 pub struct CaseReport {
     /// The case's name.
     pub name: String,
+    /// The line of the file the case starts on (1-based), where the YAML parser
+    /// gives it.
+    pub line: Option<usize>,
     /// What differed, if anything.
     pub verdict: Verdict,
 }
 
 #[derive(Debug, Clone)]
 struct Case {
+    /// Its index in the file's `cases`.
+    index: usize,
     name: String,
     given: Vec<GivenEvent>,
     rules: Rules,
@@ -115,7 +123,7 @@ impl SpecFile {
             rules(Rules::default(), raw.mode, &raw.ignore).map_err(|p| error(None, p))?;
         let mut names = BTreeSet::new();
         let mut cases = Vec::with_capacity(raw.cases.len());
-        for raw_case in raw.cases {
+        for (index, raw_case) in raw.cases.into_iter().enumerate() {
             if !names.insert(raw_case.name.clone()) {
                 return Err(error(
                     Some(&raw_case.name),
@@ -123,10 +131,11 @@ impl SpecFile {
                 ));
             }
             let name = raw_case.name.clone();
-            cases.push(case(raw_case, &file_rules).map_err(|p| error(Some(&name), p))?);
+            cases.push(case(index, raw_case, &file_rules).map_err(|p| error(Some(&name), p))?);
         }
         Ok(SpecFile {
             path: path.to_owned(),
+            lines: YamlLines::new(text),
             cases,
         })
     }
@@ -153,7 +162,7 @@ impl SpecFile {
                         Kind::Decider { .. } =>
                             "a projection case has no `when` and expects `documents`",
                         Kind::Projection(_) =>
-                            "a decider case needs a `when` and expects `events` or a `rejection`",
+                            "a decider case needs a `when` and expects `events`, a `rejection` or `invalid`",
                     }
                 ),
             });
@@ -163,7 +172,8 @@ impl SpecFile {
             .map(|case| {
                 Ok(CaseReport {
                     name: case.name.clone(),
-                    verdict: case.run(module)?,
+                    line: self.lines.case(case.index),
+                    verdict: case.run(module, &self.lines)?,
                 })
             })
             .collect()
@@ -171,12 +181,20 @@ impl SpecFile {
 }
 
 impl Case {
-    fn run(&self, module: &ModuleUnderTest<'_>) -> Result<Verdict> {
+    fn run(&self, module: &ModuleUnderTest<'_>, lines: &YamlLines) -> Result<Verdict> {
         match &self.kind {
             Kind::Decider { command, expected } => DeciderSpec::new(module)
                 .given(self.given.iter().cloned())
                 .matching(self.rules.clone())
                 .when(command.clone())
+                .written_at(
+                    lines.clone(),
+                    vec![
+                        Step::Key("cases".to_owned()),
+                        Step::Index(self.index),
+                        Step::Key("when".to_owned()),
+                    ],
+                )
                 .then(expected),
             Kind::Projection(expected) => ProjectionSpec::new(module)
                 .given(self.given.iter().cloned())
@@ -214,7 +232,7 @@ fn rules(base: Rules, mode: Option<Mode>, ignore: &[String]) -> std::result::Res
 }
 
 /// A checked case, or what is wrong with it.
-fn case(raw: RawCase, file_rules: &Rules) -> std::result::Result<Case, String> {
+fn case(index: usize, raw: RawCase, file_rules: &Rules) -> std::result::Result<Case, String> {
     let rules = rules(file_rules.clone(), raw.mode, &raw.ignore)?;
     let given = raw
         .given
@@ -223,28 +241,36 @@ fn case(raw: RawCase, file_rules: &Rules) -> std::result::Result<Case, String> {
         .map(|(index, event)| given_event(event).map_err(|p| format!("given[{index}]: {p}")))
         .collect::<std::result::Result<_, _>>()?;
     let then = raw.then;
-    let kind = match (raw.when, then.events, then.rejection) {
-        (_, Some(_), Some(_)) => {
-            return Err(
-                "`then` has both `events` and `rejection`: a command gives one or the other"
-                    .to_owned(),
-            );
+    let answers: Vec<&str> = [
+        ("events", then.events.is_some()),
+        ("rejection", then.rejection.is_some()),
+        ("invalid", then.invalid.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, given)| given.then_some(key))
+    .collect();
+    if let Some((last, others @ [_, ..])) = answers.split_last() {
+        return Err(format!(
+            "`then` has {}`{}` and `{last}`: a command gives one answer",
+            if others.len() == 1 { "both " } else { "" },
+            others.join("`, `")
+        ));
+    }
+    let kind = match raw.when {
+        None if !answers.is_empty() => {
+            return Err("`then` expects events, a rejection or an invalid command, but there is no `when`: a decider case needs a command".to_owned());
         }
-        (None, Some(_), _) | (None, _, Some(_)) => {
-            return Err("`then` expects events or a rejection, but there is no `when`: a decider case needs a command".to_owned());
-        }
-        (Some(_), _, _) if then.documents.is_some() || then.partitions.is_some() => {
+        Some(_) if then.documents.is_some() || then.partitions.is_some() => {
             return Err("`then` expects documents, but there is a `when`: a projection case has only `given` and `then.documents`".to_owned());
         }
-        (Some(when), events, rejection) => Kind::Decider {
+        Some(when) => Kind::Decider {
             command: command(when)?,
-            expected: decider_expectation(events, rejection)?,
+            expected: decider_expectation(then.events, then.rejection, then.invalid)?,
         },
-        (None, None, None) => {
-            Kind::Projection(expected_documents(then.documents, then.partitions)?)
-        }
+        None => Kind::Projection(expected_documents(then.documents, then.partitions)?),
     };
     Ok(Case {
+        index,
         name: raw.name,
         given,
         rules,
@@ -293,9 +319,10 @@ fn command(when: Value) -> std::result::Result<Value, String> {
 fn decider_expectation(
     events: Option<Vec<RawExpectedEvent>>,
     rejection: Option<Value>,
+    invalid: Option<Value>,
 ) -> std::result::Result<DeciderExpectation, String> {
-    match (events, rejection) {
-        (Some(events), _) => Ok(DeciderExpectation::Events(
+    if let Some(events) = events {
+        return Ok(DeciderExpectation::Events(
             events
                 .into_iter()
                 .map(|raw| {
@@ -309,17 +336,34 @@ fn decider_expectation(
                     }
                 })
                 .collect(),
-        )),
-        (None, Some(Value::Bool(true))) => Ok(DeciderExpectation::Rejection(None)),
-        (None, Some(Value::String(text))) => Ok(DeciderExpectation::Rejection(Some(text))),
-        (None, Some(other)) => Err(format!(
-            "`then.rejection` must be `true` or the text the rejection contains, not {}",
-            kind_of(&other)
-        )),
+        ));
+    }
+    match (rejection, invalid) {
+        (Some(rejection), _) => {
+            refusal("rejection", rejection).map(DeciderExpectation::Rejection)
+        }
+        (None, Some(invalid)) => refusal("invalid", invalid).map(DeciderExpectation::Invalid),
         (None, None) => Err(
-            "`then` expects neither events nor a rejection: give `events` (`[]` for none) or `rejection`"
+            "`then` expects neither events nor a rejection: give `events` (`[]` for none), `rejection` or `invalid`"
                 .to_owned(),
         ),
+    }
+}
+
+/// `then.rejection` or `then.invalid`: `true` for any, or the text the message contains.
+fn refusal(key: &str, value: Value) -> std::result::Result<Option<String>, String> {
+    match value {
+        Value::Bool(true) => Ok(None),
+        Value::String(text) => Ok(Some(text)),
+        other => Err(format!(
+            "`then.{key}` must be `true` or the text the {} contains, not {}",
+            if key == "invalid" {
+                "module's answer"
+            } else {
+                "rejection"
+            },
+            kind_of(&other)
+        )),
     }
 }
 
@@ -399,6 +443,7 @@ struct RawEvent {
 struct RawThen {
     events: Option<Vec<RawExpectedEvent>>,
     rejection: Option<Value>,
+    invalid: Option<Value>,
     documents: Option<Collections>,
     partitions: Option<BTreeMap<String, Collections>>,
 }

@@ -200,11 +200,36 @@ impl From<Error> for ApiError {
                 (S::INTERNAL_SERVER_ERROR, "guest-fault", Some(module), None)
             }
             Error::UnknownModule(module) => (S::NOT_FOUND, "unknown-module", Some(module), None),
+            Error::WorldChange {
+                module,
+                version,
+                current,
+                deployed,
+            } => (
+                S::CONFLICT,
+                "world-change",
+                Some(module),
+                Some(json!({ "actual": current, "value": deployed, "version": version })),
+            ),
+            Error::UnknownVersion {
+                module,
+                version,
+                newest,
+            } => (
+                S::NOT_FOUND,
+                "unknown-version",
+                Some(module),
+                Some(json!({ "value": version, "actual": newest })),
+            ),
+            Error::NothingToRollBack { module, .. } => {
+                (S::CONFLICT, "nothing-to-roll-back", Some(module), None)
+            }
             Error::NotA { module, .. } => (S::BAD_REQUEST, "wrong-world", Some(module), None),
             Error::NotAQueryDecider { module } | Error::NotAStreamDecider { module } => {
                 (S::BAD_REQUEST, "wrong-boundary", Some(module), None)
             }
             Error::InvalidModule { module, .. }
+            | Error::NotAComponent { module, .. }
             | Error::WrongWorld { module, .. }
             | Error::Unlinkable { module, .. } => {
                 (S::BAD_REQUEST, "invalid-module", Some(module), None)

@@ -16,7 +16,8 @@
 //! | `GET /streams/{stream}` | read a stream (`from`, `direction`, `limit`) |
 //! | `GET /log` | read the global log (`after`, `limit`, `types`, `category`, `partition`) |
 //! | `GET /log/live` | the log as server-sent events, resumable with `Last-Event-ID` |
-//! | `PUT /modules/{name}` | deploy a module (body: the component; `?policy=skip` for a projection) |
+//! | `PUT /modules/{name}` | deploy a module (body: the component; `?policy=skip` for a projection, `?replaceWorld=true` to replace a decider by a projection or the reverse) |
+//! | `POST /modules/{name}/rollback` | re-deploy an earlier version's bytes as the next version (body: nothing, or `{"to": N}`; `?replaceWorld=true`) |
 //! | `GET /modules` | the deployed modules |
 //! | `GET /projections`, `GET /projections/{name}` | projection status |
 //! | `POST /projections/{name}/rebuild` | rebuild a read model beside the current one |
@@ -135,6 +136,7 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .route("/log", get(reads::log))
         .route("/log/live", get(reads::live))
         .route("/modules", get(reads::modules))
+        .route("/modules/{name}/rollback", post(writes::rollback))
         .route("/projections", get(read_models::statuses))
         .route("/projections/{name}", get(read_models::status))
         .route("/projections/{name}/rebuild", post(read_models::rebuild))

@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::{AppState, PartitionQuery};
+use crate::engine::DeployOptions;
 use crate::projections::FailurePolicy;
 use crate::store::{AppendRequest, Appends, DEFAULT_PARTITION, EventData, ExpectedVersion};
 use crate::views::{AppendBody, AppendView, AppendsBody, AppendsView, NewEventBody, OutcomeView};
@@ -153,12 +154,16 @@ fn parse_expected(value: Option<serde_json::Value>) -> Result<ExpectedVersion, A
     }
 }
 
-/// Query of `PUT /modules/{name}`.
+/// Query of `PUT /modules/{name}` and `POST /modules/{name}/rollback`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeployQuery {
-    /// For a projection: `stop` (default) or `skip` an event it cannot apply.
+    /// For a projection: `stop` (default) or `skip` an event it cannot apply (deploys
+    /// only: a rollback keeps the policy of the version it goes back to).
     policy: Option<FailurePolicy>,
+    /// Take a module of another world than the name's current version.
+    #[serde(rename = "replaceWorld")]
+    replace_world: Option<bool>,
 }
 
 /// `PUT /modules/{name}`: the body is the component; it goes live at once.
@@ -168,7 +173,47 @@ pub(crate) async fn deploy(
     Query(query): Query<DeployQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let policy = query.policy.unwrap_or_default();
-    let info = state.engine.deploy(&name, &body, policy).await?;
+    let options = DeployOptions {
+        policy: query.policy.unwrap_or_default(),
+        replace_world: query.replace_world.unwrap_or(false),
+    };
+    let info = state.engine.deploy_with(&name, &body, options).await?;
     Ok(Json(info).into_response())
+}
+
+/// The body of `POST /modules/{name}/rollback`, all optional.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    /// The version to go back to; by default the newest earlier one with other bytes.
+    to: Option<u64>,
+}
+
+/// `POST /modules/{name}/rollback`: re-deploy an earlier version's bytes as the next
+/// version, live at once.
+pub(crate) async fn rollback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<DeployQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if query.policy.is_some() {
+        return Err(ApiError::bad_request(
+            "a rollback keeps the failure policy of the version it goes back to: leave out `policy`",
+        ));
+    }
+    let body: RollbackBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RollbackBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the rollback body is not valid: {e}; send nothing, or {{\"to\": <version>}}"
+            ))
+        })?
+    };
+    let rollback = state
+        .engine
+        .rollback(&name, body.to, query.replace_world.unwrap_or(false))
+        .await?;
+    Ok(Json(rollback).into_response())
 }

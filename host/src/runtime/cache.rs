@@ -96,6 +96,7 @@ impl ComponentCache {
                 component
             }
             None => {
+                super::sniff::check(module, bytes)?;
                 let component =
                     Component::new(engine, bytes).map_err(|source| Error::InvalidModule {
                         module: module.to_owned(),

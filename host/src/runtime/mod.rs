@@ -16,6 +16,7 @@ mod bindings;
 mod cache;
 mod module;
 mod sandbox;
+mod sniff;
 
 pub use bindings::{DecideError, DeciderContext, Event, NewEvent, Query, QueryItem, UpcastEvent};
 pub use cache::{CacheStats, content_hash};

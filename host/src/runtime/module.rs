@@ -650,7 +650,8 @@ impl Module {
                         .store
                         .data()
                         .fault(&error, self.limits.call_timeout, copy_limit);
-                tracing::warn!(module = %self.info.name, version = self.info.version, function, error = %format!("{error:?}"), "guest call failed; its instance is discarded");
+                // The caller reports the fault; its backtrace is for debugging.
+                tracing::debug!(module = %self.info.name, version = self.info.version, function, error = %format!("{error:?}"), "guest call failed; its instance is discarded");
                 Err(self.fault(function, fault))
             }
         }

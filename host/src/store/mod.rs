@@ -252,8 +252,10 @@ pub trait ProjectionStore: Send + Sync {
 #[async_trait]
 pub trait ModuleStore: Send + Sync {
     /// Record a deploy of `module` as the next version of its name, storing its bytes
-    /// unless a module with the same hash is stored already. One transaction; returns
-    /// the record with the version it got.
+    /// unless a module with the same hash is stored already. One transaction, which
+    /// also refuses a change of the name's world unless `module.replace_world`
+    /// ([`Error::WorldChange`](crate::Error::WorldChange)); returns the record with the
+    /// version it got.
     async fn record(&self, module: NewModule<'_>) -> Result<ModuleRecord>;
 
     /// The newest deploy of every name with its bytes, oldest deploy first.
@@ -261,6 +263,9 @@ pub trait ModuleStore: Send + Sync {
 
     /// Every deploy of `name`, oldest first.
     async fn history(&self, name: &str) -> Result<Vec<ModuleRecord>>;
+
+    /// Deploy `version` of `name` with its bytes, if there is one.
+    async fn version(&self, name: &str, version: u64) -> Result<Option<(ModuleRecord, Vec<u8>)>>;
 
     /// How many deploys were recorded so far, by any process: it only grows, so a
     /// change tells a node to reload `current()`.

@@ -226,6 +226,12 @@ pub struct NewModule<'a> {
     pub policy: Option<FailurePolicy>,
     /// The component.
     pub bytes: &'a [u8],
+    /// Whether the deploy may give the name another world than its newest version
+    /// has; when not, such a deploy is refused ([`Error::WorldChange`]) in the same
+    /// transaction that would record it.
+    ///
+    /// [`Error::WorldChange`]: crate::Error::WorldChange
+    pub replace_world: bool,
 }
 
 /// One recorded deploy.
@@ -241,6 +247,8 @@ pub struct ModuleRecord {
     pub world: String,
     /// What the projection does with an event it cannot apply (projections only).
     pub policy: Option<FailurePolicy>,
+    /// The component's size, in bytes.
+    pub size: u64,
     /// When it was deployed (RFC 3339, UTC).
     pub deployed_at: String,
 }

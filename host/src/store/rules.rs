@@ -1,6 +1,6 @@
 //! The decisions every backend makes the same way once it has read what is stored:
 //! whether an append is an exact resend, where an imported event goes, who gets a
-//! lease and with which token.
+//! lease and with which token, whether a deploy may change a module's world.
 //!
 //! A backend reads the rows (each in its own SQL) and hands them here, so SQLite and
 //! PostgreSQL cannot drift apart on what counts as a retry, a skipped import or a
@@ -244,5 +244,26 @@ pub(super) fn recorded(
         last_position: first_position + size - 1,
         recorded_at: recorded_at.to_owned(),
         events,
+    }
+}
+
+/// Whether a deploy of a `world` module may be recorded as the next version of `name`,
+/// whose newest recorded version is `newest` (its version and world; `None` when the
+/// name is new): a deploy that would turn a decider into a projection, or the reverse,
+/// is refused unless it says it replaces the world.
+pub(super) fn check_world(
+    name: &str,
+    newest: Option<(u64, &str)>,
+    world: &str,
+    replace_world: bool,
+) -> Result<()> {
+    match newest {
+        Some((version, current)) if current != world && !replace_world => Err(Error::WorldChange {
+            module: name.to_owned(),
+            version,
+            current: current.to_owned(),
+            deployed: world.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }

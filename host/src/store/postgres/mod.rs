@@ -469,6 +469,12 @@ impl ModuleStore for PgStore {
         modules::history(&client, name).await.during(DOING)
     }
 
+    async fn version(&self, name: &str, version: u64) -> Result<Option<(ModuleRecord, Vec<u8>)>> {
+        const DOING: &str = "read a module version";
+        let client = self.client(DOING).await?;
+        modules::version(&client, name, version).await.during(DOING)
+    }
+
     async fn deploys(&self) -> Result<u64> {
         const DOING: &str = "count the deploys";
         let client = self.client(DOING).await?;

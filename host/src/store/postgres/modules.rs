@@ -5,12 +5,18 @@
 use super::errors::{During, commit_failed};
 use super::{int, unsigned};
 use crate::Result;
+use crate::store::rules::check_world;
 use crate::store::{FailurePolicy, ModuleRecord, NewModule, SnapshotProjection};
 use deadpool_postgres::GenericClient;
 use std::time::SystemTime;
 use tokio_postgres::Row;
 
-/// Record `module` as the next version of its name, in one transaction.
+/// The columns [`module`] reads, `m` being `modules` and `b` its `module_blobs` row.
+const RECORD: &str =
+    "m.name, m.version, m.hash, m.world, m.policy, octet_length(b.bytes), m.deployed_at";
+
+/// Record `module` as the next version of its name, in one transaction, unless it
+/// changes the name's world without saying so.
 pub(super) async fn record(
     client: &mut deadpool_postgres::Client,
     module: NewModule<'_>,
@@ -23,20 +29,23 @@ pub(super) async fn record(
     )
     .await
     .during(DOING)?;
-    let last: Option<i64> = tx
-        .query_one(
-            "SELECT MAX(version) FROM modules WHERE name = $1",
+    let newest: Option<(u64, String)> = tx
+        .query_opt(
+            "SELECT version, world FROM modules WHERE name = $1 ORDER BY version DESC LIMIT 1",
             &[&module.name],
         )
         .await
         .during(DOING)?
-        .get(0);
+        .map(|row| (unsigned(row.get(0)), row.get(1)));
+    let newest = newest.as_ref().map(|(v, w)| (*v, w.as_str()));
+    check_world(module.name, newest, module.world, module.replace_world)?;
     let record = ModuleRecord {
         name: module.name.to_owned(),
-        version: last.map_or(0, unsigned) + 1,
+        version: newest.map_or(0, |(version, _)| version) + 1,
         hash: module.hash.to_owned(),
         world: module.world.to_owned(),
         policy: module.policy,
+        size: module.bytes.len() as u64,
         deployed_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
     };
     tx.execute(
@@ -69,15 +78,17 @@ pub(super) async fn current(
 ) -> Result<Vec<(ModuleRecord, Vec<u8>)>, tokio_postgres::Error> {
     Ok(client
         .query(
-            "SELECT m.name, m.version, m.hash, m.world, m.policy, m.deployed_at, b.bytes
-             FROM modules m JOIN module_blobs b ON b.hash = m.hash
-             WHERE m.version = (SELECT MAX(version) FROM modules WHERE name = m.name)
-             ORDER BY m.deployed_at, m.name",
+            &format!(
+                "SELECT {RECORD}, b.bytes
+                 FROM modules m JOIN module_blobs b ON b.hash = m.hash
+                 WHERE m.version = (SELECT MAX(version) FROM modules WHERE name = m.name)
+                 ORDER BY m.deployed_at, m.name"
+            ),
             &[],
         )
         .await?
         .iter()
-        .map(|row| (module(row), row.get(6)))
+        .map(|row| (module(row), row.get(7)))
         .collect())
 }
 
@@ -88,14 +99,34 @@ pub(super) async fn history(
 ) -> Result<Vec<ModuleRecord>, tokio_postgres::Error> {
     Ok(client
         .query(
-            "SELECT name, version, hash, world, policy, deployed_at FROM modules
-             WHERE name = $1 ORDER BY version",
+            &format!(
+                "SELECT {RECORD} FROM modules m JOIN module_blobs b ON b.hash = m.hash
+                 WHERE m.name = $1 ORDER BY m.version"
+            ),
             &[&name],
         )
         .await?
         .iter()
         .map(module)
         .collect())
+}
+
+/// Deploy `version` of `name`, with its bytes.
+pub(super) async fn version(
+    client: &impl GenericClient,
+    name: &str,
+    version: u64,
+) -> Result<Option<(ModuleRecord, Vec<u8>)>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            &format!(
+                "SELECT {RECORD}, b.bytes FROM modules m JOIN module_blobs b ON b.hash = m.hash
+                 WHERE m.name = $1 AND m.version = $2"
+            ),
+            &[&name, &int(version)],
+        )
+        .await?
+        .map(|row| (module(&row), row.get(7))))
 }
 
 /// How many deploys were recorded.
@@ -152,7 +183,8 @@ fn module(row: &Row) -> ModuleRecord {
         hash: row.get(2),
         world: row.get(3),
         policy: row.get::<_, Option<&str>>(4).map(policy),
-        deployed_at: row.get(5),
+        size: unsigned(row.get::<_, i32>(5).into()),
+        deployed_at: row.get(6),
     }
 }
 

@@ -411,10 +411,8 @@ impl ProjectionStore for SqliteStore {
 impl ModuleStore for SqliteStore {
     async fn record(&self, module: NewModule<'_>) -> Result<ModuleRecord> {
         let module = modules::Owned::from(module);
-        self.write("record a deploy", move |conn| {
-            modules::record(conn, &module)
-        })
-        .await
+        self.write_checked(move |conn| modules::record(conn, &module))
+            .await
     }
 
     async fn current(&self) -> Result<Vec<(ModuleRecord, Vec<u8>)>> {
@@ -425,6 +423,12 @@ impl ModuleStore for SqliteStore {
     async fn history(&self, name: &str) -> Result<Vec<ModuleRecord>> {
         self.readers.read("read a module's deploys", |conn| {
             modules::history(conn, name)
+        })
+    }
+
+    async fn version(&self, name: &str, version: u64) -> Result<Option<(ModuleRecord, Vec<u8>)>> {
+        self.readers.read("read a module version", |conn| {
+            modules::version(conn, name, version)
         })
     }
 
