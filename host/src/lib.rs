@@ -71,6 +71,7 @@
 pub mod commands;
 pub mod engine;
 mod error;
+mod failpoint;
 pub mod harness;
 pub mod http;
 mod json;

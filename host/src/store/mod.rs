@@ -4,7 +4,8 @@
 //! implements them over one database and the engine above never names the backend:
 //!
 //! - [`EventStore`]: the events, streams and snapshots, and a watch of the log head.
-//!   Appends are guarded by an [`ExpectedVersion`].
+//!   Appends are guarded by an [`ExpectedVersion`]. The records of commands sent with
+//!   an id ([`CommandRecord`]) live beside the events they appended.
 //! - [`ProjectionStore`]: the projection catalog (generations, checkpoints, faults,
 //!   skipped events) and the read-model documents; a batch's document changes commit
 //!   with its checkpoint in one transaction.
@@ -21,6 +22,7 @@
 //! The traits are async. Implementations never run guest code; callers never hold a
 //! lock across an await.
 
+mod commands;
 mod counters;
 pub mod postgres;
 mod records;
@@ -30,6 +32,7 @@ mod types;
 mod url;
 pub(crate) mod validate;
 
+pub use commands::{CommandRecord, CommandWrite, Decision, NewCommand, RecordedOutcome};
 pub use records::{
     BuiltBy, Committed, DEFAULT_PAGE_BYTES, Definition, Document, DocumentBatch, DocumentChange,
     DocumentKey, FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord,
@@ -144,6 +147,20 @@ pub trait EventStore: Send + Sync {
         stream: &str,
         module: &str,
     ) -> Result<Option<Snapshot>>;
+
+    /// Keep what a command sent with an id did, appending its events (if any) in the
+    /// same transaction, all or nothing: unless a record of that id in that partition
+    /// is stored already, in which case nothing is written and the stored record is
+    /// the answer ([`CommandWrite::Found`]). Records are never removed.
+    ///
+    /// The append is checked as [`append`](Self::append) checks one: a version
+    /// conflict or a refusal writes no record either. An append whose event ids are
+    /// all stored already as one append (an exact resend) writes no events, and the
+    /// record names the events stored.
+    async fn record_command(&self, command: NewCommand) -> Result<CommandWrite>;
+
+    /// The record of the command `command_id` in `partition`, if one is stored. One read.
+    async fn command(&self, partition: &str, command_id: &str) -> Result<Option<CommandRecord>>;
 
     /// Counters of the work done so far.
     fn metrics(&self) -> StoreMetrics;
