@@ -6,7 +6,10 @@ use crate::support::{TempStore, TestStore, block_on, both_backends, postgres};
 use refold::Error;
 use refold::store::postgres::PgStore;
 use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
-use refold::store::{EventStore, ExpectedVersion};
+use refold::store::{
+    CommandWrite, DEFAULT_PARTITION, Decision, EventStore, ExpectedVersion, NewCommand,
+    RecordedOutcome,
+};
 
 both_backends! {
 fn reopening_keeps_the_events_and_continues_the_log(backend: Backend) {
@@ -24,6 +27,39 @@ fn reopening_keeps_the_events_and_continues_the_log(backend: Backend) {
     );
     let next = append(&*store, "s-1", ExpectedVersion::Exact(3), 1);
     assert_eq!((next.stream_version, next.first_position), (4, 5));
+}
+}
+
+both_backends! {
+fn each_component_is_versioned_and_a_store_from_before_command_records_gains_their_table(backend: Backend) {
+    let store = TestStore::new(backend);
+    let versions =
+        "SELECT version FROM refold_schema WHERE component IN ('store', 'projections', 'modules', 'leases', 'commands')";
+    assert_eq!(store.integers(versions), [1, 1, 1, 1, 1]);
+    append(&*store, "s-1", ExpectedVersion::NoStream, 1);
+    // As a build from before command records left it.
+    store.execute("DROP TABLE commands; DELETE FROM refold_schema WHERE component = 'commands'");
+    let store = store.reopen();
+    assert_eq!(store.integers(versions), [1, 1, 1, 1, 1]);
+    assert_eq!(whole_log(&*store).len(), 1);
+    let nothing = RecordedOutcome::Decided {
+        stream_version: 1,
+        positions: None,
+    };
+    let command = NewCommand {
+        partition: DEFAULT_PARTITION.to_owned(),
+        command_id: "k-1".to_owned(),
+        decider: "cart".to_owned(),
+        stream: "s-1".to_owned(),
+        fingerprint: "f".to_owned(),
+        module_version: 1,
+        attempts: 1,
+        decision: Decision::Outcome(nothing),
+    };
+    assert!(matches!(
+        block_on(store.record_command(command)).unwrap(),
+        CommandWrite::Written { .. }
+    ));
 }
 }
 

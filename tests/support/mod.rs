@@ -179,20 +179,23 @@ impl TestStore {
                     .collect::<Result<_, _>>()
                     .unwrap()
             }
-            Place::Schema(config) => block_on(async {
-                let (client, connection) =
-                    tokio_postgres::connect(&postgres::url(), tokio_postgres::NoTls)
-                        .await
-                        .expect("connect to the test server");
-                let driver = tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("SET search_path TO {}", config.schema))
-                    .await
-                    .unwrap();
+            Place::Schema(config) => postgres_client(&config.schema, async |client| {
                 let rows = client.query(sql, &[]).await.unwrap();
-                drop(client);
-                driver.await.unwrap().unwrap();
                 rows.iter().map(|row| row.get(0)).collect()
+            }),
+        }
+    }
+
+    /// Run the statements `sql` straight on the database (outside the store): for
+    /// tests that make a store look as an older build left it.
+    pub fn execute(&self, sql: &str) {
+        match &self.place {
+            Place::Dir(dir) => rusqlite::Connection::open(dir.path().join("events.db"))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Place::Schema(config) => postgres_client(&config.schema, async |client| {
+                client.batch_execute(sql).await.unwrap()
             }),
         }
     }
@@ -382,4 +385,23 @@ pub fn event(stream: &str, position: u64, event_type: &str, data: &str) -> Event
         recorded_at: "2024-01-01T00:00:00.000Z".to_owned(),
         partition: "default".to_owned(),
     }
+}
+
+/// Run `work` with a connection to the PostgreSQL test server whose search path is
+/// `schema`, outside any store.
+fn postgres_client<T>(schema: &str, work: impl AsyncFnOnce(&tokio_postgres::Client) -> T) -> T {
+    block_on(async {
+        let (client, connection) = tokio_postgres::connect(&postgres::url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test server");
+        let driver = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .await
+            .unwrap();
+        let result = work(&client).await;
+        drop(client);
+        driver.await.unwrap().unwrap();
+        result
+    })
 }
