@@ -2,11 +2,12 @@
 //! the caller's keys and Refold's (`metadata.refold`), from the first source that
 //! gives each, and `evolve` sees them as stored.
 
-use super::engine;
-use crate::support::{block_on, both_backends};
+use crate::support::{TestStore, block_on, both_backends};
 use refold::Error;
-use refold::commands::{CommandConfig, CommandRequest, DeciderLogic, RefoldKeys, StreamAt};
-use refold::runtime::{DecideError, NewEvent};
+use refold::commands::{
+    CommandConfig, CommandHandler, CommandRequest, DeciderLogic, RefoldKeys, StreamAt,
+};
+use refold::runtime::{DecideError, NewEvent, Runtime, RuntimeConfig};
 use refold::store::RecordedEvent;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -53,11 +54,14 @@ const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 both_backends! {
 fn every_event_carries_the_commands_metadata_and_the_decider_sees_the_command_without_it(backend: Backend) {
-    let e = engine(backend, CommandConfig::default());
+    // Native logic: no module to deploy.
+    let store = TestStore::new(backend);
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let handler = CommandHandler::new(store.shared(), runtime, CommandConfig::default());
     let echo: Arc<dyn DeciderLogic> = Arc::new(Echo);
     let handle = |envelope: &str, keys: RefoldKeys| {
         let request = CommandRequest::new("echo-1", envelope).with_keys(keys);
-        block_on(e.handler.handle_request_with(echo.clone(), request))
+        block_on(handler.handle_request_with(echo.clone(), request))
     };
     let metadata = |event: &RecordedEvent| serde_json::from_str::<Value>(&event.metadata).unwrap();
 
@@ -88,7 +92,7 @@ fn every_event_carries_the_commands_metadata_and_the_decider_sees_the_command_wi
         })
     );
     assert_ne!(outcome.command_id, "forged");
-    let (state, _) = block_on(e.handler.load(echo.clone(), "default", "echo-1")).unwrap();
+    let (state, _) = block_on(handler.load(echo.clone(), "default", "echo-1")).unwrap();
     assert_eq!(String::from_utf8(state).unwrap(), event.metadata, "evolve sees it as stored");
 
     // The envelope's correlation id when nothing beside it gives one; generated ids
@@ -109,7 +113,7 @@ fn every_event_carries_the_commands_metadata_and_the_decider_sees_the_command_wi
     assert_eq!(metadata(&outcome.events[0]).as_object().unwrap().len(), 2, "{generated}");
 
     // Keys that cannot be used are refused before the decider sees the command.
-    let before = e.store.head();
+    let before = store.head();
     for (envelope, keys, field) in [
         (r#"{"type":"Echo","metadata":{"refold":{"userId":"u"}}}"#, RefoldKeys::default(), Some("/metadata/refold/userId")),
         (r#"{"type":"Echo","metadata":"by ann"}"#, RefoldKeys::default(), Some("/metadata")),
@@ -129,6 +133,6 @@ fn every_event_carries_the_commands_metadata_and_the_decider_sees_the_command_wi
             other => panic!("expected {envelope} to be refused, got {other:?}"),
         }
     }
-    assert_eq!(e.store.head(), before);
+    assert_eq!(store.head(), before);
 }
 }
