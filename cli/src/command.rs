@@ -4,6 +4,7 @@ use crate::{open_engine, print_json};
 use anyhow::Context;
 use clap::Args;
 use refold::Error;
+use refold::commands::CommandRequest;
 use refold::store::StoreUrl;
 use refold::views::OutcomeView;
 
@@ -21,21 +22,28 @@ pub struct CommandArgs {
     decider: String,
     /// The stream the command is for.
     stream: String,
-    /// The command, as JSON.
+    /// The command, as JSON: the command the decider reads, with an optional
+    /// "metadata" object of your own keys (Refold's under "refold") kept on its events.
     command: String,
     /// The stream's partition.
     #[arg(long, default_value = refold::store::DEFAULT_PARTITION)]
     partition: String,
+    /// The command's id: sending it again with the same id prints the first outcome
+    /// and decides and appends nothing (another command under that id is refused).
+    #[arg(long)]
+    id: Option<String>,
 }
 
 pub fn run(store: &StoreUrl, args: &CommandArgs) -> anyhow::Result<ExitCode> {
     serde_json::from_str::<serde::de::IgnoredAny>(&args.command)
         .context("the command is not valid JSON")?;
     let engine = open_engine(store, false)?;
-    let handled =
-        engine
-            .commands()
-            .handle(&args.decider, &args.partition, &args.stream, &args.command);
+    let mut request = CommandRequest::new(args.stream.as_str(), args.command.as_str())
+        .in_partition(args.partition.as_str());
+    if let Some(id) = &args.id {
+        request = request.with_id(id.as_str());
+    }
+    let handled = engine.commands().handle_request(&args.decider, request);
     match crate::block_on(handled) {
         Ok(outcome) => {
             print_json(&OutcomeView::of(&outcome))?;

@@ -260,6 +260,21 @@ pub enum Error {
         /// What the guest said was wrong with it.
         message: String,
     },
+    /// A command came with the id of a recorded command, but is another command (its
+    /// decider, stream, command or metadata differ); nothing was decided or appended.
+    #[error(
+        "command id '{command_id}' in partition '{partition}' was used already for another command (to decider '{decider}' for stream '{stream}'): resend that command unchanged to get its outcome, or give this one an id of its own"
+    )]
+    IdempotencyKeyReused {
+        /// The partition the ids are unique in.
+        partition: String,
+        /// The id sent again.
+        command_id: String,
+        /// The decider of the recorded command.
+        decider: String,
+        /// The stream of the recorded command.
+        stream: String,
+    },
     /// Other writers changed the stream on every attempt; nothing was appended.
     #[error(
         "stream '{stream}' in partition '{partition}' changed under the command {attempts} times in a row: retry later or raise the attempt limit"

@@ -24,7 +24,10 @@
 //!   version, tried once first, swaps it in atomically.
 //! - [`commands`]: the [`CommandHandler`](commands::CommandHandler) loads a stream's
 //!   state, asks the decider's `decide`, folds the decided events with `evolve`, and
-//!   only then appends them under the version it decided on.
+//!   only then appends them under the version it decided on. A
+//!   [`CommandRequest`](commands::CommandRequest) sent with an id happens once: a
+//!   resend gets the recorded outcome. Every event carries the command's metadata
+//!   (`metadata.refold`: command, correlation and causation ids).
 //! - [`projections`]: the [`ProjectionEngine`](projections::ProjectionEngine) folds the
 //!   global log into read-model documents in the store's file, each projection on its
 //!   own thread, its documents and checkpoint committed together; queries read them,
@@ -74,6 +77,7 @@
 pub mod commands;
 pub mod engine;
 mod error;
+mod failpoint;
 pub mod harness;
 pub mod http;
 mod json;

@@ -171,6 +171,7 @@ pub struct OutcomeView<'a> {
     module: &'a str,
     module_version: u64,
     attempts: u32,
+    command_id: &'a str,
 }
 
 impl<'a> OutcomeView<'a> {
@@ -183,6 +184,7 @@ impl<'a> OutcomeView<'a> {
             module: &outcome.module,
             module_version: outcome.module_version,
             attempts: outcome.attempts,
+            command_id: &outcome.command_id,
         }
     }
 }

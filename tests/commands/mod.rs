@@ -3,6 +3,8 @@
 mod cache;
 mod handling;
 mod hot_swap;
+mod identity;
+mod metadata;
 mod query;
 mod snapshots;
 

@@ -7,6 +7,7 @@
 //! and paused, are PostgreSQL only (`nodes.rs`).
 
 mod appends;
+mod command_ids;
 mod deploys;
 mod errors;
 mod flow;

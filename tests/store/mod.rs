@@ -1,8 +1,10 @@
 //! The event store on each backend: appends and their guards, reads, concurrency,
-//! live notification, schema, deploy records and leases, tags and conditional appends; and, on SQLite only, group
-//! commit, its file and durability across killed processes.
+//! live notification, schema, deploy records, leases, command records, tags and
+//! conditional appends; and, on SQLite only, group commit, its file and durability
+//! across killed processes.
 
 mod append;
+mod commands;
 mod concurrency;
 mod crash;
 mod import;

@@ -7,7 +7,8 @@ use refold::Error;
 use refold::store::postgres::PgStore;
 use refold::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
 use refold::store::{
-    AppendRequest, EventData, EventStore, ExpectedVersion, LogFilter, Query, QueryItem,
+    AppendRequest, CommandWrite, DEFAULT_PARTITION, Decision, EventData, EventStore,
+    ExpectedVersion, LogFilter, NewCommand, Query, QueryItem, RecordedOutcome,
 };
 
 both_backends! {
@@ -53,6 +54,40 @@ fn a_store_from_before_tags_is_brought_up_to_date_and_keeps_its_events(backend: 
     let query = LogFilter::query(Query::item(QueryItem::tags(["t:1"])));
     let found = block_on(store.read_log(0, &query, 10)).unwrap();
     assert_eq!(found.iter().map(|e| e.global_position).collect::<Vec<_>>(), [3]);
+}
+}
+
+both_backends! {
+fn each_component_is_versioned_and_a_store_from_before_command_records_gains_their_table(backend: Backend) {
+    let store = TestStore::new(backend);
+    let versions =
+        "SELECT version FROM refold_schema WHERE component IN ('store', 'projections', 'modules', 'leases', 'commands') ORDER BY component";
+    // commands, leases, modules, projections, store (version 2 gave events tags).
+    assert_eq!(store.integers(versions), [1, 1, 1, 1, 2]);
+    append(&*store, "s-1", ExpectedVersion::NoStream, 1);
+    // As a build from before command records left it.
+    store.execute("DROP TABLE commands; DELETE FROM refold_schema WHERE component = 'commands'");
+    let store = store.reopen();
+    assert_eq!(store.integers(versions), [1, 1, 1, 1, 2]);
+    assert_eq!(whole_log(&*store).len(), 1);
+    let nothing = RecordedOutcome::Decided {
+        stream_version: 1,
+        positions: None,
+    };
+    let command = NewCommand {
+        partition: DEFAULT_PARTITION.to_owned(),
+        command_id: "k-1".to_owned(),
+        decider: "cart".to_owned(),
+        stream: "s-1".to_owned(),
+        fingerprint: "f".to_owned(),
+        module_version: 1,
+        attempts: 1,
+        decision: Decision::Outcome(nothing),
+    };
+    assert!(matches!(
+        block_on(store.record_command(command)).unwrap(),
+        CommandWrite::Written { .. }
+    ));
 }
 }
 

@@ -99,14 +99,20 @@ impl Db {
 
     /// A server on this database with `args` after `serve`.
     pub fn serve(&self, args: &[&str]) -> Server {
-        Server::start(&self.store_args(), &self.path(), args)
+        Server::start(&self.store_args(), &self.path(), args, &[])
+    }
+
+    /// [`serve`](Self::serve) with the environment variables `env` set, e.g. a
+    /// test-only failpoint (`REFOLD_FAILPOINT`).
+    pub fn serve_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start(&self.store_args(), &self.path(), args, env)
     }
 }
 
 impl Server {
     /// Start `refold <store> serve --listen 127.0.0.1:0 <args>`, its log beside `db`,
     /// and wait for the line that says where it listens.
-    fn start(store: &[OsString], db: &Path, args: &[&str]) -> Server {
+    fn start(store: &[OsString], db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let log = db.with_extension(format!("serve-{}.log", unique()));
         let stderr = std::fs::File::create(&log).expect("create the server's log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_refold"))
@@ -117,6 +123,8 @@ impl Server {
             .env_remove("REFOLD_DB")
             .env_remove("REFOLD_STORE")
             .env_remove("REFOLD_TOKEN")
+            .env_remove("REFOLD_FAILPOINT")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -258,6 +266,8 @@ pub struct Answer {
     pub status: u16,
     /// The `Content-Type` header.
     pub content_type: String,
+    /// Every header.
+    pub headers: ureq::http::HeaderMap,
     /// The body as text.
     pub text: String,
     /// The body as JSON, or `Null`.
@@ -269,8 +279,8 @@ impl Answer {
     pub fn of(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
         let mut response = response.expect("the server answers");
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
+        let headers = response.headers().clone();
+        let content_type = headers
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
@@ -283,6 +293,7 @@ impl Answer {
         Answer {
             status,
             content_type,
+            headers,
             text,
             json,
         }
@@ -331,11 +342,31 @@ pub fn get(agent: &ureq::Agent, url: &str) -> Answer {
 
 /// `POST url` with `body`, and `Authorization: Bearer token` if given.
 pub fn post(agent: &ureq::Agent, url: &str, body: &str, token: Option<&str>) -> Answer {
+    let token = token.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&str, &str)> = token
+        .iter()
+        .map(|t| ("authorization", t.as_str()))
+        .collect();
+    Answer::of(send_post(agent, url, body, &headers))
+}
+
+/// `POST url` with `body` and the headers `headers`.
+pub fn post_with(agent: &ureq::Agent, url: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
+    Answer::of(send_post(agent, url, body, headers))
+}
+
+/// `POST url` with `body` and `headers`, as sent: the server may not answer.
+pub fn send_post(
+    agent: &ureq::Agent,
+    url: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
     let mut request = agent.post(url).header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
-    Answer::of(request.send(body))
+    request.send(body)
 }
 
 /// `PUT url` with `body`, and `Authorization: Bearer token` if given.

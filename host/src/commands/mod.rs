@@ -25,20 +25,47 @@
 //! A command whose text is not JSON the engine takes (a lone UTF-16 surrogate, say),
 //! or whose stream or partition cannot be named so, is refused before the decider
 //! sees it ([`Error::MalformedCommand`]).
+//!
+//! A command comes as an envelope ([`CommandRequest`]): the command the decider reads,
+//! and an optional `metadata` object the handler takes out before the decider sees the
+//! command. Merged with the keys given beside the envelope (HTTP headers, `--id`),
+//! it is the command's [`CommandMetadata`] (`metadata`), which every event of the
+//! command carries: the caller's keys and Refold's under `refold` (command,
+//! correlation and causation ids, the trace context).
+//!
+//! A command sent with an id is answered once: the handler looks the id up before
+//! deciding, and a command recorded already gets its recorded outcome (its events as
+//! stored, or its rejection) with nothing decided or appended; another command under
+//! the same id is refused ([`Error::IdempotencyKeyReused`]). Its events get ids
+//! derived from the id (`identity`), and its record is written in the same
+//! transaction as its events ([`EventStore::record_command`]), which looks the id up
+//! again inside it: a resend racing the first finds the first's record there and gets
+//! its outcome. A rejection or a decision of no events is recorded too; a command the
+//! decider cannot read, or one that fails (conflicts, a guest fault), is not, so a
+//! resend of it is decided afresh.
 
 mod cache;
+mod identity;
 mod logic;
+mod metadata;
 mod query;
+mod request;
 
 pub use logic::{DeciderLogic, NativeDecider, StreamAt};
+pub use metadata::CommandMetadata;
+pub use request::{CommandRequest, RefoldKeys};
 
+use crate::failpoint::Failpoint;
 use crate::runtime::{DecideError, NewEvent, Runtime};
 use crate::store::{
-    AppendRequest, Direction, EventData, EventStore, ExpectedVersion, RecordedEvent, Snapshot,
+    AppendOutcome, AppendRequest, CommandRecord, CommandWrite, Decision, Direction, EventData,
+    EventStore, ExpectedVersion, LogFilter, NewCommand, RecordedEvent, RecordedOutcome, Snapshot,
 };
 use crate::sync::blocking;
 use crate::{Error, GuestFault, Result};
 use cache::{CachedState, StateCache, StreamKey};
+use identity::Identity;
+use metadata::Envelope;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
@@ -84,6 +111,11 @@ pub struct CommandOutcome {
     pub module_version: u64,
     /// How many times the command was decided (more than 1 after conflicts).
     pub attempts: u32,
+    /// The command's id, given or generated (`metadata.refold.commandId` of its events).
+    pub command_id: String,
+    /// Whether this is the recorded outcome of an earlier send of the same command
+    /// id: then nothing was decided or appended now.
+    pub replayed: bool,
 }
 
 /// Counters of the handler's work since it was made.
@@ -101,6 +133,8 @@ pub struct CommandMetrics {
     pub cache_hits: u64,
     /// Snapshots saved.
     pub snapshots_saved: u64,
+    /// Commands sent with an id answered from their record, deciding nothing.
+    pub replayed: u64,
 }
 
 /// Runs commands through deciders against an event store.
@@ -115,6 +149,7 @@ pub struct CommandHandler {
     events_folded: AtomicU64,
     cache_hits: AtomicU64,
     snapshots_saved: AtomicU64,
+    replayed: AtomicU64,
 }
 
 impl CommandHandler {
@@ -131,10 +166,12 @@ impl CommandHandler {
             events_folded: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
             snapshots_saved: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
         }
     }
 
-    /// Handle `command` (JSON text) for `stream` with the decider deployed as `decider`.
+    /// Handle `command` (a command envelope, JSON text) for `stream` with the decider
+    /// deployed as `decider`.
     pub async fn handle(
         &self,
         decider: &str,
@@ -142,13 +179,8 @@ impl CommandHandler {
         stream: &str,
         command: &str,
     ) -> Result<CommandOutcome> {
-        let module = self.runtime.module(decider)?;
-        if module.is_query_decider() {
-            return Err(Error::NotAStreamDecider {
-                module: decider.to_owned(),
-            });
-        }
-        self.handle_with(module, partition, stream, command).await
+        let request = CommandRequest::new(stream, command).in_partition(partition);
+        self.handle_request(decider, request).await
     }
 
     /// Handle `command` for `stream` with the given decider logic.
@@ -159,19 +191,103 @@ impl CommandHandler {
         stream: &str,
         command: &str,
     ) -> Result<CommandOutcome> {
-        check_command(logic.name(), partition, stream, command)?;
+        let request = CommandRequest::new(stream, command).in_partition(partition);
+        self.handle_request_with(logic, request).await
+    }
+
+    /// Handle `request` with the decider deployed as `decider`.
+    pub async fn handle_request(
+        &self,
+        decider: &str,
+        request: CommandRequest,
+    ) -> Result<CommandOutcome> {
+        let module = self.runtime.module(decider)?;
+        if module.is_query_decider() {
+            return Err(Error::NotAStreamDecider {
+                module: decider.to_owned(),
+            });
+        }
+        self.handle_request_with(module, request).await
+    }
+
+    /// Handle `request` with the given decider logic.
+    pub async fn handle_request_with(
+        &self,
+        logic: Arc<dyn DeciderLogic>,
+        request: CommandRequest,
+    ) -> Result<CommandOutcome> {
+        let CommandRequest {
+            partition,
+            stream,
+            envelope,
+            keys,
+        } = request;
+        let (partition, stream) = (partition.as_str(), stream.as_str());
+        check_command(logic.name(), partition, stream, &envelope)?;
+        let malformed = |reason: String, field: Option<String>| Error::MalformedCommand {
+            module: logic.name().to_owned(),
+            stream: stream.to_owned(),
+            reason,
+            field,
+        };
+        let envelope =
+            Envelope::parse(&envelope).map_err(|bad| malformed(bad.reason, Some(bad.pointer)))?;
+        let metadata = CommandMetadata::resolve(keys.or(envelope.keys), envelope.user)
+            .map_err(|reason| malformed(reason, None))?;
+        let identity = metadata.id_given().then(|| {
+            Identity::new(
+                metadata.command_id(),
+                logic.name(),
+                stream,
+                &envelope.command,
+                metadata.user(),
+            )
+        });
+        if let Some(identity) = &identity
+            && let Some(record) = self.store.command(partition, &identity.command_id).await?
+        {
+            return self.replay(identity, record).await;
+        }
         let key = StreamKey::new(logic.as_ref(), partition, stream);
         let mut current = self.cached_or_loaded(&logic, &key, false).await?;
-        let command: Arc<str> = command.into();
+        let command: Arc<str> = envelope.command.into();
         for attempt in 1..=self.config.max_attempts {
             let (decided_on, decided) = decide(&logic, &key, current, &command).await?;
             current = decided_on;
+            let record = |decision| NewCommand {
+                partition: partition.to_owned(),
+                command_id: metadata.command_id().to_owned(),
+                decider: logic.name().to_owned(),
+                stream: stream.to_owned(),
+                fingerprint: identity
+                    .as_ref()
+                    .map(|i| i.fingerprint.clone())
+                    .unwrap_or_default(),
+                module_version: logic.version(),
+                attempts: attempt,
+                decision,
+            };
             let events = match decided {
                 Ok(events) => events,
                 Err(refusal) => {
                     self.rejected.fetch_add(1, Ordering::Relaxed);
                     self.cache.put(key, current);
-                    return Err(refused(logic.name(), refusal));
+                    let error = refused(logic.name(), refusal);
+                    // A rejection is the outcome of a command with an id: a resend
+                    // gets it again. One the decider cannot read is not recorded.
+                    if let (Some(identity), Error::Rejected { message, .. }) = (&identity, &error) {
+                        let rejected = RecordedOutcome::Rejected {
+                            message: message.clone(),
+                        };
+                        let write = self
+                            .store
+                            .record_command(record(Decision::Outcome(rejected)))
+                            .await?;
+                        if let CommandWrite::Found(first) = write {
+                            return self.replay(identity, first).await;
+                        }
+                    }
+                    return Err(error);
                 }
             };
             let outcome = |events, stream_version, position| CommandOutcome {
@@ -181,8 +297,23 @@ impl CommandHandler {
                 module: logic.name().to_owned(),
                 module_version: logic.version(),
                 attempts: attempt,
+                command_id: metadata.command_id().to_owned(),
+                replayed: false,
             };
             if events.is_empty() {
+                if let Some(identity) = &identity {
+                    let nothing = RecordedOutcome::Decided {
+                        stream_version: current.version,
+                        positions: None,
+                    };
+                    let write = self
+                        .store
+                        .record_command(record(Decision::Outcome(nothing)))
+                        .await?;
+                    if let CommandWrite::Found(first) = write {
+                        return self.replay(identity, first).await;
+                    }
+                }
                 self.handled.fetch_add(1, Ordering::Relaxed);
                 let version = current.version;
                 self.cache.put(key, current);
@@ -192,7 +323,11 @@ impl CommandHandler {
                 self.cache.put(key, current);
                 return Err(fault);
             }
-            let pending = pending(partition, stream, current.version, events);
+            let ids = EventIds {
+                identity: identity.as_ref(),
+                decider: logic.name(),
+            };
+            let pending = pending(partition, stream, current.version, events, &metadata, ids);
             let (decided_on, folded) = fold_decided(&logic, current, pending).await?;
             current = decided_on;
             let (next, pending) = match folded {
@@ -208,22 +343,30 @@ impl CommandHandler {
                 expected: ExpectedVersion::Exact(current.version),
                 events: pending.into_iter().map(event_data).collect(),
             };
-            match self.store.append(request).await {
-                Ok(appended) => {
-                    self.handled.fetch_add(1, Ordering::Relaxed);
-                    if self.crossed_snapshot_mark(current.version, next.version) {
-                        // The events are written: a snapshot that cannot be saved now
-                        // is saved at a later mark, never a reason to fail the command.
-                        if let Err(error) = self.save_snapshot(&key, &next).await {
-                            tracing::warn!(%partition, %stream, error = %crate::chain(&error), "snapshot not saved");
+            let appended = match &identity {
+                None => self.store.append(request).await,
+                Some(identity) => {
+                    match self
+                        .store
+                        .record_command(record(Decision::Append(request)))
+                        .await
+                    {
+                        Ok(CommandWrite::Written { appended, .. }) => {
+                            Ok(appended.expect("a command's append is recorded with its outcome"))
                         }
+                        Ok(CommandWrite::Found(first)) => {
+                            return self.replay(identity, first).await;
+                        }
+                        Err(error) => Err(error),
                     }
-                    self.cache.put(key, next);
-                    return Ok(outcome(
-                        appended.events,
-                        appended.stream_version,
-                        Some(appended.last_position),
-                    ));
+                }
+            };
+            match appended {
+                Ok(appended) => {
+                    Failpoint::CommandAfterAppend.reached();
+                    return Ok(self
+                        .appended(&key, current.version, next, appended, outcome)
+                        .await);
                 }
                 Err(Error::Conflict { .. }) => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
@@ -240,6 +383,78 @@ impl CommandHandler {
             partition: partition.to_owned(),
             stream: stream.to_owned(),
             attempts: self.config.max_attempts,
+        })
+    }
+
+    /// The outcome of a command whose events were `appended`, taking the stream from
+    /// `from` (a version) to the state `next`: a snapshot saved when a mark was
+    /// crossed, `next` cached.
+    async fn appended(
+        &self,
+        key: &StreamKey,
+        from: u64,
+        next: CachedState,
+        appended: AppendOutcome,
+        outcome: impl FnOnce(Vec<RecordedEvent>, u64, Option<u64>) -> CommandOutcome,
+    ) -> CommandOutcome {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        if self.crossed_snapshot_mark(from, next.version) {
+            // The events are written: a snapshot that cannot be saved now is saved at
+            // a later mark, never a reason to fail the command.
+            if let Err(error) = self.save_snapshot(key, &next).await {
+                tracing::warn!(partition = %key.partition, stream = %key.stream, error = %crate::chain(&error), "snapshot not saved");
+            }
+        }
+        self.cache.put(key.clone(), next);
+        outcome(
+            appended.events,
+            appended.stream_version,
+            Some(appended.last_position),
+        )
+    }
+
+    /// The answer to a command sent with the id of `record`: its recorded outcome,
+    /// when it is the same command; refused when it is another.
+    async fn replay(&self, identity: &Identity, record: CommandRecord) -> Result<CommandOutcome> {
+        if record.fingerprint != identity.fingerprint {
+            return Err(Error::IdempotencyKeyReused {
+                partition: record.partition,
+                command_id: record.command_id,
+                decider: record.decider,
+                stream: record.stream,
+            });
+        }
+        self.replayed.fetch_add(1, Ordering::Relaxed);
+        let (stream_version, positions) = match record.outcome {
+            RecordedOutcome::Rejected { message } => {
+                return Err(Error::Rejected {
+                    module: record.decider,
+                    message,
+                });
+            }
+            RecordedOutcome::Decided {
+                stream_version,
+                positions,
+            } => (stream_version, positions),
+        };
+        let events = match positions {
+            None => Vec::new(),
+            Some((first, last)) => {
+                let count = usize::try_from(last + 1 - first).unwrap_or(usize::MAX);
+                self.store
+                    .read_log(first - 1, &LogFilter::default(), count)
+                    .await?
+            }
+        };
+        Ok(CommandOutcome {
+            events,
+            stream_version,
+            position: positions.map(|(_, last)| last),
+            module: record.decider,
+            module_version: record.module_version,
+            attempts: record.attempts,
+            command_id: record.command_id,
+            replayed: true,
         })
     }
 
@@ -280,6 +495,7 @@ impl CommandHandler {
             events_folded: self.events_folded.load(Ordering::Relaxed),
             cache_hits: self.cache_hits.load(Ordering::Relaxed),
             snapshots_saved: self.snapshots_saved.load(Ordering::Relaxed),
+            replayed: self.replayed.load(Ordering::Relaxed),
         }
     }
 
@@ -475,26 +691,40 @@ fn check_streams(module: &str, stream: &str, events: &[NewEvent]) -> Result<()> 
     }
 }
 
-/// The decided `events` as `evolve` sees them before the append: ids assigned, at the
-/// stream positions after `version`, with global position 0 and recorded-at empty
-/// (the store assigns those when it appends).
+/// How a command's events get their ids: derived from the command's id when it was
+/// given one, else fresh (UUID v7).
+#[derive(Clone, Copy)]
+struct EventIds<'a> {
+    identity: Option<&'a Identity>,
+    decider: &'a str,
+}
+
+/// The decided `events` as `evolve` sees them before the append: ids assigned, the
+/// command's `metadata` merged into theirs, at the stream positions after `version`,
+/// with global position 0 and recorded-at empty (the store assigns those when it
+/// appends).
 fn pending(
     partition: &str,
     stream: &str,
     version: u64,
     events: Vec<NewEvent>,
+    metadata: &CommandMetadata,
+    ids: EventIds<'_>,
 ) -> Vec<RecordedEvent> {
-    (version + 1..)
+    (0u64..)
         .zip(events)
-        .map(|(stream_position, event)| RecordedEvent {
+        .map(|(index, event)| RecordedEvent {
             global_position: 0,
             partition: partition.to_owned(),
             stream: stream.to_owned(),
-            stream_position,
-            id: Uuid::now_v7(),
+            stream_position: version + 1 + index,
+            id: match ids.identity {
+                Some(identity) => identity.event_id(ids.decider, partition, stream, index),
+                None => Uuid::now_v7(),
+            },
             event_type: event.event_type,
+            metadata: metadata.event_metadata(event.metadata.as_deref()),
             data: event.data,
-            metadata: event.metadata.unwrap_or_else(|| "{}".to_owned()),
             recorded_at: String::new(),
             tags: event.tags,
         })

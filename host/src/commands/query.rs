@@ -88,6 +88,8 @@ impl CommandHandler {
                 module: decider.to_owned(),
                 module_version: module.info().version,
                 attempts: attempt,
+                command_id: String::new(),
+                replayed: false,
             };
             if events.is_empty() {
                 self.handled.fetch_add(1, Ordering::Relaxed);

@@ -93,6 +93,21 @@ impl From<Error> for ApiError {
                 None,
                 Some(with_field(json!({}), field)),
             ),
+            Error::IdempotencyKeyReused {
+                partition,
+                command_id,
+                stream,
+                ..
+            } => (
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                None,
+                Some(json!({
+                    "commandId": command_id,
+                    "partition": partition,
+                    "stream": stream,
+                })),
+            ),
             Error::TooManyConflicts {
                 partition, stream, ..
             } => (

@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::{AppState, PartitionQuery};
+use crate::commands::{CommandRequest, RefoldKeys};
 use crate::engine::DeployOptions;
 use crate::projections::FailurePolicy;
 use crate::store::{AppendRequest, Appends, DEFAULT_PARTITION, EventData, ExpectedVersion};
@@ -13,22 +14,35 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-/// `POST /commands/{decider}/{stream}`: the body is the command (JSON).
+/// `POST /commands/{decider}/{stream}`: the body is the command envelope (JSON:
+/// the command, with an optional `metadata`). `Idempotency-Key`, `X-Correlation-Id`
+/// and `traceparent` give Refold's keys, over the envelope's. A replayed outcome
+/// carries `Idempotent-Replayed: true`.
 pub(crate) async fn command(
     State(state): State<AppState>,
     Path((decider, stream)): Path<(String, String)>,
     Query(query): Query<PartitionQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let command = std::str::from_utf8(&body)
+    let envelope = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the command is not UTF-8 text"))?;
     let partition = query.partition();
+    let keys = RefoldKeys {
+        command_id: header(&headers, "idempotency-key")?,
+        correlation_id: header(&headers, "x-correlation-id")?,
+        causation_id: None,
+        traceparent: header(&headers, "traceparent")?,
+    };
+    let request = CommandRequest::new(stream.as_str(), envelope)
+        .in_partition(partition.as_str())
+        .with_keys(keys);
     let span = tracing::info_span!("command", %decider, %stream, %partition);
     let outcome = async {
         let outcome = state
             .engine
             .commands()
-            .handle(&decider, &partition, &stream, command)
+            .handle_request(&decider, request)
             .await;
         match &outcome {
             Ok(outcome) => tracing::debug!(
@@ -42,7 +56,26 @@ pub(crate) async fn command(
     }
     .instrument(span)
     .await?;
-    Ok(Json(OutcomeView::of(&outcome)).into_response())
+    let mut response = Json(OutcomeView::of(&outcome)).into_response();
+    if outcome.replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// The header `name` as text, if sent.
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| ApiError::bad_request(format!("the {name} header is not text")))
+        })
+        .transpose()
 }
 
 /// `POST /commands/{decider}`: a command for a query decider, whose consistency
@@ -76,14 +109,7 @@ pub(crate) async fn append(
 ) -> Result<Response, ApiError> {
     let body: AppendBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the append body is not valid: {e}")))?;
-    let header = headers
-        .get("expected-version")
-        .map(|v| {
-            v.to_str()
-                .map(|s| serde_json::Value::String(s.to_owned()))
-                .map_err(|_| ApiError::bad_request("the Expected-Version header is not text"))
-        })
-        .transpose()?;
+    let header = header(&headers, "expected-version")?.map(serde_json::Value::String);
     let expected = parse_expected(header.or(body.expected_version))?;
     let events = body.events.into_iter().map(event_data).collect();
     let request = AppendRequest::new(stream, expected, events).in_partition(query.partition());

@@ -7,6 +7,8 @@
 //!   Appends are guarded by an [`ExpectedVersion`], and may carry a condition on the
 //!   whole log ([`AppendCondition`]): events carry tags, and a [`Query`] of types and
 //!   tags picks events across streams (the Dynamic Consistency Boundary).
+//!   The records of commands sent with an id ([`CommandRecord`]) live beside the
+//!   events they appended.
 //! - [`ProjectionStore`]: the projection catalog (generations, checkpoints, faults,
 //!   skipped events) and the read-model documents; a batch's document changes commit
 //!   with its checkpoint in one transaction.
@@ -23,6 +25,7 @@
 //! The traits are async. Implementations never run guest code; callers never hold a
 //! lock across an await.
 
+mod commands;
 mod counters;
 pub mod postgres;
 mod query;
@@ -34,6 +37,7 @@ mod types;
 mod url;
 pub(crate) mod validate;
 
+pub use commands::{CommandRecord, CommandWrite, Decision, NewCommand, RecordedOutcome};
 pub use query::{
     AppendCondition, MAX_QUERY_ITEMS, MAX_QUERY_TYPES, MAX_TAG_BYTES, MAX_TAGS, Query, QueryItem,
 };
@@ -164,6 +168,20 @@ pub trait EventStore: Send + Sync {
         stream: &str,
         module: &str,
     ) -> Result<Option<Snapshot>>;
+
+    /// Keep what a command sent with an id did, appending its events (if any) in the
+    /// same transaction, all or nothing: unless a record of that id in that partition
+    /// is stored already, in which case nothing is written and the stored record is
+    /// the answer ([`CommandWrite::Found`]). Records are never removed.
+    ///
+    /// The append is checked as [`append`](Self::append) checks one: a version
+    /// conflict or a refusal writes no record either. An append whose event ids are
+    /// all stored already as one append (an exact resend) writes no events, and the
+    /// record names the events stored.
+    async fn record_command(&self, command: NewCommand) -> Result<CommandWrite>;
+
+    /// The record of the command `command_id` in `partition`, if one is stored. One read.
+    async fn command(&self, partition: &str, command_id: &str) -> Result<Option<CommandRecord>>;
 
     /// Counters of the work done so far.
     fn metrics(&self) -> StoreMetrics;

@@ -13,13 +13,19 @@ use crate::json::{self, NotAnObject};
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
 
-/// A name the store keys events by.
+/// A name the store keys events (or command records) by, or keeps on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Name {
     /// A stream id.
     Stream,
     /// A partition name.
     Partition,
+    /// A command's id (`Idempotency-Key`, `metadata.refold.commandId`, `--id`).
+    CommandId,
+    /// A command's correlation id (`X-Correlation-Id`, `metadata.refold.correlationId`).
+    CorrelationId,
+    /// A command's causation id (`metadata.refold.causationId`).
+    CausationId,
 }
 
 /// Why `name` cannot be used as a `kind` of name: it is empty, longer than
@@ -28,13 +34,16 @@ pub(crate) fn check_name(kind: Name, name: &str) -> std::result::Result<(), Stri
     let what = match kind {
         Name::Stream => "the stream id",
         Name::Partition => "the partition",
+        Name::CommandId => "the command id",
+        Name::CorrelationId => "the correlation id",
+        Name::CausationId => "the causation id",
     };
     if name.is_empty() {
         return Err(match kind {
-            Name::Stream => "the stream id is empty: name the stream (e.g. 'cart-42')",
-            Name::Partition => "the partition is empty: name one (e.g. 'default')",
-        }
-        .to_owned());
+            Name::Stream => "the stream id is empty: name the stream (e.g. 'cart-42')".to_owned(),
+            Name::Partition => "the partition is empty: name one (e.g. 'default')".to_owned(),
+            _ => format!("{what} is empty: give one (e.g. a UUID), or leave it out"),
+        });
     }
     if name.len() > MAX_NAME_BYTES {
         return Err(format!(

@@ -5,13 +5,20 @@
 //! every append waiting at that moment and writes them in one transaction, one lock and
 //! one `COMMIT` for the group, each append in its own savepoint so a conflict or a
 //! reused event id fails that append alone. An append alone skips the savepoint.
+//!
+//! Command records are written here too, each with its command's events, so that the
+//! look-up of a command's id and the write of its record happen under the log lock:
+//! two nodes racing to record one id take turns, and the second finds the first's.
 //! Callers hear back only after `COMMIT` returned; the head watch moves right then.
 
 use super::events::{self, LOG_LOCK, NOTIFY, Refusal};
-use super::listen;
+use super::{commands, listen};
 use crate::store::counters::Counters;
 use crate::store::rules::{self, AppendRefusal};
-use crate::store::{AppendCondition, AppendOutcome, AppendRequest, Appends};
+use crate::store::{
+    AppendCondition, AppendOutcome, AppendRequest, Appends, CommandWrite, Decision, NewCommand,
+    RecordedOutcome,
+};
 use crate::{Error, Result};
 use deadpool_postgres::Pool;
 use std::sync::Arc;
@@ -22,12 +29,32 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// The most appends one group takes.
 const MAX_GROUP: usize = 256;
 
-/// One `append_all` waiting for the committer (already checked by `validate`).
-pub(super) struct Pending {
-    /// The appends, all or nothing, and their condition.
-    pub(super) appends: Appends,
-    /// Where the outcomes go.
-    pub(super) reply: oneshot::Sender<Result<Vec<AppendOutcome>>>,
+/// A write waiting for the committer.
+pub(super) enum Pending {
+    /// One `append_all` (already checked by `validate`): the appends, all or nothing.
+    Append {
+        /// The appends and their condition.
+        appends: Appends,
+        /// Where the outcomes go.
+        reply: oneshot::Sender<Result<Vec<AppendOutcome>>>,
+    },
+    /// One `record_command` (its append already checked by `validate`).
+    Command {
+        /// The record and its decision.
+        command: Box<NewCommand>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<CommandWrite>>,
+    },
+}
+
+impl Pending {
+    /// Tell the caller the group's transaction failed.
+    fn fail(self, failure: &GroupFailure) {
+        match self {
+            Pending::Append { reply, .. } => drop(reply.send(Err(failure.error()))),
+            Pending::Command { reply, .. } => drop(reply.send(Err(failure.error()))),
+        }
+    }
 }
 
 /// What the committer shares with its store.
@@ -60,10 +87,26 @@ pub(super) async fn run(shared: Shared, mut jobs: mpsc::UnboundedReceiver<Pendin
     }
 }
 
-/// How one append of a group went inside the transaction: each stream's new version
-/// and first position, or the index of the request refused (0 for the condition), why,
-/// and the log head it was refused at.
-type Attempt = Result<Vec<(u64, u64)>, (usize, Refusal, u64)>;
+/// How one write of a group went inside the transaction.
+enum Attempt {
+    /// An `append_all`: each append's stream version and first position, or the index
+    /// of the one refused (0 for the condition), why, and the log head it was refused
+    /// at (resolved after the transaction).
+    Append(Result<Vec<(u64, u64)>, (usize, Refusal, u64)>),
+    /// A command record, resolved inside the transaction, and how many events it
+    /// appended.
+    Command(Result<CommandWrite>, u64),
+}
+
+/// What a group's transaction did.
+struct GroupWritten {
+    /// Each write's attempt, in the group's order.
+    attempts: Vec<Attempt>,
+    /// Whether it committed (it rolls back when it wrote nothing).
+    committed: bool,
+    /// The new head, when it wrote events.
+    head: Option<u64>,
+}
 
 /// Why a group's transaction failed as a whole.
 struct GroupFailure {
@@ -87,7 +130,7 @@ impl GroupFailure {
     }
 }
 
-/// Write `group` in one transaction, then answer each append.
+/// Write `group` in one transaction, then answer each write.
 async fn commit_group(shared: &Shared, group: Vec<Pending>) {
     let recorded_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let mut client = match shared.pool.get().await {
@@ -97,144 +140,191 @@ async fn commit_group(shared: &Shared, group: Vec<Pending>) {
                 at_commit: false,
                 cause: Arc::new(error),
             };
-            for job in group {
-                drop(job.reply.send(Err(failure.error())));
-            }
+            group.into_iter().for_each(|job| job.fail(&failure));
             return;
         }
     };
-    let written = write_group(&mut client, &group, &recorded_at, &shared.channel).await;
+    let written = write_group(shared, &mut client, &group, &recorded_at).await;
     let attempts = match written {
-        Ok((attempts, head)) => {
-            if let Some(head) = head {
+        Ok(written) => {
+            if written.committed {
                 shared.counters.commits.fetch_add(1, Relaxed);
+            }
+            if let Some(head) = written.head {
                 listen::advance(&shared.head, head);
             }
-            attempts
+            written.attempts
         }
         Err(failure) => {
             tracing::error!(error = %failure.cause, "a group of appends failed as a whole");
-            for job in group {
-                drop(job.reply.send(Err(failure.error())));
-            }
+            group.into_iter().for_each(|job| job.fail(&failure));
             return;
         }
     };
+    let counters = &shared.counters;
     for (job, attempt) in group.into_iter().zip(attempts) {
-        let Appends {
-            appends: requests,
-            condition,
-        } = job.appends;
-        let answer = match attempt {
-            Ok(written) => {
-                let counters = &shared.counters;
-                counters.appends.fetch_add(requests.len() as u64, Relaxed);
-                let events: u64 = requests.iter().map(|r| r.events.len() as u64).sum();
-                counters.events_appended.fetch_add(events, Relaxed);
-                Ok(requests
-                    .into_iter()
-                    .zip(written)
-                    .map(|(request, (version, first))| {
-                        rules::recorded(request, version, first, &recorded_at)
-                    })
-                    .collect())
-            }
-            Err((index, refusal, head)) => {
-                let after = condition.and_then(|c| c.after);
-                let refusal = Refused {
-                    index,
-                    refusal,
-                    after,
-                    head,
+        match (job, attempt) {
+            (Pending::Append { appends, reply }, Attempt::Append(attempt)) => {
+                let Appends {
+                    appends: requests,
+                    condition,
+                } = appends;
+                let answer = match attempt {
+                    Ok(written) => {
+                        counters.appends.fetch_add(requests.len() as u64, Relaxed);
+                        let events: u64 = requests.iter().map(|r| r.events.len() as u64).sum();
+                        counters.events_appended.fetch_add(events, Relaxed);
+                        Ok(requests
+                            .into_iter()
+                            .zip(written)
+                            .map(|(request, (version, first))| {
+                                rules::recorded(request, version, first, &recorded_at)
+                            })
+                            .collect())
+                    }
+                    Err((index, refusal, head)) => {
+                        let refusal = Refused {
+                            index,
+                            refusal,
+                            after: condition.and_then(|c| c.after),
+                            head,
+                        };
+                        refused(counters, &client, requests, refusal).await
+                    }
                 };
-                refused(shared, &client, requests, refusal).await
+                // A caller that stopped waiting has nobody to tell; its append stands.
+                drop(reply.send(answer));
             }
-        };
-        // A caller that stopped waiting has nobody to tell; its append stands.
-        drop(job.reply.send(answer));
+            (Pending::Command { reply, .. }, Attempt::Command(answer, events)) => {
+                if events > 0 {
+                    counters.appends.fetch_add(1, Relaxed);
+                    counters.events_appended.fetch_add(events, Relaxed);
+                }
+                drop(reply.send(answer));
+            }
+            _ => unreachable!("write_group gives each write an attempt of its own kind"),
+        }
     }
 }
 
-/// The group's transaction: every append in order, under the log lock; the attempts
-/// and the new head when something was written (then committed).
+/// The group's transaction: every write in order, under the log lock; the attempts,
+/// whether it committed, and the new head when it wrote events.
 async fn write_group(
+    shared: &Shared,
     client: &mut deadpool_postgres::Client,
     group: &[Pending],
     recorded_at: &str,
-    channel: &str,
-) -> Result<(Vec<Attempt>, Option<u64>), GroupFailure> {
-    let failed = |error: tokio_postgres::Error| GroupFailure {
-        at_commit: false,
-        cause: Arc::new(error),
-    };
+) -> Result<GroupWritten, GroupFailure> {
     let tx = client.transaction().await.map_err(failed)?;
     super::execute(&tx, LOG_LOCK, &[]).await.map_err(failed)?;
     let head = events::head(&tx).await.map_err(failed)?;
     let grouped = group.len() > 1;
     let mut next = head + 1;
+    let mut records = false;
     let mut attempts = Vec::with_capacity(group.len());
     for job in group {
-        if grouped {
-            super::execute(&tx, "SAVEPOINT append", &[])
-                .await
-                .map_err(failed)?;
-        }
-        let start = next;
-        let requests = &job.appends.appends;
-        let mut written = Vec::with_capacity(requests.len());
-        let mut refusal = match &job.appends.condition {
-            Some(condition) => check_condition(&tx, condition)
-                .await
-                .map_err(failed)?
-                .map(|position| (0, Refusal::Condition(position))),
-            None => None,
+        let attempt = match job {
+            Pending::Append { appends, .. } => {
+                Attempt::Append(append(&tx, appends, &mut next, grouped, recorded_at).await?)
+            }
+            Pending::Command { command, .. } => {
+                let (answer, events) =
+                    record(&shared.counters, &tx, command, &mut next, recorded_at).await?;
+                records |= matches!(answer, Ok(CommandWrite::Written { .. }));
+                Attempt::Command(answer, events)
+            }
         };
-        for (index, request) in requests.iter().enumerate() {
-            if refusal.is_some() {
-                break;
-            }
-            match events::try_append(&tx, request, next, recorded_at).await {
-                Ok(version) => {
-                    written.push((version, next));
-                    next += request.events.len() as u64;
-                }
-                Err(refused) => {
-                    refusal = Some((index, refused));
-                    break;
-                }
-            }
-        }
-        if refusal.is_some() {
-            next = start;
-            if grouped {
-                super::execute(&tx, "ROLLBACK TO SAVEPOINT append", &[])
-                    .await
-                    .map_err(failed)?;
-            }
-        }
-        if grouped {
-            super::execute(&tx, "RELEASE SAVEPOINT append", &[])
-                .await
-                .map_err(failed)?;
-        }
-        attempts.push(match refusal {
-            None => Ok(written),
-            Some((index, refusal)) => Err((index, refusal, start - 1)),
+        attempts.push(attempt);
+    }
+    if next == head + 1 && !records {
+        tx.rollback().await.map_err(failed)?;
+        return Ok(GroupWritten {
+            attempts,
+            committed: false,
+            head: None,
         });
     }
-    if next == head + 1 {
-        tx.rollback().await.map_err(failed)?;
-        return Ok((attempts, None));
+    let new_head = (next != head + 1).then(|| next - 1);
+    if let Some(head) = new_head {
+        super::execute(&tx, NOTIFY, &[&shared.channel, &head.to_string()])
+            .await
+            .map_err(failed)?;
     }
-    let head = next - 1;
-    super::execute(&tx, NOTIFY, &[&channel, &head.to_string()])
-        .await
-        .map_err(failed)?;
     tx.commit().await.map_err(|error| GroupFailure {
         at_commit: true,
         cause: Arc::new(error),
     })?;
-    Ok((attempts, Some(head)))
+    Ok(GroupWritten {
+        attempts,
+        committed: true,
+        head: new_head,
+    })
+}
+
+/// A statement of the group's transaction failed: the transaction is lost.
+fn failed(error: tokio_postgres::Error) -> GroupFailure {
+    GroupFailure {
+        at_commit: false,
+        cause: Arc::new(error),
+    }
+}
+
+/// Write the appends of one `append_all` from global position `next` (moved past
+/// them), after checking its condition, in a savepoint when the group has other writes.
+async fn append(
+    tx: &deadpool_postgres::Transaction<'_>,
+    appends: &Appends,
+    next: &mut u64,
+    grouped: bool,
+    recorded_at: &str,
+) -> Result<Result<Vec<(u64, u64)>, (usize, Refusal, u64)>, GroupFailure> {
+    if grouped {
+        super::execute(tx, "SAVEPOINT append", &[])
+            .await
+            .map_err(failed)?;
+    }
+    let start = *next;
+    let requests = &appends.appends;
+    let mut written = Vec::with_capacity(requests.len());
+    let mut refusal = match &appends.condition {
+        Some(condition) => check_condition(tx, condition)
+            .await
+            .map_err(failed)?
+            .map(|position| (0, Refusal::Condition(position))),
+        None => None,
+    };
+    for (index, request) in requests.iter().enumerate() {
+        if refusal.is_some() {
+            break;
+        }
+        match events::try_append(tx, request, *next, recorded_at).await {
+            Ok(version) => {
+                written.push((version, *next));
+                *next += request.events.len() as u64;
+            }
+            Err(refused) => {
+                refusal = Some((index, refused));
+                break;
+            }
+        }
+    }
+    if refusal.is_some() {
+        *next = start;
+        if grouped {
+            super::execute(tx, "ROLLBACK TO SAVEPOINT append", &[])
+                .await
+                .map_err(failed)?;
+        }
+    }
+    if grouped {
+        super::execute(tx, "RELEASE SAVEPOINT append", &[])
+            .await
+            .map_err(failed)?;
+    }
+    Ok(match refusal {
+        None => Ok(written),
+        Some((index, refusal)) => Err((index, refusal, start - 1)),
+    })
 }
 
 /// Whether `condition` refuses an append: the position of the first event after its
@@ -253,6 +343,74 @@ async fn check_condition(
     .await
 }
 
+/// Record `command` and append its events from global position `next` (moved past
+/// them), in a savepoint, all or nothing; unless its id is recorded already: then the
+/// stored record, and nothing written. A refused append is resolved here, inside the
+/// transaction: an exact resend of events stored already is recorded with them. Gives
+/// the answer and how many events were written.
+async fn record(
+    counters: &Counters,
+    tx: &deadpool_postgres::Transaction<'_>,
+    command: &NewCommand,
+    next: &mut u64,
+    recorded_at: &str,
+) -> Result<(Result<CommandWrite>, u64), GroupFailure> {
+    if let Some(found) = commands::load(tx, &command.partition, &command.command_id)
+        .await
+        .map_err(|error| GroupFailure {
+            at_commit: false,
+            cause: Arc::new(error),
+        })?
+    {
+        return Ok((Ok(CommandWrite::Found(found)), 0));
+    }
+    super::execute(tx, "SAVEPOINT command", &[])
+        .await
+        .map_err(failed)?;
+    let (outcome, appended, events) = match &command.decision {
+        Decision::Outcome(outcome) => (outcome.clone(), None, 0),
+        Decision::Append(request) => {
+            match events::try_append(tx, request, *next, recorded_at).await {
+                Ok(version) => {
+                    let appended = rules::recorded(request.clone(), version, *next, recorded_at);
+                    let events = request.events.len() as u64;
+                    *next += events;
+                    (RecordedOutcome::appended(&appended), Some(appended), events)
+                }
+                Err(refusal) => {
+                    super::execute(tx, "ROLLBACK TO SAVEPOINT command", &[])
+                        .await
+                        .map_err(failed)?;
+                    let refusal = Refused {
+                        index: 0,
+                        refusal,
+                        after: None,
+                        head: *next - 1,
+                    };
+                    let resent = refused(counters, tx, vec![request.clone()], refusal)
+                        .await
+                        .map(|mut outcomes| outcomes.pop().expect("one outcome per request"));
+                    match resent {
+                        Ok(original) => (RecordedOutcome::appended(&original), Some(original), 0),
+                        Err(refused) => {
+                            super::execute(tx, "RELEASE SAVEPOINT command", &[])
+                                .await
+                                .map_err(failed)?;
+                            return Ok((Err(refused), 0));
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let record = command.record(outcome, recorded_at);
+    commands::insert(tx, &record).await.map_err(failed)?;
+    super::execute(tx, "RELEASE SAVEPOINT command", &[])
+        .await
+        .map_err(failed)?;
+    Ok((Ok(CommandWrite::Written { record, appended }), events))
+}
+
 /// Why one `append_all` of a group was refused (and rolled back).
 struct Refused {
     /// The request refused (0 for the condition).
@@ -267,8 +425,8 @@ struct Refused {
 /// The answer to appends refused (and rolled back): the original outcomes when every
 /// request is an exact resend, else why they were refused.
 async fn refused(
-    shared: &Shared,
-    client: &deadpool_postgres::Client,
+    counters: &Counters,
+    client: &impl deadpool_postgres::GenericClient,
     requests: Vec<AppendRequest>,
     refused: Refused,
 ) -> Result<Vec<AppendOutcome>> {
@@ -300,7 +458,7 @@ async fn refused(
         AppendRefusal::Conflict(_) | AppendRefusal::Condition { .. }
     );
     if conflict && originals.iter().any(Option::is_none) {
-        shared.counters.conflicts.fetch_add(1, Relaxed);
+        counters.conflicts.fetch_add(1, Relaxed);
     }
     rules::refused_appends(requests, index, refusal, originals)
 }

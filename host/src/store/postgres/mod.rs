@@ -20,6 +20,7 @@
 //! The rules both backends share (what a retry is, where an import goes, lease tokens,
 //! the checks of an append) are in the store's `rules` and `validate` modules.
 
+mod commands;
 mod committer;
 mod config;
 mod errors;
@@ -32,10 +33,11 @@ mod schema;
 
 use super::counters::Counters;
 use super::{
-    AppendOutcome, AppendRequest, Appends, BuiltBy, Committed, Definition, Direction,
-    DocumentBatch, DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease,
-    LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
-    RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics, validate,
+    AppendOutcome, AppendRequest, Appends, BuiltBy, CommandRecord, CommandWrite, Committed,
+    Decision, Definition, Direction, DocumentBatch, DocumentKey, EventStore, FailurePolicy,
+    Generation, ImportOutcome, Lease, LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore,
+    NewCommand, NewModule, Page, ProjectionStore, RecordedEvent, Snapshot, SnapshotProjection,
+    Storage, StoreMetrics, validate,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -224,7 +226,7 @@ impl EventStore for PgStore {
         )?;
         let (reply, answer) = oneshot::channel();
         self.appends
-            .send(committer::Pending { appends, reply })
+            .send(committer::Pending::Append { appends, reply })
             .map_err(|_| Error::StoreClosed)?;
         // Counted once sent, with Release (read with Acquire): a reader of the metrics
         // who sees the count knows the append is in the inbox.
@@ -329,6 +331,34 @@ impl EventStore for PgStore {
         events::load_snapshot(&client, partition, stream, module)
             .await
             .during(DOING)
+    }
+
+    async fn record_command(&self, command: NewCommand) -> Result<CommandWrite> {
+        if let Decision::Append(request) = &command.decision {
+            validate::check_appends(
+                &Appends::from(request.clone()),
+                self.config.max_event_size,
+                &self.config.append_limits,
+            )?;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.appends
+            .send(committer::Pending::Command {
+                command: Box::new(command),
+                reply,
+            })
+            .map_err(|_| Error::StoreClosed)?;
+        self.counters.writes_submitted.fetch_add(1, Release);
+        answer.await.map_err(|_| Error::StoreClosed)?
+    }
+
+    async fn command(&self, partition: &str, command_id: &str) -> Result<Option<CommandRecord>> {
+        if partition.contains('\0') || command_id.contains('\0') {
+            // PostgreSQL text cannot hold a NUL, so no record can have one.
+            return Ok(None);
+        }
+        let client = self.client("look up a command").await?;
+        commands::load(&client, partition, command_id).await
     }
 
     fn metrics(&self) -> StoreMetrics {

@@ -23,6 +23,7 @@ const COMPONENTS: &[(&str, &[&str])] = &[
     ("projections", PROJECTIONS),
     ("modules", MODULES),
     ("leases", LEASES),
+    ("commands", COMMANDS),
 ];
 
 const STORE: &[&str] = &[
@@ -142,6 +143,25 @@ CREATE TABLE leases (
     owner TEXT NOT NULL,
     token BIGINT NOT NULL,
     expires_at_ms BIGINT NOT NULL
+);
+"];
+
+const COMMANDS: &[&str] = &["
+CREATE TABLE commands (
+    partition TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    decider TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    module_version BIGINT NOT NULL,
+    attempts BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    stream_version BIGINT,
+    first_position BIGINT,
+    last_position BIGINT,
+    message TEXT,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (partition, command_id)
 );
 "];
 

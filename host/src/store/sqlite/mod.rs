@@ -11,8 +11,10 @@
 //! for the writer, and take microseconds to a few milliseconds.
 //!
 //! The queries of each part live beside each other: `events` (appends and reads of the
-//! log), `projections` (catalog and documents), `modules` (deploys), `leases`.
+//! log), `commands` (records of commands sent with an id), `projections` (catalog and
+//! documents), `modules` (deploys), `leases`.
 
+mod commands;
 mod config;
 mod errors;
 mod events;
@@ -25,10 +27,11 @@ mod writer;
 
 use super::counters::Counters;
 use super::{
-    AppendOutcome, AppendRequest, Appends, BuiltBy, Committed, Definition, Direction,
-    DocumentBatch, DocumentKey, EventStore, FailurePolicy, Generation, ImportOutcome, Lease,
-    LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore, NewModule, Page, ProjectionStore,
-    Query, RecordedEvent, Snapshot, SnapshotProjection, Storage, StoreMetrics, tagged, validate,
+    AppendOutcome, AppendRequest, Appends, BuiltBy, CommandRecord, CommandWrite, Committed,
+    Decision, Definition, Direction, DocumentBatch, DocumentKey, EventStore, FailurePolicy,
+    Generation, ImportOutcome, Lease, LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore,
+    NewCommand, NewModule, Page, ProjectionStore, Query, RecordedEvent, Snapshot,
+    SnapshotProjection, Storage, StoreMetrics, tagged, validate,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -286,6 +289,24 @@ impl EventStore for SqliteStore {
     ) -> Result<Option<Snapshot>> {
         self.readers.read("load a snapshot", |conn| {
             events::load_snapshot(conn, partition, stream, module)
+        })
+    }
+
+    async fn record_command(&self, command: NewCommand) -> Result<CommandWrite> {
+        if let Decision::Append(request) = &command.decision {
+            validate::check_appends(
+                &Appends::from(request.clone()),
+                self.config.max_event_size,
+                &self.config.append_limits,
+            )?;
+        }
+        self.submit(|reply| Job::Command(Box::new(command), reply))
+            .await
+    }
+
+    async fn command(&self, partition: &str, command_id: &str) -> Result<Option<CommandRecord>> {
+        self.readers.read("look up a command", |conn| {
+            commands::load(conn, partition, command_id)
         })
     }
 

@@ -5,7 +5,7 @@
 //! knows, one migration step at a time inside one transaction, and a file written by a
 //! newer build is refused ([`Error::SchemaTooNew`]) rather than misread. Versions live in
 //! the `refold_schema` table, one row per component (`store`, `projections`, `modules`,
-//! `leases`), so each part's tables are versioned on their own.
+//! `leases`, `commands`), so each part's tables are versioned on their own.
 //!
 //! - `streams`, `events`, `snapshots`: the event store. `category` is the stream id up
 //!   to its first `-`, kept as a column so category filters can use an index.
@@ -26,6 +26,9 @@
 //! - `module_blobs`, `modules`, `snapshot_projections`: deployed components (bytes once
 //!   per hash), every deploy, and the snapshot projections to run.
 //! - `leases`: who holds each lease, until when, and its fencing token.
+//! - `commands`: one row per command sent with an id, keyed by partition and id: the
+//!   decider and stream it was for, the hash of its body, and its outcome (the global
+//!   positions of its events, or the decider's rejection).
 
 use super::config::{StoreConfig, Synchronous};
 use crate::{Error, Result};
@@ -38,6 +41,7 @@ const COMPONENTS: &[(&str, &[&str])] = &[
     ("projections", PROJECTIONS),
     ("modules", MODULES),
     ("leases", LEASES),
+    ("commands", COMMANDS),
 ];
 
 /// The event store's tables.
@@ -163,6 +167,28 @@ CREATE TABLE leases (
     owner TEXT NOT NULL,
     token INTEGER NOT NULL,
     expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+"];
+
+/// The records of commands sent with an id. `outcome` is `decided` (with
+/// `stream_version`, and `first_position`/`last_position` when it appended events) or
+/// `rejected` (with `message`).
+const COMMANDS: &[&str] = &["
+CREATE TABLE commands (
+    partition TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    decider TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    module_version INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    stream_version INTEGER,
+    first_position INTEGER,
+    last_position INTEGER,
+    message TEXT,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (partition, command_id)
 ) WITHOUT ROWID;
 "];
 

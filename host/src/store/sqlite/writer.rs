@@ -11,13 +11,14 @@
 //! in its group (a single client) skips the savepoint and rolls the transaction back. Callers hear
 //! back only after `COMMIT` returned, and subscribers learn the new head right then.
 
+use super::commands;
 use super::errors::{During, failed};
 use super::events::{self, EVENT_COLUMNS};
 use crate::store::counters::Counters;
 use crate::store::rules::{self, AppendRefusal, Placement, StoredId};
 use crate::store::{
-    AppendCondition, AppendOutcome, AppendRequest, Appends, ImportOutcome, RecordedEvent, category,
-    tagged,
+    AppendCondition, AppendOutcome, AppendRequest, Appends, CommandWrite, Decision, ImportOutcome,
+    NewCommand, RecordedEvent, RecordedOutcome, category, tagged,
 };
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -48,6 +49,9 @@ pub(super) enum Job {
     /// Write events exactly as given, all or nothing (their shapes already checked by
     /// `validate`), skipping those stored already.
     Import(Vec<RecordedEvent>, Reply<ImportOutcome>),
+    /// Record a command sent with an id and append its events, unless its id is
+    /// recorded already (its append already checked by `validate`).
+    Command(Box<NewCommand>, Reply<CommandWrite>),
     /// Any other write: run inside the group's transaction in a savepoint.
     Write(Box<dyn WriteJob>),
 }
@@ -71,6 +75,7 @@ impl Job {
         match self {
             Job::Append(_, reply) => drop(reply.send(Err(commit_failed(cause)))),
             Job::Import(_, reply) => drop(reply.send(Err(commit_failed(cause)))),
+            Job::Command(_, reply) => drop(reply.send(Err(commit_failed(cause)))),
             Job::Write(job) => job.answer(Some(cause)),
         }
     }
@@ -139,6 +144,12 @@ enum Done {
         reply: Reply<ImportOutcome>,
         result: Result<ImportOutcome>,
     },
+    /// A command record's result, and how many appends and events it wrote.
+    Command {
+        reply: Reply<CommandWrite>,
+        result: Result<CommandWrite>,
+        written: Written,
+    },
     /// Any other write, its result kept inside.
     Write(Box<dyn WriteJob>),
 }
@@ -150,6 +161,7 @@ impl Done {
             // A caller that stopped waiting has nobody to tell; its write stands.
             Done::Append { reply, result, .. } => drop(reply.send(result)),
             Done::Import { reply, result } => drop(reply.send(result)),
+            Done::Command { reply, result, .. } => drop(reply.send(result)),
             Done::Write(job) => job.answer(None),
         }
     }
@@ -162,6 +174,9 @@ impl Done {
                 drop(reply.send(result.and_then(|_| Err(commit_failed(cause)))))
             }
             Done::Import { reply, result } => {
+                drop(reply.send(result.and_then(|_| Err(commit_failed(cause)))))
+            }
+            Done::Command { reply, result, .. } => {
                 drop(reply.send(result.and_then(|_| Err(commit_failed(cause)))))
             }
             Done::Write(job) => job.answer(Some(cause)),
@@ -294,6 +309,11 @@ impl Writer {
                             result: Ok(_),
                             written,
                             ..
+                        }
+                        | Done::Command {
+                            result: Ok(_),
+                            written,
+                            ..
                         } => {
                             self.counters.appends.fetch_add(written.appends, Relaxed);
                             self.counters
@@ -364,6 +384,14 @@ impl Writer {
                 Job::Import(events, reply) => {
                     let result = self.in_savepoint(|w| w.import(&events))?;
                     Done::Import { reply, result }
+                }
+                Job::Command(command, reply) => {
+                    let (result, written) = self.command(&command, &recorded_at)?;
+                    Done::Command {
+                        reply,
+                        result,
+                        written,
+                    }
                 }
                 Job::Write(mut job) => {
                     // The job keeps its own result, for its answer after COMMIT.
@@ -646,6 +674,42 @@ impl Writer {
 }
 
 impl Writer {
+    /// Record `command` and append its events, in one savepoint, all or nothing;
+    /// unless its id is recorded already: then the record stored, and nothing written.
+    /// Gives the result and what was appended.
+    fn command(
+        &mut self,
+        command: &NewCommand,
+        recorded_at: &str,
+    ) -> rusqlite::Result<(Result<CommandWrite>, Written)> {
+        let mut written = Written::NOTHING;
+        let result = self.in_savepoint(|w| {
+            let found = commands::load(&w.conn, &command.partition, &command.command_id)
+                .during("look up a command")?;
+            if let Some(found) = found {
+                return Ok(CommandWrite::Found(found));
+            }
+            let (outcome, appended) = match &command.decision {
+                Decision::Append(request) => {
+                    let (result, wrote) = w
+                        .append(Appends::from(request.clone()), recorded_at)
+                        .during("append a command's events")?;
+                    let appended = result?.pop().expect("one outcome per request");
+                    written = wrote;
+                    (RecordedOutcome::appended(&appended), Some(appended))
+                }
+                Decision::Outcome(outcome) => (outcome.clone(), None),
+            };
+            let record = command.record(outcome, recorded_at);
+            commands::insert(&w.conn, &record).during("record a command")?;
+            Ok(CommandWrite::Written { record, appended })
+        })?;
+        if result.is_err() {
+            written = Written::NOTHING;
+        }
+        Ok((result, written))
+    }
+
     /// Write `events` as given, in order: skip each stored already at its position,
     /// refuse any other that does not continue the log. Run in a savepoint, so a
     /// refusal undoes the events written before it.
