@@ -102,7 +102,7 @@ fn a_refused_deploy_records_nothing() {
     .unwrap();
     let error =
         block_on(engine.deploy("cart", b"not a component", FailurePolicy::Stop)).unwrap_err();
-    assert!(matches!(error, Error::InvalidModule { .. }), "{error:?}");
+    assert!(matches!(error, Error::NotAComponent { .. }), "{error:?}");
     for bad in ["", "Cart", "a/b", ".hidden", &"x".repeat(65)] {
         let error =
             block_on(engine.deploy(bad, &guests::wasm(CART), FailurePolicy::Stop)).unwrap_err();
