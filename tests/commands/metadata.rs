@@ -12,9 +12,9 @@ use refold::store::RecordedEvent;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// A decider that echoes the command it is given into its one event, with metadata of
-/// its own (a forged `refold` included); its state is the metadata of the last event
-/// it folded.
+/// A decider that echoes the command it is given, and the metadata its context holds,
+/// into its one event, with metadata of its own (a forged `refold` included); its state
+/// is the metadata of the last event it folded.
 struct Echo;
 
 impl DeciderLogic for Echo {
@@ -37,14 +37,17 @@ impl DeciderLogic for Echo {
     }
     fn decide(
         &self,
-        _stream: StreamAt<'_>,
+        stream: StreamAt<'_>,
         _state: &[u8],
         command: &str,
     ) -> refold::Result<Result<Vec<NewEvent>, DecideError>> {
+        let context: Value = serde_json::from_str(stream.metadata).unwrap();
         Ok(Ok(vec![NewEvent {
             event_type: "Echoed".to_owned(),
-            data: json!({ "command": command }).to_string(),
+            data: json!({ "command": command, "context": context }).to_string(),
             metadata: Some(r#"{"by":"decider","refold":{"commandId":"forged"}}"#.to_owned()),
+            stream_id: None,
+            tags: Vec::new(),
         }]))
     }
 }
@@ -78,6 +81,20 @@ fn every_event_carries_the_commands_metadata_and_the_decider_sees_the_command_wi
     let event = &outcome.events[0];
     let data: Value = serde_json::from_str(&event.data).unwrap();
     assert_eq!(data["command"], r#"{"type":"Echo","data":{"n":1.50}}"#);
+    assert_eq!(
+        data["context"],
+        json!({
+            "tenant": "t-1",
+            "by": "ann",
+            "refold": {
+                "commandId": outcome.command_id,
+                "correlationId": TRACE_ID,
+                "causationId": "event-7",
+                "traceparent": TRACEPARENT,
+            },
+        }),
+        "the decider's context holds the command's metadata"
+    );
     assert_eq!(
         metadata(event),
         json!({

@@ -202,6 +202,15 @@ impl TestStore {
         }
     }
 
+    /// A store of the PostgreSQL test server on the schema `config` names.
+    fn on_schema(config: PgConfig) -> TestStore {
+        let store = block_on(PgStore::open(config.clone())).expect("open a PostgreSQL store");
+        TestStore {
+            open: Open::Postgres(Arc::new(store)),
+            place: Place::Schema(Box::new(config)),
+        }
+    }
+
     /// A handle to the store for the engine's parts, which share it.
     pub fn shared(&self) -> Arc<dyn EventStore> {
         match &self.open {

@@ -251,8 +251,10 @@ impl CommandHandler {
         let key = StreamKey::new(logic.as_ref(), partition, stream);
         let mut current = self.cached_or_loaded(&logic, &key, false).await?;
         let command: Arc<str> = envelope.command.into();
+        let context_metadata: Arc<str> = metadata.to_json().into();
         for attempt in 1..=self.config.max_attempts {
-            let (decided_on, decided) = decide(&logic, &key, current, &command).await?;
+            let (decided_on, decided) =
+                decide(&logic, &key, current, &command, &context_metadata).await?;
             current = decided_on;
             let record = |decision| NewCommand {
                 partition: partition.to_owned(),
@@ -613,21 +615,27 @@ impl CommandHandler {
     }
 }
 
-/// Ask `logic` to decide `command` on `state`, on the blocking pool; gives the state
-/// back with the decision.
+/// Ask `logic` to decide `command` on `state`, with the command's `metadata` in its
+/// context, on the blocking pool; gives the state back with the decision.
 async fn decide(
     logic: &Arc<dyn DeciderLogic>,
     key: &StreamKey,
     state: CachedState,
     command: &Arc<str>,
+    metadata: &Arc<str>,
 ) -> Result<(CachedState, std::result::Result<Vec<NewEvent>, DecideError>)> {
-    let (logic, key, command) = (logic.clone(), key.clone(), command.clone());
+    let (logic, key, command, metadata) = (
+        logic.clone(),
+        key.clone(),
+        command.clone(),
+        metadata.clone(),
+    );
     blocking(move || {
         let stream = StreamAt {
             partition: &key.partition,
             stream: &key.stream,
             version: state.version,
-            metadata: "{}",
+            metadata: &metadata,
         };
         let decided = logic.decide(stream, &state.state, &command)?;
         Ok((state, decided))
