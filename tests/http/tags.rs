@@ -4,6 +4,7 @@
 //! backends.
 
 use super::live::Feed;
+use crate::support::guests;
 use crate::support::server::{Db, agent, get, post, url_encoded};
 use serde_json::{Value, json};
 
@@ -150,4 +151,39 @@ fn tagged_appends_conditions_and_query_reads() {
     let live_refused = get(&http, &url("/log/live?query=%7B%7D"));
     live_refused.error(400, "bad-request");
     server.stop();
+}
+
+#[test]
+fn a_query_decider_takes_commands_without_a_stream_and_a_stream_decider_refuses_them() {
+    let db = Db::new();
+    let courses = guests::wasm_path(guests::COURSES);
+    let deploy = format!("courses={}", courses.display());
+    let server = db.serve_cart(&["--deploy", &deploy]);
+    let http = agent();
+    let url = |path: &str| server.url(path);
+    let define =
+        json!({"type": "DefineCourse", "data": {"courseId": "c1", "name": "Rust", "capacity": 1}});
+    let subscribe = |student: &str| {
+        json!({"type": "Subscribe", "data": {"courseId": "c1", "studentId": student}}).to_string()
+    };
+    post(&http, &url("/commands/courses"), &define.to_string(), None).ok();
+    let subscribed = post(&http, &url("/commands/courses"), &subscribe("s1"), None);
+    let event = &subscribed.ok()["events"][0];
+    assert_eq!(event["stream"], "course-c1", "{event}");
+    assert_eq!(event["tags"], json!(["course:c1", "student:s1"]), "{event}");
+    post(&http, &url("/commands/courses"), &subscribe("s2"), None).error(422, "rejected");
+    // The boundary is the decider's: a stream in the path, or none, for the other kind.
+    post(
+        &http,
+        &url("/commands/courses/course-c1"),
+        &subscribe("s3"),
+        None,
+    )
+    .error(400, "wrong-boundary");
+    post(&http, &url("/commands/cart"), &subscribe("s3"), None).error(400, "wrong-boundary");
+    let tagged = get(
+        &http,
+        &url(&format!("/log?tags={}", url_encoded("student:s1"))),
+    );
+    assert_eq!(positions(tagged.ok()), [2]);
 }
