@@ -16,7 +16,8 @@ use std::process::ExitCode;
 Examples:
   refold read cart-1
   refold read cart-1 --backward --limit 1
-  refold read --log --after 100 --types CartOpened,CartConfirmed")]
+  refold read --log --after 100 --types CartOpened,CartConfirmed
+  refold read cart-1 --raw")]
 pub struct ReadArgs {
     /// The stream to read (omit with --log).
     stream: Option<String>,
@@ -44,11 +45,13 @@ pub struct ReadArgs {
     /// The most events to print.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
+    /// Print the events as stored, not upcast by the deployed upcasters.
+    #[arg(long)]
+    raw: bool,
 }
 
 pub fn run(store: &StoreUrl, args: &ReadArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine(store, false)?;
-    let store = engine.store();
     let events = match (&args.stream, args.log) {
         (Some(stream), false) => {
             let partition = args
@@ -60,12 +63,13 @@ pub fn run(store: &StoreUrl, args: &ReadArgs) -> anyhow::Result<ExitCode> {
             } else {
                 (Direction::Forward, 1)
             };
-            crate::block_on(store.read_stream(
+            crate::block_on(engine.read_stream(
                 partition,
                 stream,
                 args.from.unwrap_or(start),
                 direction,
                 args.limit,
+                args.raw,
             ))?
         }
         (None, true) => {
@@ -74,7 +78,7 @@ pub fn run(store: &StoreUrl, args: &ReadArgs) -> anyhow::Result<ExitCode> {
                 event_types: args.types.clone(),
                 category: args.category.clone(),
             };
-            crate::block_on(store.read_log(args.after, &filter, args.limit))?
+            crate::block_on(engine.read_log(args.after, &filter, args.limit, args.raw))?
         }
         _ => bail!("name a stream to read, or pass --log to read the global log"),
     };

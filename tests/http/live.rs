@@ -10,19 +10,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// One connection to `GET /log/live`, read event by event.
-pub(super) struct Feed {
+pub(crate) struct Feed {
     lines: BufReader<Box<dyn Read + Send>>,
 }
 
 impl Feed {
     pub(super) fn open(server: &Server, last_event_id: Option<u64>) -> Feed {
+        Feed::open_at(server, "/log/live", last_event_id)
+    }
+
+    /// A connection to `path` (`/log/live` with a query).
+    pub(crate) fn open_at(server: &Server, path: &str, last_event_id: Option<u64>) -> Feed {
         let http: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_per_read(Some(Duration::from_secs(30)))
             .build()
             .into();
         let mut request = http
-            .get(&server.url("/log/live"))
+            .get(&server.url(path))
             .header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());
@@ -38,7 +43,7 @@ impl Feed {
 
     /// The next event: its id and its data. Fails when none comes within a minute
     /// (the server sends a keep-alive comment every 15 seconds).
-    pub(super) fn next(&mut self) -> (u64, Value) {
+    pub(crate) fn next(&mut self) -> (u64, Value) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let (mut id, mut data) = (None, None);
         loop {

@@ -8,6 +8,7 @@
 
 use super::DeciderLogic;
 use crate::sync::lock;
+use crate::upcasting::UpcasterSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -19,10 +20,16 @@ pub(crate) struct StreamKey {
 }
 
 impl StreamKey {
-    /// The key of `stream` in `partition` as folded by `logic`.
-    pub(crate) fn new(logic: &dyn DeciderLogic, partition: &str, stream: &str) -> Self {
+    /// The key of `stream` in `partition` as folded by `logic` from the events as
+    /// `upcasters` upcast them.
+    pub(crate) fn new(
+        logic: &dyn DeciderLogic,
+        upcasters: &UpcasterSet,
+        partition: &str,
+        stream: &str,
+    ) -> Self {
         StreamKey {
-            identity: logic.identity().to_owned(),
+            identity: upcasters.qualify(logic.identity()),
             partition: partition.to_owned(),
             stream: stream.to_owned(),
         }

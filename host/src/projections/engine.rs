@@ -609,6 +609,7 @@ impl Inner {
             lease_ttl: self.config.lease_ttl,
             handle: self.handle.clone(),
             filter: logic.filter()?,
+            upcasters: self.runtime.upcasters().clone(),
             batch_size: self.config.batch_size,
             document_cache_bytes: self.config.document_cache_bytes,
             retry_delay: self.config.retry_delay,
