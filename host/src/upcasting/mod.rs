@@ -29,6 +29,7 @@ use crate::{Error, Result, sync};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// The metadata key (under `refold`) that an upcast event carries: what it was stored as.
@@ -99,6 +100,8 @@ pub struct UpcasterSet {
     /// Which module (index) reads each stored type.
     by_type: HashMap<String, usize>,
     identity: String,
+    /// Unique to this set among those made in the process (0 for the empty set).
+    serial: u64,
 }
 
 impl UpcasterSet {
@@ -127,10 +130,12 @@ impl UpcasterSet {
                 .map(|b| format!("{b:02x}"))
                 .collect()
         };
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
         UpcasterSet {
             modules,
             by_type,
             identity,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -143,6 +148,14 @@ impl UpcasterSet {
     /// the empty set.
     pub fn identity(&self) -> &str {
         &self.identity
+    }
+
+    /// A number no other set made in this process has (0: the empty set of an engine
+    /// that never had an upcaster). What is cached in memory under a set is keyed by it:
+    /// a state cached under a set swapped out since may be behind the store, and a
+    /// later set of the same modules must not find it.
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// The names and versions of its upcasters, by name.
