@@ -127,6 +127,12 @@ fn a_v1_store_reads_as_v2_everywhere_and_raw_reads_show_v1() {
     ));
     assert_eq!(state.ok()["lines"], json!({}), "{state:?}");
     assert_eq!(state.ok()["status"], "open", "{state:?}");
+    let built = read("/projections/cart-v2:cart");
+    let set = built.ok()["active"]["upcasters"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(set.len(), 64, "{built:?}");
     post(
         &http,
         &server.url("/projections/cart-v2:cart/rebuild"),
@@ -146,6 +152,8 @@ fn a_v1_store_reads_as_v2_everywhere_and_raw_reads_show_v1() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let rebuilt = read("/projections/cart-v2:cart");
+    assert_eq!(rebuilt.ok()["active"]["upcasters"], set, "{rebuilt:?}");
     let added = r#"{"type":"AddItem","data":{"cartId":"cart-1","sku":"sku-c","name":"Product","quantity":1,"price":{"amount":500,"currency":"EUR"},"addedAt":"2024-01-01T00:00:09.000Z"}}"#;
     let outcome = post(&http, &server.url("/commands/cart-v2/cart-1"), added, None);
     let position = outcome.ok()["position"].as_u64().unwrap();

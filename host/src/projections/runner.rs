@@ -64,6 +64,8 @@ pub(super) struct RunnerShared {
     pub(super) generation: u64,
     module: String,
     version: u64,
+    /// The upcaster set recorded with the generation.
+    upcasters: String,
     /// Whether this generation is the one queries read (and `wait_for` watches).
     active: AtomicBool,
     published: Arc<watch::Sender<Progress>>,
@@ -104,6 +106,7 @@ impl RunnerShared {
             generation: generation.generation,
             module: generation.built_by.module.clone(),
             version: generation.built_by.version,
+            upcasters: generation.built_by.upcasters.clone(),
             active: AtomicBool::new(active),
             published,
             tracked: Mutex::new(Tracked {
@@ -186,6 +189,7 @@ impl RunnerShared {
             generation: self.generation,
             module: self.module.clone(),
             version: self.version,
+            upcasters: self.upcasters.clone(),
             checkpoint: tracked.checkpoint,
             head,
             lag: head.saturating_sub(tracked.checkpoint),
