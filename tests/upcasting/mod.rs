@@ -3,3 +3,4 @@
 
 mod engine;
 mod reads;
+mod specs;
