@@ -188,3 +188,39 @@ fn hot_swapping_the_upcaster_while_three_clients_send_commands_fails_none(backen
     assert!(events.iter().all(|e| !e.data.contains("unitPrice")), "{events:?}");
 }
 }
+
+both_backends! {
+fn chained_upcasters_apply_in_turn_and_a_cycle_fails_the_read_naming_them(backend: Backend) {
+    let (_store, engine, _dir) = engine(backend, Duration::from_secs(1));
+    deploy(&engine, "faulty-upcaster", &guests::wasm("faulty-upcaster"));
+    deploy(&engine, "pong-upcaster", &guests::wasm("pong-upcaster"));
+    for (stream, data) in [("chain-1", r#"{"back":false}"#), ("cycle-1", r#"{"back":true}"#)] {
+        let event = EventData::new("Ping", data);
+        block_on(engine.store().append(AppendRequest::new(stream, ExpectedVersion::Any, vec![event]))).unwrap();
+    }
+    let read = |stream: &str| {
+        block_on(engine.read_stream(DEFAULT_PARTITION, stream, 1, Direction::Forward, 10, false))
+    };
+    let chained = read("chain-1").unwrap();
+    assert_eq!(chained.len(), 1);
+    assert_eq!((chained[0].event_type.as_str(), chained[0].stream_position), ("Done", 1));
+    let metadata: serde_json::Value = serde_json::from_str(&chained[0].metadata).unwrap();
+    assert_eq!(
+        metadata["refold"]["upcastFrom"],
+        serde_json::json!({"type": "Ping", "upcasters": ["faulty-upcaster", "pong-upcaster"]})
+    );
+    // A type filter applies to the upcast type: `Done` finds the stored `Ping`.
+    let done = LogFilter { event_types: vec!["Done".to_owned()],
+        category: Some("chain".to_owned()),
+        ..LogFilter::default() };
+    let found = block_on(engine.read_log(0, &done, 10, false)).unwrap();
+    assert_eq!(found.iter().map(|e| e.stream.as_str()).collect::<Vec<_>>(), ["chain-1"]);
+    match read("cycle-1") {
+        Err(Error::UpcastCycle { modules, event_type }) => {
+            assert_eq!(modules, ["faulty-upcaster", "pong-upcaster"]);
+            assert_eq!(event_type, "Ping");
+        }
+        other => panic!("a cycle was not refused: {other:?}"),
+    }
+}
+}
