@@ -14,3 +14,4 @@ mod runtime;
 mod sandbox;
 mod store;
 mod support;
+mod upcasting;

@@ -25,6 +25,7 @@ Examples:
   refold read cart-1 --backward --limit 1
   refold read --log --after 100 --types CartOpened,CartConfirmed
   refold read --tag course:c1 --types StudentSubscribed
+  refold read cart-1 --raw
   refold read --query '{\"items\": [{\"tags\": [\"course:c1\"]}, {\"tags\": [\"student:s7\"]}]}'"
 )]
 pub struct ReadArgs {
@@ -66,11 +67,13 @@ pub struct ReadArgs {
     /// The most events to print.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
+    /// Print the events as stored, not upcast by the deployed upcasters.
+    #[arg(long)]
+    raw: bool,
 }
 
 pub fn run(store: &StoreUrl, args: &ReadArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine(store, false)?;
-    let store = engine.store();
     let log = args.log || args.query.is_some() || !args.tag.is_empty();
     let events = match (&args.stream, log) {
         (Some(stream), false) => {
@@ -83,17 +86,18 @@ pub fn run(store: &StoreUrl, args: &ReadArgs) -> anyhow::Result<ExitCode> {
             } else {
                 (Direction::Forward, 1)
             };
-            crate::block_on(store.read_stream(
+            crate::block_on(engine.read_stream(
                 partition,
                 stream,
                 args.from.unwrap_or(start),
                 direction,
                 args.limit,
+                args.raw,
             ))?
         }
         (None, true) => {
             let filter = log_filter(args)?;
-            crate::block_on(store.read_log(args.after, &filter, args.limit))?
+            crate::block_on(engine.read_log(args.after, &filter, args.limit, args.raw))?
         }
         _ => bail!(
             "name a stream to read, or pass --log to read the global log (--query or --tag to read what a query matches)"

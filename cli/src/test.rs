@@ -42,9 +42,11 @@ Examples:
     events[0].data.total: expected 3026, got 3025
   1 passed, 1 failed
 
-  refold test --watch cart.wasm specs/     # again on every change, until Ctrl-C")]
+  refold test --watch cart.wasm specs/     # again on every change, until Ctrl-C
+  refold test cart_v2_prices.wasm examples/cart-v2/specs \
+    --upcaster cart-upcaster=target/wasm32-wasip2/release/cart_upcaster.wasm")]
 pub struct TestArgs {
-    /// The module to test: a WebAssembly component (decider or projection).
+    /// The module to test: a WebAssembly component (decider, projection or upcaster).
     module: PathBuf,
     /// Spec files, or directories whose `*.yaml` and `*.yml` files are all run.
     #[arg(required = true)]
@@ -61,6 +63,17 @@ pub struct TestArgs {
     /// Not an option of `refold test`, which opens no store: refused if given.
     #[arg(long, hide = true)]
     store: Option<String>,
+    /// An upcaster that spec files name (`upcasters: [NAME]`) to read their given
+    /// events through; repeat for several.
+    #[arg(long = "upcaster", value_name = "NAME=FILE", value_parser = name_and_file)]
+    upcasters: Vec<(String, PathBuf)>,
+}
+
+fn name_and_file(text: &str) -> Result<(String, PathBuf), String> {
+    let (name, file) = text.split_once('=').ok_or_else(|| {
+        format!("'{text}' is not NAME=FILE (e.g. cart-upcaster=cart_upcaster.wasm)")
+    })?;
+    Ok((name.to_owned(), PathBuf::from(file)))
 }
 
 /// Run every case of every spec file; exit code 1 if any case failed. With `--watch`,
@@ -112,12 +125,21 @@ fn run_once(runtime: &Runtime, args: &TestArgs) -> anyhow::Result<ExitCode> {
     );
     let module = ModuleUnderTest::load_file(runtime, &name, &args.module)
         .with_context(|| format!("cannot load module {}", args.module.display()))?;
+    let upcasters = args
+        .upcasters
+        .iter()
+        .map(|(name, file)| {
+            ModuleUnderTest::load_file(&runtime, name, file)
+                .with_context(|| format!("cannot load upcaster {}", file.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let upcasters: Vec<&ModuleUnderTest<'_>> = upcasters.iter().collect();
 
     // Every case runs before anything is printed: a spec that cannot run (e.g. one
     // for the other world) stops the command before any output.
     let mut reports = Vec::with_capacity(specs.len());
     for spec in &specs {
-        reports.push((spec.path().display(), spec.run(&module)?));
+        reports.push((spec.path().display(), spec.run_with(&module, &upcasters)?));
     }
     let (mut passed, mut failed) = (0usize, 0usize);
     for (file, cases) in reports {

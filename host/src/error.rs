@@ -420,6 +420,29 @@ pub enum Error {
         /// The module.
         module: String,
     },
+    /// An upcaster reads an event type another deployed upcaster reads already; it was
+    /// not deployed.
+    #[error(
+        "upcaster '{module}' reads '{event_type}', which upcaster '{other}' reads already: one stored type has one upcaster (fold the two into one module, or have one read the other's output type)"
+    )]
+    UpcasterOverlap {
+        /// The upcaster refused.
+        module: String,
+        /// The deployed upcaster that reads the type.
+        other: String,
+        /// The type both read.
+        event_type: String,
+    },
+    /// Upcasters hand an event back to an earlier upcaster of its chain.
+    #[error(
+        "upcasters {} form a cycle: the last made '{event_type}', which an earlier one reads; make the newest shape a type no upcaster reads", modules.join(" -> ")
+    )]
+    UpcastCycle {
+        /// The chain of upcasters, in the order they applied.
+        modules: Vec<String>,
+        /// The type the last one made.
+        event_type: String,
+    },
     /// The runtime could not be set up.
     #[error("cannot set up the wasm runtime")]
     Runtime(#[source] Cause),

@@ -33,6 +33,8 @@
 //!   own thread, its documents and checkpoint committed together; queries read them,
 //!   and [`wait_for`](projections::ProjectionEngine::wait_for) lets a writer read its
 //!   own writes.
+//! - [`upcasting`]: the deployed upcasters as one set, applied on every read for
+//!   logic or users, so old stored shapes are read in their current shape.
 //! - [`engine`]: the [`Engine`](engine::Engine) runs all of these over one database;
 //!   deployed modules are recorded there, so a restart comes back with the same
 //!   modules and versions.
@@ -85,6 +87,7 @@ pub mod projections;
 pub mod runtime;
 pub mod store;
 mod sync;
+pub mod upcasting;
 mod version;
 pub mod views;
 

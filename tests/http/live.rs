@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// One connection to `GET /log/live`, read event by event.
-pub(super) struct Feed {
+pub(crate) struct Feed {
     lines: BufReader<Box<dyn Read + Send>>,
 }
 
@@ -19,8 +19,8 @@ impl Feed {
         Feed::open_at(server, "/log/live", last_event_id)
     }
 
-    /// A feed of `path`: `/log/live` with its query string.
-    pub(super) fn open_at(server: &Server, path: &str, last_event_id: Option<u64>) -> Feed {
+    /// A connection to `path` (`/log/live` with a query).
+    pub(crate) fn open_at(server: &Server, path: &str, last_event_id: Option<u64>) -> Feed {
         let http: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_per_read(Some(Duration::from_secs(30)))
@@ -43,7 +43,7 @@ impl Feed {
 
     /// The next event: its id and its data. Fails when none comes within a minute
     /// (the server sends a keep-alive comment every 15 seconds).
-    pub(super) fn next(&mut self) -> (u64, Value) {
+    pub(crate) fn next(&mut self) -> (u64, Value) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let (mut id, mut data) = (None, None);
         loop {

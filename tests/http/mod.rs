@@ -14,7 +14,7 @@ mod flow;
 mod hostile;
 mod hot_deploy;
 mod lifecycle;
-mod live;
+pub(crate) mod live;
 mod nodes;
 mod shared_file;
 mod tags;

@@ -118,6 +118,7 @@ fn a_batch_under_a_lease_that_passed_on_commits_nothing(backend: Backend) {
         module: "m".into(),
         version: 1,
         identity: "m-1".into(),
+        upcasters: String::new(),
     };
     block_on(
         storage

@@ -21,6 +21,10 @@ pub const CART_SUMMARY: &str = "cart-summary";
 pub const COURSES: &str = "courses";
 /// The cart decider with one more rule (`tests/guests/cart-v2`).
 pub const CART_V2: &str = "cart-v2";
+/// The cart decider, version 2: prices as `{amount, currency}` (`examples/cart-v2`).
+pub const CART_V2_PRICES: &str = "cart-v2-prices";
+/// Version 1 cart events into version 2 (`examples/cart-upcaster`).
+pub const CART_UPCASTER: &str = "cart-upcaster";
 /// The misbehaving decider (`tests/guests/faulty`).
 pub const FAULTY: &str = "faulty";
 /// A projection that counts events per stream and fails on `Poison` and `Trap` events

@@ -1,6 +1,6 @@
 //! Recent stream states, so a hot stream costs one `decide` and one append.
 //!
-//! Entries are keyed by (logic identity, partition, stream) and bounded by the total
+//! Entries are keyed by (logic identity, upcaster set, partition, stream) and bounded by the total
 //! bytes of the states held; the least recently used go first. A cached state is
 //! only ever a starting point: the handler appends with the cached version as the
 //! expected version, so a state that fell behind the store is caught by the
@@ -8,21 +8,32 @@
 
 use super::DeciderLogic;
 use crate::sync::lock;
+use crate::upcasting::UpcasterSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct StreamKey {
     pub(crate) identity: String,
+    /// The upcaster set's [`serial`](UpcasterSet::serial): states cached under one set
+    /// are never read under another.
+    pub(crate) upcasters: u64,
     pub(crate) partition: String,
     pub(crate) stream: String,
 }
 
 impl StreamKey {
-    /// The key of `stream` in `partition` as folded by `logic`.
-    pub(crate) fn new(logic: &dyn DeciderLogic, partition: &str, stream: &str) -> Self {
+    /// The key of `stream` in `partition` as folded by `logic` from the events as
+    /// `upcasters` upcast them.
+    pub(crate) fn new(
+        logic: &dyn DeciderLogic,
+        upcasters: &UpcasterSet,
+        partition: &str,
+        stream: &str,
+    ) -> Self {
         StreamKey {
-            identity: logic.identity().to_owned(),
+            identity: upcasters.qualify(logic.identity()),
+            upcasters: upcasters.serial(),
             partition: partition.to_owned(),
             stream: stream.to_owned(),
         }
@@ -126,6 +137,7 @@ mod tests {
     fn key(stream: &str) -> StreamKey {
         StreamKey {
             identity: "i".to_owned(),
+            upcasters: 0,
             partition: "p".to_owned(),
             stream: stream.to_owned(),
         }
@@ -153,6 +165,7 @@ mod tests {
     fn an_entry_is_charged_its_key_its_state_and_the_overhead() {
         let k = StreamKey {
             identity: "hash".to_owned(),
+            upcasters: 0,
             partition: "default".to_owned(),
             stream: "cart-1".to_owned(),
         };
@@ -202,6 +215,7 @@ mod tests {
         let base = key("s");
         let other_identity = StreamKey {
             identity: "j".to_owned(),
+            upcasters: 0,
             ..base.clone()
         };
         let other_partition = StreamKey {

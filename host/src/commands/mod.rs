@@ -62,6 +62,7 @@ use crate::store::{
     EventStore, ExpectedVersion, LogFilter, NewCommand, RecordedEvent, RecordedOutcome, Snapshot,
 };
 use crate::sync::blocking;
+use crate::upcasting::UpcasterSet;
 use crate::{Error, GuestFault, Result};
 use cache::{CachedState, StateCache, StreamKey};
 use identity::Identity;
@@ -248,8 +249,11 @@ impl CommandHandler {
         {
             return self.replay(identity, record).await;
         }
-        let key = StreamKey::new(logic.as_ref(), partition, stream);
-        let mut current = self.cached_or_loaded(&logic, &key, false).await?;
+        let upcasters = self.runtime.upcasters().current();
+        let key = StreamKey::new(logic.as_ref(), &upcasters, partition, stream);
+        let mut current = self
+            .cached_or_loaded(&logic, &upcasters, &key, false)
+            .await?;
         let command: Arc<str> = envelope.command.into();
         let context_metadata: Arc<str> = metadata.to_json().into();
         for attempt in 1..=self.config.max_attempts {
@@ -372,7 +376,7 @@ impl CommandHandler {
                 }
                 Err(Error::Conflict { .. }) => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
-                    current = self.catch_up(&logic, &key, current).await?;
+                    current = self.catch_up(&logic, &upcasters, &key, current).await?;
                 }
                 Err(refused) => {
                     self.cache.put(key, current);
@@ -468,8 +472,11 @@ impl CommandHandler {
         partition: &str,
         stream: &str,
     ) -> Result<(Vec<u8>, u64)> {
-        let key = StreamKey::new(logic.as_ref(), partition, stream);
-        let loaded = self.cached_or_loaded(&logic, &key, true).await?;
+        let upcasters = self.runtime.upcasters().current();
+        let key = StreamKey::new(logic.as_ref(), &upcasters, partition, stream);
+        let loaded = self
+            .cached_or_loaded(&logic, &upcasters, &key, true)
+            .await?;
         self.cache.put(key, loaded.clone());
         Ok((loaded.state, loaded.version))
     }
@@ -482,8 +489,9 @@ impl CommandHandler {
         partition: &str,
         stream: &str,
     ) -> Result<(Vec<u8>, u64)> {
-        let key = StreamKey::new(logic.as_ref(), partition, stream);
-        let loaded = self.rehydrate(&logic, &key).await?;
+        let upcasters = self.runtime.upcasters().current();
+        let key = StreamKey::new(logic.as_ref(), &upcasters, partition, stream);
+        let loaded = self.rehydrate(&logic, &upcasters, &key).await?;
         self.save_snapshot(&key, &loaded).await?;
         Ok((loaded.state, loaded.version))
     }
@@ -513,6 +521,7 @@ impl CommandHandler {
     async fn cached_or_loaded(
         &self,
         logic: &Arc<dyn DeciderLogic>,
+        upcasters: &Arc<UpcasterSet>,
         key: &StreamKey,
         current: bool,
     ) -> Result<CachedState> {
@@ -520,12 +529,12 @@ impl CommandHandler {
             Some(cached) => {
                 self.cache_hits.fetch_add(1, Ordering::Relaxed);
                 if current {
-                    self.catch_up(logic, key, cached).await
+                    self.catch_up(logic, upcasters, key, cached).await
                 } else {
                     Ok(cached)
                 }
             }
-            None => self.rehydrate(logic, key).await,
+            None => self.rehydrate(logic, upcasters, key).await,
         }
     }
 
@@ -533,6 +542,7 @@ impl CommandHandler {
     async fn rehydrate(
         &self,
         logic: &Arc<dyn DeciderLogic>,
+        upcasters: &Arc<UpcasterSet>,
         key: &StreamKey,
     ) -> Result<CachedState> {
         let start = match self
@@ -553,17 +563,19 @@ impl CommandHandler {
             }
         };
         let snapshot_version = start.version;
-        let loaded = self.catch_up(logic, key, start).await?;
+        let loaded = self.catch_up(logic, upcasters, key, start).await?;
         if self.crossed_snapshot_mark(snapshot_version, loaded.version) {
             self.save_snapshot(key, &loaded).await?;
         }
         Ok(loaded)
     }
 
-    /// Fold the events after `from.version` into `from.state`, batch by batch.
+    /// Fold the events after `from.version` into `from.state`, batch by batch, each
+    /// batch as `upcasters` upcast it.
     async fn catch_up(
         &self,
         logic: &Arc<dyn DeciderLogic>,
+        upcasters: &Arc<UpcasterSet>,
         key: &StreamKey,
         from: CachedState,
     ) -> Result<CachedState> {
@@ -583,6 +595,7 @@ impl CommandHandler {
             let Some(last) = events.last() else { break };
             let folded = events.len();
             let version = last.stream_position;
+            let events = upcasters.upcast_async(events).await?;
             current = evolve(logic, current.state, events, version).await?;
             self.events_folded
                 .fetch_add(folded as u64, Ordering::Relaxed);

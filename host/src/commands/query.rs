@@ -6,7 +6,9 @@
 //! folds them with `evolve`, and calls `decide` with the position it read up to. It
 //! folds the decided events too (a failure fails the command with nothing written),
 //! then appends them, grouped by the stream each names, in one atomic append under the
-//! condition "no event matching the query after the position read". When another
+//! condition "no event matching the query after the position read". Events are
+//! folded in their current shape, as the deployed upcasters make them (the condition
+//! is checked on stored events, which new appends write in current shapes). When another
 //! command got there first the condition fails: the handler reads the new matching
 //! events, folds them, and decides again, up to `max_attempts` times. Folded states are
 //! not cached: each command reads its query's events afresh.
@@ -131,8 +133,9 @@ impl CommandHandler {
         })
     }
 
-    /// Fold the events matching `filter` after `read_to` into `state`: the new state
-    /// and the position of the last event folded.
+    /// Fold the events matching `filter` after `read_to`, in their current shape (the
+    /// deployed upcasters'), into `state`: the new state and the position of the last
+    /// stored event read.
     async fn fold_matching(
         &self,
         module: &Arc<Module>,
@@ -140,13 +143,19 @@ impl CommandHandler {
         mut state: Vec<u8>,
         mut read_to: u64,
     ) -> Result<(Vec<u8>, u64)> {
+        let upcasters = self.runtime.upcasters().current();
+        let stored = upcasters.stored_filter(filter);
         loop {
-            let page = self.store.read_log(read_to, filter, PAGE).await?;
+            let page = self.store.read_log(read_to, &stored, PAGE).await?;
             let Some(last) = page.last() else {
                 return Ok((state, read_to));
             };
             read_to = last.global_position;
             let full = page.len() == PAGE;
+            let page = {
+                let (upcasters, filter) = (upcasters.clone(), filter.clone());
+                blocking(move || upcasters.upcast_filtered(page, &filter)).await??
+            };
             self.events_folded
                 .fetch_add(page.len() as u64, Ordering::Relaxed);
             let module = module.clone();

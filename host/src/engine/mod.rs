@@ -22,7 +22,10 @@ use crate::projections::{FailurePolicy, ProjectionConfig, ProjectionEngine, Stre
 use crate::runtime::{Module, ModuleInfo, Runtime, RuntimeConfig, World};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::{SqliteStore, StoreConfig, Synchronous};
-use crate::store::{AppendLimits, NewModule, SnapshotProjection, Storage, StoreUrl};
+use crate::store::{
+    AppendLimits, Direction, LogFilter, NewModule, RecordedEvent, SnapshotProjection, Storage,
+    StoreUrl,
+};
 use crate::sync::blocking;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -270,6 +273,7 @@ impl Engine {
         options: DeployOptions,
     ) -> Result<ModuleInfo> {
         let module = self.load(name, bytes.to_vec()).await?;
+        self.runtime.upcasters().check(&module)?;
         let info = module.info().clone();
         let policy = (info.world == World::Projection).then_some(options.policy);
         let record = self
@@ -340,7 +344,10 @@ impl Engine {
     async fn catch_up_deploys(&self) -> Result<Vec<ModuleInfo>> {
         let seen = self.storage.modules.deploys().await?;
         let mut live = Vec::new();
-        for (record, bytes) in self.storage.modules.current().await? {
+        let mut current = self.storage.modules.current().await?;
+        // Upcasters first: the projections started below read through them.
+        current.sort_by_key(|(record, _)| record.world != World::Upcaster.name());
+        for (record, bytes) in current {
             let running = self.runtime.module(&record.name).ok();
             if running
                 .as_ref()
@@ -456,6 +463,45 @@ impl Engine {
             .into_iter()
             .map(Deployment::of)
             .collect())
+    }
+
+    /// Events of `stream` from stream position `from`, at most `limit`, in their
+    /// current shape (as stored when `raw`; see [`crate::upcasting`]).
+    pub async fn read_stream(
+        &self,
+        partition: &str,
+        stream: &str,
+        from: u64,
+        direction: Direction,
+        limit: usize,
+        raw: bool,
+    ) -> Result<Vec<RecordedEvent>> {
+        let upcasters = self.runtime.upcasters().current();
+        let events = self
+            .storage
+            .events
+            .read_stream(partition, stream, from, direction, limit)
+            .await?;
+        if raw {
+            return Ok(events);
+        }
+        upcasters.upcast_async(events).await
+    }
+
+    /// Events of the global log after `after` that pass `filter`, in their current
+    /// shape (as stored when `raw`), about `limit` of them (see
+    /// [`UpcasterSet::read_log`](crate::upcasting::UpcasterSet::read_log)).
+    pub async fn read_log(
+        &self,
+        after: u64,
+        filter: &LogFilter,
+        limit: usize,
+        raw: bool,
+    ) -> Result<Vec<RecordedEvent>> {
+        let upcasters = self.runtime.upcasters().current();
+        upcasters
+            .read_log(self.storage.events.as_ref(), after, filter, limit, raw)
+            .await
     }
 
     /// The storage the engine runs on.

@@ -11,7 +11,7 @@
 use super::Result;
 use super::location::{Step, YamlLines, dotted, json_path_at};
 use super::matching::show;
-use super::{ModuleUnderTest, Rules, Spec, Verdict, fault_or_error, parse_json, recorded};
+use super::{ModuleUnderTest, Rules, Spec, Verdict, fault_or_error, parse_json};
 use crate::runtime::{DecideError, Event, Module, NewEvent};
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
@@ -77,9 +77,19 @@ impl ExpectedEvent {
         self
     }
 
+    /// Its type.
+    pub(super) fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// Whether metadata is expected.
+    pub(super) fn expects_metadata(&self) -> bool {
+        self.metadata.is_some()
+    }
+
     /// The event as the value compared with an actual one: `type`, then `data` and
     /// `metadata` when expected.
-    fn to_value(&self) -> Value {
+    pub(super) fn to_value(&self) -> Value {
         let mut event = Map::new();
         event.insert("type".to_owned(), Value::String(self.event_type.clone()));
         if let Some(data) = &self.data {
@@ -159,8 +169,11 @@ impl DeciderCase<'_, '_> {
     /// decider).
     pub fn then(self, expected: &DeciderExpectation) -> Result<Verdict> {
         let module = self.spec.module.module();
-        let events = recorded(&self.spec.given);
         let mut verdict = Verdict::default();
+        let history = self.spec.history();
+        let Some(events) = fault_or_error(history, "given (upcast)", &mut verdict)? else {
+            return Ok(verdict);
+        };
         let Some(state) = fault_or_error(fold(module, &events), "given", &mut verdict)? else {
             return Ok(verdict);
         };

@@ -38,19 +38,23 @@ mod location;
 pub mod matching;
 mod projection;
 pub mod spec;
+mod upcaster;
 
 pub use decider::{DeciderCase, DeciderExpectation, DeciderSpec, DeciderWorld, ExpectedEvent};
 pub use error::{Error, Result};
 pub use matching::{IgnorePath, Mode, Rules};
 pub use projection::{ExpectedDocuments, ProjectionSpec, ProjectionWorld};
 pub use spec::{CaseReport, SpecFile};
+pub use upcaster::{UpcasterSpec, UpcasterWorld};
 
 use crate::runtime::{Event, Module, Runtime};
-use crate::store::DEFAULT_PARTITION;
+use crate::store::{DEFAULT_PARTITION, RecordedEvent};
+use crate::upcasting::UpcasterSet;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// The stream of a given event that names none.
@@ -67,6 +71,7 @@ pub struct Spec<'m, 'r, W> {
     module: &'m ModuleUnderTest<'r>,
     given: Vec<GivenEvent>,
     rules: Rules,
+    upcasters: Option<Arc<UpcasterSet>>,
     world: PhantomData<W>,
 }
 
@@ -77,6 +82,7 @@ impl<'m, 'r, W> Spec<'m, 'r, W> {
             module,
             given: Vec::new(),
             rules: Rules::default(),
+            upcasters: None,
             world: PhantomData,
         }
     }
@@ -91,6 +97,31 @@ impl<'m, 'r, W> Spec<'m, 'r, W> {
     pub fn matching(mut self, rules: Rules) -> Self {
         self.rules = rules;
         self
+    }
+
+    /// Read the given events through `upcasters` (upcaster modules, as the engine
+    /// would with them deployed) before the module sees them: the given events are
+    /// then the stored ones. Two upcasters reading one type are an error.
+    pub fn through(mut self, upcasters: &[&ModuleUnderTest<'_>]) -> Result<Self> {
+        let modules = upcasters
+            .iter()
+            .map(|upcaster| upcaster.fresh().map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
+        self.upcasters = Some(Arc::new(UpcasterSet::new(modules)?));
+        Ok(self)
+    }
+
+    /// The given events as the module reads them: as recorded, then upcast when the
+    /// case runs [`through`](Self::through) upcasters.
+    fn history(&self) -> crate::Result<Vec<Event>> {
+        match &self.upcasters {
+            None => Ok(recorded(&self.given)),
+            Some(set) => Ok(set
+                .upcast(recorded_events(&self.given))?
+                .iter()
+                .map(Event::from)
+                .collect()),
+        }
     }
 }
 
@@ -174,6 +205,26 @@ impl GivenEvent {
         self.partition = partition.to_owned();
         self
     }
+}
+
+/// [`recorded`] as the store's values, for upcasting.
+fn recorded_events(given: &[GivenEvent]) -> Vec<RecordedEvent> {
+    recorded(given)
+        .into_iter()
+        .zip(1u128..)
+        .map(|(event, position)| RecordedEvent {
+            global_position: event.global_position,
+            partition: event.partition,
+            stream: event.stream_id,
+            stream_position: event.stream_position,
+            id: uuid::Uuid::from_u128(position),
+            event_type: event.event_type,
+            data: event.data,
+            metadata: event.metadata,
+            recorded_at: event.recorded_at,
+            tags: event.tags,
+        })
+        .collect()
 }
 
 /// The given events as the store would have recorded them, in order: global

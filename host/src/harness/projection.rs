@@ -9,7 +9,7 @@
 //! batches on whichever instance is free.
 
 use super::Result;
-use super::{Mode, Rules, Spec, Verdict, fault_or_error, parse_json, recorded};
+use super::{Mode, Rules, Spec, Verdict, fault_or_error, parse_json};
 use crate::runtime::Documents;
 use crate::runtime::Event;
 use crate::store::DEFAULT_PARTITION;
@@ -79,7 +79,12 @@ impl<'m, 'r> ProjectionSpec<'m, 'r> {
         let module = self.module.module();
         let wanted = module.event_types()?;
         let mut by_partition: BTreeMap<String, Vec<Event>> = BTreeMap::new();
-        for event in recorded(&self.given) {
+        let mut verdict = Verdict::default();
+        let history = self.history();
+        let Some(history) = fault_or_error(history, "given (upcast)", &mut verdict)? else {
+            return Ok(verdict);
+        };
+        for event in history {
             if wanted.is_empty() || wanted.contains(&event.event_type) {
                 by_partition
                     .entry(event.partition.clone())
@@ -87,7 +92,6 @@ impl<'m, 'r> ProjectionSpec<'m, 'r> {
                     .push(event);
             }
         }
-        let mut verdict = Verdict::default();
         let mut actual = BTreeMap::new();
         let mut first = BTreeMap::new();
         for (partition, events) in &by_partition {

@@ -31,13 +31,25 @@
 //!           cart-0: {itemCount: 2}
 //!       partitions:         # optional: documents of other partitions, same shape
 //!         tenant-b: {cart_summary: {cart-0: null}}
+//!   - name: an upcaster case has no `when` and expects `upcast`
+//!     given:                # the events as stored
+//!       - {type: ItemAdded, data: {unitPrice: 117}}
+//!     then:
+//!       upcast:             # the events readers see, in order
+//!         - {type: ItemAdded, data: {price: {amount: 117, currency: EUR}}}
 //! ```
+//!
+//! A decider or projection spec may read its `given` events through upcasters, as the
+//! engine does with them deployed: `upcasters: [cart-upcaster]` at the top names them,
+//! and [`SpecFile::run_with`] (`refold test --upcaster cart-upcaster=FILE`) is given
+//! the modules. The `given` events are then the stored ones.
 
 use super::decider::{DeciderExpectation, DeciderSpec, ExpectedEvent};
 use super::location::{Step, YamlLines};
 use super::projection::{ExpectedDocuments, ProjectionSpec};
+use super::upcaster::UpcasterSpec;
 use super::{Error, Result};
-use super::{GivenEvent, IgnorePath, Mode, ModuleUnderTest, Rules, Verdict};
+use super::{GivenEvent, IgnorePath, Mode, ModuleUnderTest, Rules, Spec, Verdict};
 use crate::runtime::World;
 use crate::store::DEFAULT_PARTITION;
 use serde::Deserialize;
@@ -50,6 +62,7 @@ use std::path::{Path, PathBuf};
 pub struct SpecFile {
     path: PathBuf,
     lines: YamlLines,
+    upcasters: Vec<String>,
     cases: Vec<Case>,
 }
 
@@ -82,6 +95,7 @@ enum Kind {
         expected: DeciderExpectation,
     },
     Projection(ExpectedDocuments),
+    Upcaster(Vec<ExpectedEvent>),
 }
 
 impl Kind {
@@ -89,6 +103,19 @@ impl Kind {
         match self {
             Kind::Decider { .. } => World::Decider,
             Kind::Projection(_) => World::Projection,
+            Kind::Upcaster(_) => World::Upcaster,
+        }
+    }
+
+    /// What a case of this kind looks like, for an error about the wrong world.
+    fn shape(&self) -> &'static str {
+        match self {
+            Kind::Decider { .. } => {
+                "a projection case has no `when` and expects `documents`; an upcaster case has no `when` and expects `upcast`"
+            }
+            Kind::Projection(_) | Kind::Upcaster(_) => {
+                "a decider case needs a `when` and expects `events`, a `rejection` or `invalid`"
+            }
         }
     }
 }
@@ -136,6 +163,7 @@ impl SpecFile {
         Ok(SpecFile {
             path: path.to_owned(),
             lines: YamlLines::new(text),
+            upcasters: raw.upcasters,
             cases,
         })
     }
@@ -145,9 +173,42 @@ impl SpecFile {
         &self.path
     }
 
-    /// Run every case against `module`, in file order. A case for the other world
-    /// (a decider case for a projection module, or the reverse) is an error.
+    /// The upcasters the file's `given` events are read through, by name.
+    pub fn upcasters(&self) -> &[String] {
+        &self.upcasters
+    }
+
+    /// Run every case against `module`, in file order. A case for another world
+    /// (a decider case for a projection module, say) is an error, and so is a file
+    /// that names upcasters (see [`run_with`](Self::run_with)).
     pub fn run(&self, module: &ModuleUnderTest<'_>) -> Result<Vec<CaseReport>> {
+        self.run_with(module, &[])
+    }
+
+    /// [`run`](Self::run), reading the `given` events through the upcasters the file
+    /// names, found among `upcasters` by module name (others are not used).
+    pub fn run_with(
+        &self,
+        module: &ModuleUnderTest<'_>,
+        upcasters: &[&ModuleUnderTest<'_>],
+    ) -> Result<Vec<CaseReport>> {
+        let named = self
+            .upcasters
+            .iter()
+            .map(|name| {
+                upcasters
+                    .iter()
+                    .find(|u| u.module().info().name == *name)
+                    .copied()
+                    .ok_or_else(|| Error::Spec {
+                        file: self.path.clone(),
+                        case: None,
+                        problem: format!(
+                            "the file reads its events through upcaster '{name}', which was not given: pass it (refold test --upcaster {name}=FILE)"
+                        ),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let info = module.module().info();
         if let Some(case) = self.cases.iter().find(|c| c.kind.world() != info.world) {
             return Err(Error::Spec {
@@ -158,12 +219,7 @@ impl SpecFile {
                     case.kind.world().name(),
                     info.name,
                     info.world.name(),
-                    match case.kind {
-                        Kind::Decider { .. } =>
-                            "a projection case has no `when` and expects `documents`",
-                        Kind::Projection(_) =>
-                            "a decider case needs a `when` and expects `events`, a `rejection` or `invalid`",
-                    }
+                    case.kind.shape()
                 ),
             });
         }
@@ -173,7 +229,7 @@ impl SpecFile {
                 Ok(CaseReport {
                     name: case.name.clone(),
                     line: self.lines.case(case.index),
-                    verdict: case.run(module, &self.lines)?,
+                    verdict: case.run(module, &self.lines, &named)?,
                 })
             })
             .collect()
@@ -181,11 +237,15 @@ impl SpecFile {
 }
 
 impl Case {
-    fn run(&self, module: &ModuleUnderTest<'_>, lines: &YamlLines) -> Result<Verdict> {
+    fn run(
+        &self,
+        module: &ModuleUnderTest<'_>,
+        lines: &YamlLines,
+        upcasters: &[&ModuleUnderTest<'_>],
+    ) -> Result<Verdict> {
         match &self.kind {
-            Kind::Decider { command, expected } => DeciderSpec::new(module)
-                .given(self.given.iter().cloned())
-                .matching(self.rules.clone())
+            Kind::Decider { command, expected } => self
+                .spec(DeciderSpec::new(module), upcasters)?
                 .when(command.clone())
                 .written_at(
                     lines.clone(),
@@ -196,10 +256,29 @@ impl Case {
                     ],
                 )
                 .then(expected),
-            Kind::Projection(expected) => ProjectionSpec::new(module)
+            Kind::Projection(expected) => self
+                .spec(ProjectionSpec::new(module), upcasters)?
+                .then_documents(expected),
+            Kind::Upcaster(expected) => UpcasterSpec::new(module)
                 .given(self.given.iter().cloned())
                 .matching(self.rules.clone())
-                .then_documents(expected),
+                .then_events(expected.iter().cloned()),
+        }
+    }
+
+    /// `spec` with this case's history and rules, reading through `upcasters`.
+    fn spec<'m, 'r, W>(
+        &self,
+        spec: Spec<'m, 'r, W>,
+        upcasters: &[&ModuleUnderTest<'_>],
+    ) -> Result<Spec<'m, 'r, W>> {
+        let spec = spec
+            .given(self.given.iter().cloned())
+            .matching(self.rules.clone());
+        if upcasters.is_empty() {
+            Ok(spec)
+        } else {
+            spec.through(upcasters)
         }
     }
 }
@@ -241,6 +320,24 @@ fn case(index: usize, raw: RawCase, file_rules: &Rules) -> std::result::Result<C
         .map(|(index, event)| given_event(event).map_err(|p| format!("given[{index}]: {p}")))
         .collect::<std::result::Result<_, _>>()?;
     let then = raw.then;
+    if let Some(upcast) = then.upcast {
+        if raw.when.is_some()
+            || then.events.is_some()
+            || then.rejection.is_some()
+            || then.invalid.is_some()
+            || then.documents.is_some()
+            || then.partitions.is_some()
+        {
+            return Err("`then` expects `upcast`, which is all an upcaster case has: no `when`, and no `events`, `rejection`, `invalid` or `documents`".to_owned());
+        }
+        return Ok(Case {
+            index,
+            name: raw.name,
+            given,
+            rules,
+            kind: Kind::Upcaster(expected_events(upcast)),
+        });
+    }
     let answers: Vec<&str> = [
         ("events", then.events.is_some()),
         ("rejection", then.rejection.is_some()),
@@ -322,21 +419,7 @@ fn decider_expectation(
     invalid: Option<Value>,
 ) -> std::result::Result<DeciderExpectation, String> {
     if let Some(events) = events {
-        return Ok(DeciderExpectation::Events(
-            events
-                .into_iter()
-                .map(|raw| {
-                    let event = match raw.data {
-                        Some(data) => ExpectedEvent::new(&raw.event_type, data),
-                        None => ExpectedEvent::of_type(&raw.event_type),
-                    };
-                    match raw.metadata {
-                        Some(metadata) => event.with_metadata(metadata),
-                        None => event,
-                    }
-                })
-                .collect(),
-        ));
+        return Ok(DeciderExpectation::Events(expected_events(events)));
     }
     match (rejection, invalid) {
         (Some(rejection), _) => {
@@ -365,6 +448,22 @@ fn refusal(key: &str, value: Value) -> std::result::Result<Option<String>, Strin
             kind_of(&other)
         )),
     }
+}
+
+fn expected_events(events: Vec<RawExpectedEvent>) -> Vec<ExpectedEvent> {
+    events
+        .into_iter()
+        .map(|raw| {
+            let event = match raw.data {
+                Some(data) => ExpectedEvent::new(&raw.event_type, data),
+                None => ExpectedEvent::of_type(&raw.event_type),
+            };
+            match raw.metadata {
+                Some(metadata) => event.with_metadata(metadata),
+                None => event,
+            }
+        })
+        .collect()
 }
 
 fn expected_documents(
@@ -410,6 +509,8 @@ struct RawFile {
     mode: Option<Mode>,
     #[serde(default)]
     ignore: Vec<String>,
+    #[serde(default)]
+    upcasters: Vec<String>,
     cases: Vec<RawCase>,
 }
 
@@ -446,6 +547,7 @@ struct RawThen {
     invalid: Option<Value>,
     documents: Option<Collections>,
     partitions: Option<BTreeMap<String, Collections>>,
+    upcast: Option<Vec<RawExpectedEvent>>,
 }
 
 #[derive(Deserialize)]

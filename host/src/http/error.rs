@@ -214,6 +214,25 @@ impl From<Error> for ApiError {
             Error::Guest { module, .. } | Error::StateNotJson { module, .. } => {
                 (S::INTERNAL_SERVER_ERROR, "guest-fault", Some(module), None)
             }
+            Error::UpcasterOverlap {
+                module,
+                other,
+                event_type,
+            } => (
+                S::CONFLICT,
+                "upcaster-overlap",
+                Some(module),
+                Some(json!({ "other": other, "value": event_type })),
+            ),
+            Error::UpcastCycle {
+                modules,
+                event_type,
+            } => (
+                S::INTERNAL_SERVER_ERROR,
+                "upcast-cycle",
+                modules.first(),
+                Some(json!({ "modules": modules, "value": event_type })),
+            ),
             Error::UnknownModule(module) => (S::NOT_FOUND, "unknown-module", Some(module), None),
             Error::WorldChange {
                 module,

@@ -43,6 +43,9 @@ pub(crate) struct StreamQuery {
     /// `forward` (default) or `backward`.
     direction: Option<String>,
     limit: Option<usize>,
+    /// `true`: the events as stored, not upcast.
+    #[serde(default)]
+    raw: bool,
 }
 
 /// `GET /streams/{stream}`.
@@ -68,10 +71,11 @@ pub(crate) async fn stream(
     let partition = query
         .partition
         .unwrap_or_else(|| DEFAULT_PARTITION.to_owned());
-    let store = state.engine.store();
-    let events = store
-        .read_stream(&partition, &stream, from, direction, limit)
+    let events = state
+        .engine
+        .read_stream(&partition, &stream, from, direction, limit, query.raw)
         .await?;
+    let store = state.engine.store();
     let version = store.stream_version(&partition, &stream).await?;
     let page = StreamPage {
         version,
@@ -96,6 +100,9 @@ pub(crate) struct LogQuery {
     category: Option<String>,
     /// A query as JSON, `{"items": [{"types"?: [..], "tags"?: [..]}]}`.
     query: Option<String>,
+    /// `true`: the events as stored, not upcast.
+    #[serde(default)]
+    raw: bool,
 }
 
 impl LogQuery {
@@ -155,9 +162,11 @@ pub(crate) async fn log(
     let filter = query.filter()?;
     let after = query.after.unwrap_or(0);
     let limit = query.limit.unwrap_or(100).min(MAX_READ);
-    let store = state.engine.store();
-    let events = store.read_log(after, &filter, limit).await?;
-    let head = store.head();
+    let events = state
+        .engine
+        .read_log(after, &filter, limit, query.raw)
+        .await?;
+    let head = state.engine.store().head();
     let page = LogPage {
         head,
         events: events.iter().map(EventView::of).collect(),
@@ -189,6 +198,7 @@ pub(crate) async fn live(
         shutdown: state.shutdown.clone(),
         state,
         filter,
+        raw: query.raw,
         after,
         pending: Vec::new().into_iter(),
     };
@@ -204,6 +214,7 @@ struct Feed {
     state: AppState,
     shutdown: watch::Receiver<bool>,
     filter: LogFilter,
+    raw: bool,
     after: u64,
     pending: std::vec::IntoIter<RecordedEvent>,
 }
@@ -228,8 +239,7 @@ impl Feed {
             let read = self
                 .state
                 .engine
-                .store()
-                .read_log(self.after, &self.filter, 500)
+                .read_log(self.after, &self.filter, 500, self.raw)
                 .await;
             match read.map_err(ApiError::from) {
                 Ok(events) if !events.is_empty() => self.pending = events.into_iter(),

@@ -11,7 +11,7 @@ use super::runner::{self, Progress, RunnerContext, RunnerShared};
 use super::{ProjectionConfig, ProjectionLogic, ProjectionStatus, Runner, StreamSnapshots};
 use crate::runtime::{Module, Runtime};
 use crate::store::{
-    Definition, EventStore, FailurePolicy, Generation, LeaseStore, ListQuery, Page,
+    BuiltBy, Definition, EventStore, FailurePolicy, Generation, LeaseStore, ListQuery, Page,
     ProjectionStore, Storage,
 };
 use crate::sync::{blocking, lock};
@@ -180,7 +180,7 @@ impl ProjectionEngine {
             if self.inner.store.definition(logic.name()).await?.is_none() {
                 self.inner
                     .store
-                    .create(logic.name(), &logic.built_by(), policy)
+                    .create(logic.name(), &self.inner.built_by(logic), policy)
                     .await?;
             }
         }
@@ -465,6 +465,15 @@ impl Slot {
 }
 
 impl Inner {
+    /// What `logic` builds a generation with now: its own identity, and the upcaster
+    /// set deployed now.
+    fn built_by(&self, logic: &dyn ProjectionLogic) -> BuiltBy {
+        BuiltBy {
+            upcasters: self.runtime.upcasters().current().identity().to_owned(),
+            ..logic.built_by()
+        }
+    }
+
     async fn deploy(
         self: &Arc<Self>,
         logic: Arc<dyn ProjectionLogic>,
@@ -472,7 +481,7 @@ impl Inner {
         finished: &mut Vec<JoinHandle<()>>,
     ) -> Result<()> {
         let name = logic.name().to_owned();
-        let built_by = logic.built_by();
+        let built_by = self.built_by(logic.as_ref());
         let _one_deploy_at_a_time = self.deploying.lock().await;
         let stored = self.store.definition(&name).await?;
         let decided = {
@@ -572,7 +581,10 @@ impl Inner {
             .get(name)
             .and_then(|slot| slot.active.logic.as_ref().map(|(logic, _)| logic.clone()))
             .ok_or_else(|| Error::UnknownProjection(name.to_owned()))?;
-        let generation = self.store.add_generation(name, &logic.built_by()).await?;
+        let generation = self
+            .store
+            .add_generation(name, &self.built_by(logic.as_ref()))
+            .await?;
         let mut slots = lock(&self.slots);
         let slot = slots
             .get_mut(name)
@@ -609,6 +621,7 @@ impl Inner {
             lease_ttl: self.config.lease_ttl,
             handle: self.handle.clone(),
             filter: logic.filter()?,
+            upcasters: self.runtime.upcasters().clone(),
             batch_size: self.config.batch_size,
             document_cache_bytes: self.config.document_cache_bytes,
             retry_delay: self.config.retry_delay,

@@ -49,6 +49,7 @@ impl ProjectionLogic for Module {
             module: info.name.clone(),
             version: info.version,
             identity: info.hash.clone(),
+            upcasters: String::new(),
         }
     }
 
@@ -89,6 +90,7 @@ impl<P: refold_guest::Projection> ProjectionLogic for NativeProjection<P> {
             module: self.name.clone(),
             version: 0,
             identity: format!("native:{}", self.name),
+            upcasters: String::new(),
         }
     }
 

@@ -107,6 +107,7 @@ mod tests {
                 module: "m".into(),
                 version: number,
                 identity: identity.into(),
+                upcasters: String::new(),
             },
             checkpoint: 10 * number,
             fault: None,

@@ -36,6 +36,7 @@ use crate::store::{
     ProjectionStore, RecordedEvent,
 };
 use crate::sync::lock;
+use crate::upcasting::Upcasters;
 use crate::{Error, Result, chain};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -63,6 +64,8 @@ pub(super) struct RunnerShared {
     pub(super) generation: u64,
     module: String,
     version: u64,
+    /// The upcaster set recorded with the generation.
+    upcasters: String,
     /// Whether this generation is the one queries read (and `wait_for` watches).
     active: AtomicBool,
     published: Arc<watch::Sender<Progress>>,
@@ -103,6 +106,7 @@ impl RunnerShared {
             generation: generation.generation,
             module: generation.built_by.module.clone(),
             version: generation.built_by.version,
+            upcasters: generation.built_by.upcasters.clone(),
             active: AtomicBool::new(active),
             published,
             tracked: Mutex::new(Tracked {
@@ -185,6 +189,7 @@ impl RunnerShared {
             generation: self.generation,
             module: self.module.clone(),
             version: self.version,
+            upcasters: self.upcasters.clone(),
             checkpoint: tracked.checkpoint,
             head,
             lag: head.saturating_sub(tracked.checkpoint),
@@ -286,6 +291,8 @@ pub(super) struct RunnerContext {
     /// The runtime the store's futures run on.
     pub(super) handle: Handle,
     pub(super) filter: LogFilter,
+    /// The deployed upcasters: each batch is read in the current shape of its events.
+    pub(super) upcasters: Arc<Upcasters>,
     pub(super) batch_size: usize,
     /// Bytes of committed documents kept in memory between batches.
     pub(super) document_cache_bytes: usize,
@@ -524,9 +531,10 @@ impl Runner {
             return Ok(Step::Idle(checkpoint));
         }
         let batch_size = self.context.batch_size.max(1);
+        let upcasters = self.context.upcasters.current();
         let events = self.context.handle.block_on(self.context.events.read_log(
             checkpoint,
-            &self.context.filter,
+            &upcasters.stored_filter(&self.context.filter),
             batch_size,
         ))?;
         let last_read = events.last().map_or(0, |e| e.global_position);
@@ -537,6 +545,7 @@ impl Runner {
         } else {
             last_read
         };
+        let events = upcasters.upcast_filtered(events, &self.context.filter)?;
         let _batch = tracing::info_span!(
             "projection batch",
             projection = %self.shared.projection,

@@ -58,6 +58,7 @@ impl ProjectionLogic for StreamSnapshots {
             module: self.decider.name().to_owned(),
             version: self.decider.version(),
             identity: self.identity.clone(),
+            upcasters: String::new(),
         }
     }
 

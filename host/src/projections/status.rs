@@ -97,6 +97,9 @@ pub struct GenerationStatus {
     pub module: String,
     /// That module's version.
     pub version: u64,
+    /// The identity of the upcaster set the generation was started under (empty: none).
+    /// The runner reads through the set deployed now; a rebuild records it.
+    pub upcasters: String,
     /// Every event up to this global position is applied.
     pub checkpoint: u64,
     /// The log's head.

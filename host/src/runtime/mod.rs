@@ -24,6 +24,7 @@ pub use module::{Module, ModuleInfo, PoolStats};
 pub use sandbox::Documents;
 
 use crate::store::AppendLimits;
+use crate::upcasting::Upcasters;
 use crate::{Error, Result, sync};
 use cache::ComponentCache;
 use module::{Deciders, EPOCH_TICK, Either, Pool};
@@ -191,6 +192,7 @@ pub struct Runtime {
     cache: ComponentCache,
     config: RuntimeConfig,
     deployed: RwLock<HashMap<String, Arc<Module>>>,
+    upcasters: Arc<Upcasters>,
     ticking: Arc<AtomicBool>,
 }
 
@@ -225,6 +227,7 @@ impl Runtime {
             cache,
             config,
             deployed: RwLock::new(HashMap::new()),
+            upcasters: Arc::default(),
             ticking,
         })
     }
@@ -332,6 +335,7 @@ impl Runtime {
         module.info.version = version(previous);
         let module = Arc::new(module);
         deployed.insert(module.info.name.clone(), module.clone());
+        self.upcasters.deployed(&module);
         tracing::info!(module = %module.info.name, version = module.info.version, hash = %module.info.hash, world = module.info.world.name(), "module deployed");
         module
     }
@@ -344,6 +348,11 @@ impl Runtime {
             .get(name)
             .cloned()
             .ok_or_else(|| Error::UnknownModule(name.to_owned()))
+    }
+
+    /// The deployed upcasters: the set every read applies (see [`crate::upcasting`]).
+    pub fn upcasters(&self) -> &Arc<Upcasters> {
+        &self.upcasters
     }
 
     /// The current version of every deployed module, by name.

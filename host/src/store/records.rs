@@ -43,6 +43,10 @@ pub struct BuiltBy {
     pub version: u64,
     /// Identifies the logic's version: another identity means another read model.
     pub identity: String,
+    /// The identity of the upcaster set the generation was started under (see
+    /// [`UpcasterSet::identity`](crate::upcasting::UpcasterSet::identity)); empty for
+    /// none. Recorded when the generation is made; a rebuild records the set then.
+    pub upcasters: String,
 }
 
 /// One stored generation of a projection.

@@ -32,7 +32,8 @@ pub(super) async fn definition(
             "SELECT p.policy, p.active_generation, g.generation, g.module, g.module_version,
                     g.identity, g.checkpoint, g.faulted_at, g.fault,
                     (SELECT count(*) FROM projection_skipped s
-                      WHERE s.projection = g.projection AND s.generation = g.generation)
+                      WHERE s.projection = g.projection AND s.generation = g.generation),
+                    g.upcasters
              FROM projections p JOIN projection_generations g ON g.projection = p.name
              WHERE p.name = $1 ORDER BY g.generation",
             &[&name],
@@ -54,6 +55,7 @@ pub(super) async fn definition(
                     module: row.get(3),
                     version: unsigned(row.get(4)),
                     identity: row.get(5),
+                    upcasters: row.get(10),
                 },
                 checkpoint: unsigned(row.get(6)),
                 fault: faulted_at.map(unsigned).zip(fault),
@@ -141,14 +143,15 @@ async fn insert_generation(
     client
         .execute(
             "INSERT INTO projection_generations
-               (projection, generation, module, module_version, identity, checkpoint)
-             VALUES ($1, $2, $3, $4, $5, 0)",
+               (projection, generation, module, module_version, identity, checkpoint, upcasters)
+             VALUES ($1, $2, $3, $4, $5, 0, $6)",
             &[
                 &name,
                 &int(generation),
                 &built_by.module,
                 &int(built_by.version),
                 &built_by.identity,
+                &built_by.upcasters,
             ],
         )
         .await?;

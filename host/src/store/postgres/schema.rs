@@ -74,7 +74,8 @@ CREATE TABLE event_tags (
 ",
 ];
 
-const PROJECTIONS: &[&str] = &["
+const PROJECTIONS: &[&str] = &[
+    "
 CREATE TABLE projections (
     name TEXT PRIMARY KEY,
     policy TEXT NOT NULL,
@@ -111,7 +112,10 @@ CREATE TABLE projection_documents (
     document JSONB NOT NULL,
     PRIMARY KEY (projection, generation, partition, collection, id)
 );
-"];
+",
+    // 2: the upcaster set each generation was started under.
+    "ALTER TABLE projection_generations ADD COLUMN upcasters TEXT NOT NULL DEFAULT '';",
+];
 
 const MODULES: &[&str] = &["
 CREATE TABLE module_blobs (

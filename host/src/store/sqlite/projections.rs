@@ -38,7 +38,8 @@ pub(super) fn definition(conn: &Connection, name: &str) -> rusqlite::Result<Opti
         "SELECT g.generation, g.module, g.module_version, g.identity, g.checkpoint,
                 g.faulted_at, g.fault,
                 (SELECT count(*) FROM projection_skipped s
-                  WHERE s.projection = g.projection AND s.generation = g.generation)
+                  WHERE s.projection = g.projection AND s.generation = g.generation),
+                g.upcasters
          FROM projection_generations g WHERE g.projection = ?1 ORDER BY g.generation",
     )?;
     let generations = statement
@@ -51,6 +52,7 @@ pub(super) fn definition(conn: &Connection, name: &str) -> rusqlite::Result<Opti
                     module: row.get(1)?,
                     version: row.get(2)?,
                     identity: row.get(3)?,
+                    upcasters: row.get(8)?,
                 },
                 checkpoint: row.get(4)?,
                 fault: faulted_at.zip(fault),
@@ -116,9 +118,16 @@ fn insert_generation(
 ) -> rusqlite::Result<Generation> {
     conn.execute(
         "INSERT INTO projection_generations
-           (projection, generation, module, module_version, identity, checkpoint)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-        generation_params(&name, &generation, built_by).as_slice(),
+           (projection, generation, module, module_version, identity, checkpoint, upcasters)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+        params![
+            name,
+            generation,
+            built_by.module,
+            built_by.version,
+            built_by.identity,
+            built_by.upcasters
+        ],
     )?;
     Ok(Generation {
         generation,
