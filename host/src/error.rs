@@ -263,7 +263,8 @@ pub enum Error {
     /// A command came with the id of a recorded command, but is another command (its
     /// decider, stream, command or metadata differ); nothing was decided or appended.
     #[error(
-        "command id '{command_id}' in partition '{partition}' was used already for another command (to decider '{decider}' for stream '{stream}'): resend that command unchanged to get its outcome, or give this one an id of its own"
+        "command id '{command_id}' in partition '{partition}' was used already for another command (to decider '{decider}'{}): resend that command unchanged to get its outcome, or give this one an id of its own",
+        for_stream(stream)
     )]
     IdempotencyKeyReused {
         /// The partition the ids are unique in.
@@ -272,7 +273,7 @@ pub enum Error {
         command_id: String,
         /// The decider of the recorded command.
         decider: String,
-        /// The stream of the recorded command.
+        /// The stream of the recorded command (empty for a query decider's command).
         stream: String,
     },
     /// Other writers changed the stream on every attempt; nothing was appended.
@@ -578,5 +579,15 @@ fn returned(value: Option<usize>, measure: Measure, limit: usize) -> String {
     match value {
         Some(value) => format!("{value} {measure}"),
         None => format!("more than {limit} {measure} (the host stopped reading at the limit)"),
+    }
+}
+
+/// ` for stream 'S'`, or nothing for a command that names no stream (a query
+/// decider's).
+fn for_stream(stream: &str) -> String {
+    if stream.is_empty() {
+        String::new()
+    } else {
+        format!(" for stream '{stream}'")
     }
 }

@@ -1,6 +1,7 @@
 //! Commands sent with an id: a resend gets the first outcome (events or rejection)
 //! and decides and appends nothing, another command under the id is refused, and two
-//! handlers sending one id at once append one set of events.
+//! handlers sending one id at once append one set of events; the same for a query
+//! decider's command.
 
 use super::{add_item, engine, open_cart};
 use crate::support::{block_on, both_backends};
@@ -114,5 +115,30 @@ fn two_handlers_sending_one_command_id_at_once_append_one_set_of_events(backend:
     assert_eq!(events.len() as u64, 1 + ROUNDS, "one ItemAdded per command id");
     let replayed = e.handler.metrics().replayed + other.metrics().replayed;
     assert_eq!(replayed, ROUNDS, "one send of each id was answered from the other's record");
+}
+}
+
+both_backends! {
+fn a_query_deciders_command_with_an_id_is_answered_once(backend: Backend) {
+    use crate::commands::query::{courses, define, subscribe, subscribers};
+    let (store, handler) = courses(backend, 10);
+    let send = |id: &str, command: &str| {
+        block_on(handler.handle_query_request("courses", CommandRequest::query(command).with_id(id)))
+    };
+    block_on(handler.handle_query("courses", DEFAULT_PARTITION, &define("c1", 5))).unwrap();
+    let first = send("sub-1", &subscribe("c1", "ann")).unwrap();
+    let again = send("sub-1", &subscribe("c1", "ann")).unwrap();
+    assert!(again.replayed && !first.replayed);
+    assert_eq!(again.events, first.events);
+    assert_eq!(subscribers(&store, "c1"), 1, "subscribed once");
+    let metadata: serde_json::Value = serde_json::from_str(&first.events[0].metadata).unwrap();
+    assert_eq!(metadata["refold"]["commandId"], "sub-1");
+    match send("sub-1", &subscribe("c1", "bob")) {
+        Err(Error::IdempotencyKeyReused { command_id, stream, .. }) => {
+            assert_eq!((command_id.as_str(), stream.as_str()), ("sub-1", ""))
+        }
+        other => panic!("expected the reused id to be refused, got {other:?}"),
+    }
+    assert_eq!(subscribers(&store, "c1"), 1);
 }
 }

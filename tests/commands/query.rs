@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 
 /// A store of `backend` and a handler with the course decider deployed as `courses`,
 /// deciding each command up to `attempts` times.
-fn courses(backend: Backend, attempts: u32) -> (TestStore, Arc<CommandHandler>) {
+pub(super) fn courses(backend: Backend, attempts: u32) -> (TestStore, Arc<CommandHandler>) {
     let store = TestStore::new(backend);
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     runtime.deploy(runtime.load("courses", &guests::wasm(COURSES)).unwrap());
@@ -30,18 +30,18 @@ fn send(
     block_on(handler.handle_query("courses", DEFAULT_PARTITION, command))
 }
 
-fn define(course: &str, capacity: usize) -> String {
+pub(super) fn define(course: &str, capacity: usize) -> String {
     format!(
         r#"{{"type":"DefineCourse","data":{{"courseId":"{course}","name":"Course {course}","capacity":{capacity}}}}}"#
     )
 }
 
-fn subscribe(course: &str, student: &str) -> String {
+pub(super) fn subscribe(course: &str, student: &str) -> String {
     format!(r#"{{"type":"Subscribe","data":{{"courseId":"{course}","studentId":"{student}"}}}}"#)
 }
 
 /// Subscribers of `course`, from the log: subscriptions minus unsubscriptions.
-fn subscribers(store: &TestStore, course: &str) -> usize {
+pub(super) fn subscribers(store: &TestStore, course: &str) -> usize {
     let query = Query::item(
         QueryItem::types(["StudentSubscribed", "StudentUnsubscribed"])
             .with_tags([format!("course:{course}")]),

@@ -27,11 +27,9 @@ fn command(id: &str, stream: &str, decision: Decision) -> NewCommand {
 
 /// An append of `count` `Counted` events (fresh ids) to `stream`.
 fn events(stream: &str, expected: ExpectedVersion, count: u64) -> Decision {
-    Decision::Append(AppendRequest::new(
-        stream,
-        expected,
-        (1..=count).map(counted).collect(),
-    ))
+    Decision::Append(
+        AppendRequest::new(stream, expected, (1..=count).map(counted).collect()).into(),
+    )
 }
 
 fn record(store: &dyn EventStore, command: NewCommand) -> CommandWrite {
@@ -43,7 +41,7 @@ fn a_record_is_written_with_its_events_and_then_found_instead_of_written_again(b
     let store = TestStore::new(backend);
     let CommandWrite::Written {
         record: first,
-        appended: Some(appended),
+        appended,
     } = record(&*store, command("k-1", "s-1", events("s-1", ExpectedVersion::NoStream, 2)))
     else {
         panic!("the first record of an id is written with its events");
@@ -59,7 +57,8 @@ fn a_record_is_written_with_its_events_and_then_found_instead_of_written_again(b
         (first.decider.as_str(), first.stream.as_str(), first.module_version),
         ("cart", "s-1", 3)
     );
-    assert_eq!(appended.events, whole_log(&*store));
+    assert_eq!(appended.len(), 1, "one stream's append");
+    assert_eq!(appended[0].events, whole_log(&*store));
     let found = |partition: &str, id: &str| block_on(store.command(partition, id)).unwrap();
     assert_eq!(found(DEFAULT_PARTITION, "k-1"), Some(first.clone()));
     assert_eq!(found("other", "k-1"), None, "ids are kept per partition");
@@ -80,11 +79,12 @@ fn a_record_is_written_with_its_events_and_then_found_instead_of_written_again(b
     for (id, outcome) in [("k-2", rejected), ("k-3", nothing)] {
         let CommandWrite::Written {
             record: written,
-            appended: None,
+            appended,
         } = record(&*store, command(id, "s-1", Decision::Outcome(outcome.clone())))
         else {
             panic!("an outcome without events is written alone");
         };
+        assert!(appended.is_empty(), "{appended:?}");
         assert_eq!(written.outcome, outcome);
         assert_eq!(found(DEFAULT_PARTITION, id), Some(written));
     }
@@ -117,14 +117,12 @@ fn a_refused_append_leaves_no_record_and_an_exact_resend_is_recorded_with_the_st
     // records, say): recording the command names the events stored, writing none.
     let request = AppendRequest::new("s-1", ExpectedVersion::NoStream, vec![counted(1), counted(2)]);
     let original = block_on(store.append(request.clone())).unwrap();
-    let CommandWrite::Written {
-        record,
-        appended: Some(appended),
-    } = record(&*store, command("k-1", "s-1", Decision::Append(request)))
+    let CommandWrite::Written { record, appended } =
+        record(&*store, command("k-1", "s-1", Decision::Append(request.into())))
     else {
         panic!("an exact resend is recorded");
     };
-    assert_eq!(appended, original);
+    assert_eq!(appended, [original]);
     assert_eq!(
         record.outcome,
         RecordedOutcome::Decided {

@@ -48,6 +48,7 @@ mod cache;
 mod identity;
 mod logic;
 mod metadata;
+mod prepared;
 mod query;
 mod request;
 
@@ -58,18 +59,16 @@ pub use request::{CommandRequest, RefoldKeys};
 use crate::failpoint::Failpoint;
 use crate::runtime::{DecideError, NewEvent, Runtime};
 use crate::store::{
-    AppendOutcome, AppendRequest, CommandRecord, CommandWrite, Decision, Direction, EventData,
-    EventStore, ExpectedVersion, LogFilter, NewCommand, RecordedEvent, RecordedOutcome, Snapshot,
+    AppendRequest, Direction, EventData, EventStore, ExpectedVersion, RecordedEvent,
+    RecordedOutcome, Snapshot,
 };
 use crate::sync::blocking;
 use crate::upcasting::UpcasterSet;
 use crate::{Error, GuestFault, Result};
 use cache::{CachedState, StateCache, StreamKey};
-use identity::Identity;
-use metadata::Envelope;
+use prepared::{Appended, Prepared};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use uuid::Uuid;
 
 /// Settings of a [`CommandHandler`].
 #[derive(Debug, Clone)]
@@ -217,123 +216,47 @@ impl CommandHandler {
         logic: Arc<dyn DeciderLogic>,
         request: CommandRequest,
     ) -> Result<CommandOutcome> {
-        let CommandRequest {
-            partition,
-            stream,
-            envelope,
-            keys,
-        } = request;
-        let (partition, stream) = (partition.as_str(), stream.as_str());
-        check_command(logic.name(), partition, stream, &envelope)?;
-        let malformed = |reason: String, field: Option<String>| Error::MalformedCommand {
-            module: logic.name().to_owned(),
-            stream: stream.to_owned(),
-            reason,
-            field,
-        };
-        let envelope =
-            Envelope::parse(&envelope).map_err(|bad| malformed(bad.reason, Some(bad.pointer)))?;
-        let metadata = CommandMetadata::resolve(keys.or(envelope.keys), envelope.user)
-            .map_err(|reason| malformed(reason, None))?;
-        let identity = metadata.id_given().then(|| {
-            Identity::new(
-                metadata.command_id(),
-                logic.name(),
-                stream,
-                &envelope.command,
-                metadata.user(),
-            )
-        });
-        if let Some(identity) = &identity
-            && let Some(record) = self.store.command(partition, &identity.command_id).await?
-        {
-            return self.replay(identity, record).await;
+        let named = request.stream.clone();
+        let prepared = Prepared::new(logic.name(), logic.version(), request, &named)?;
+        if let Some(replayed) = self.recorded(&prepared).await? {
+            return Ok(replayed);
         }
+        let (partition, stream) = (prepared.partition.as_str(), prepared.stream.as_str());
         let upcasters = self.runtime.upcasters().current();
         let key = StreamKey::new(logic.as_ref(), &upcasters, partition, stream);
         let mut current = self
             .cached_or_loaded(&logic, &upcasters, &key, false)
             .await?;
-        let command: Arc<str> = envelope.command.into();
-        let context_metadata: Arc<str> = metadata.to_json().into();
         for attempt in 1..=self.config.max_attempts {
-            let (decided_on, decided) =
-                decide(&logic, &key, current, &command, &context_metadata).await?;
+            let (decided_on, decided) = decide(&logic, &key, current, &prepared).await?;
             current = decided_on;
-            let record = |decision| NewCommand {
-                partition: partition.to_owned(),
-                command_id: metadata.command_id().to_owned(),
-                decider: logic.name().to_owned(),
-                stream: stream.to_owned(),
-                fingerprint: identity
-                    .as_ref()
-                    .map(|i| i.fingerprint.clone())
-                    .unwrap_or_default(),
-                module_version: logic.version(),
-                attempts: attempt,
-                decision,
-            };
             let events = match decided {
                 Ok(events) => events,
                 Err(refusal) => {
                     self.rejected.fetch_add(1, Ordering::Relaxed);
                     self.cache.put(key, current);
                     let error = refused(logic.name(), refusal);
-                    // A rejection is the outcome of a command with an id: a resend
-                    // gets it again. One the decider cannot read is not recorded.
-                    if let (Some(identity), Error::Rejected { message, .. }) = (&identity, &error) {
-                        let rejected = RecordedOutcome::Rejected {
-                            message: message.clone(),
-                        };
-                        let write = self
-                            .store
-                            .record_command(record(Decision::Outcome(rejected)))
-                            .await?;
-                        if let CommandWrite::Found(first) = write {
-                            return self.replay(identity, first).await;
-                        }
-                    }
-                    return Err(error);
+                    return self.rejection(&prepared, attempt, error).await;
                 }
             };
-            let outcome = |events, stream_version, position| CommandOutcome {
-                events,
-                stream_version,
-                position,
-                module: logic.name().to_owned(),
-                module_version: logic.version(),
-                attempts: attempt,
-                command_id: metadata.command_id().to_owned(),
-                replayed: false,
-            };
             if events.is_empty() {
-                if let Some(identity) = &identity {
-                    let nothing = RecordedOutcome::Decided {
-                        stream_version: current.version,
-                        positions: None,
-                    };
-                    let write = self
-                        .store
-                        .record_command(record(Decision::Outcome(nothing)))
-                        .await?;
-                    if let CommandWrite::Found(first) = write {
-                        return self.replay(identity, first).await;
-                    }
+                let nothing = RecordedOutcome::Decided {
+                    stream_version: current.version,
+                    positions: None,
+                };
+                if let Some(first) = self.record_outcome(&prepared, attempt, nothing).await? {
+                    return Ok(first);
                 }
                 self.handled.fetch_add(1, Ordering::Relaxed);
                 let version = current.version;
                 self.cache.put(key, current);
-                return Ok(outcome(Vec::new(), version, None));
+                return Ok(prepared.outcome(attempt, Vec::new(), version, None));
             }
             if let Err(fault) = check_streams(logic.name(), stream, &events) {
                 self.cache.put(key, current);
                 return Err(fault);
             }
-            let ids = EventIds {
-                identity: identity.as_ref(),
-                decider: logic.name(),
-            };
-            let pending = pending(partition, stream, current.version, events, &metadata, ids);
+            let pending = pending(&prepared, current.version, events);
             let (decided_on, folded) = fold_decided(&logic, current, pending).await?;
             current = decided_on;
             let (next, pending) = match folded {
@@ -349,31 +272,23 @@ impl CommandHandler {
                 expected: ExpectedVersion::Exact(current.version),
                 events: pending.into_iter().map(event_data).collect(),
             };
-            let appended = match &identity {
-                None => self.store.append(request).await,
-                Some(identity) => {
-                    match self
-                        .store
-                        .record_command(record(Decision::Append(request)))
-                        .await
-                    {
-                        Ok(CommandWrite::Written { appended, .. }) => {
-                            Ok(appended.expect("a command's append is recorded with its outcome"))
-                        }
-                        Ok(CommandWrite::Found(first)) => {
-                            return self.replay(identity, first).await;
-                        }
-                        Err(error) => Err(error),
-                    }
-                }
-            };
-            match appended {
-                Ok(appended) => {
+            match self
+                .append_command(&prepared, attempt, request.into())
+                .await
+            {
+                Ok(Appended::Now(mut appended)) => {
                     Failpoint::CommandAfterAppend.reached();
-                    return Ok(self
-                        .appended(&key, current.version, next, appended, outcome)
-                        .await);
+                    let appended = appended.pop().expect("one outcome per append");
+                    let outcome = prepared.outcome(
+                        attempt,
+                        appended.events,
+                        appended.stream_version,
+                        Some(appended.last_position),
+                    );
+                    self.appended(&key, current.version, next).await;
+                    return Ok(outcome);
                 }
+                Ok(Appended::Replayed(first)) => return Ok(first),
                 Err(Error::Conflict { .. }) => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
                     current = self.catch_up(&logic, &upcasters, &key, current).await?;
@@ -392,17 +307,10 @@ impl CommandHandler {
         })
     }
 
-    /// The outcome of a command whose events were `appended`, taking the stream from
-    /// `from` (a version) to the state `next`: a snapshot saved when a mark was
-    /// crossed, `next` cached.
-    async fn appended(
-        &self,
-        key: &StreamKey,
-        from: u64,
-        next: CachedState,
-        appended: AppendOutcome,
-        outcome: impl FnOnce(Vec<RecordedEvent>, u64, Option<u64>) -> CommandOutcome,
-    ) -> CommandOutcome {
+    /// After a command's events were appended, taking the stream from `from` (a
+    /// version) to the state `next`: a snapshot saved when a mark was crossed, `next`
+    /// cached.
+    async fn appended(&self, key: &StreamKey, from: u64, next: CachedState) {
         self.handled.fetch_add(1, Ordering::Relaxed);
         if self.crossed_snapshot_mark(from, next.version) {
             // The events are written: a snapshot that cannot be saved now is saved at
@@ -412,56 +320,6 @@ impl CommandHandler {
             }
         }
         self.cache.put(key.clone(), next);
-        outcome(
-            appended.events,
-            appended.stream_version,
-            Some(appended.last_position),
-        )
-    }
-
-    /// The answer to a command sent with the id of `record`: its recorded outcome,
-    /// when it is the same command; refused when it is another.
-    async fn replay(&self, identity: &Identity, record: CommandRecord) -> Result<CommandOutcome> {
-        if record.fingerprint != identity.fingerprint {
-            return Err(Error::IdempotencyKeyReused {
-                partition: record.partition,
-                command_id: record.command_id,
-                decider: record.decider,
-                stream: record.stream,
-            });
-        }
-        self.replayed.fetch_add(1, Ordering::Relaxed);
-        let (stream_version, positions) = match record.outcome {
-            RecordedOutcome::Rejected { message } => {
-                return Err(Error::Rejected {
-                    module: record.decider,
-                    message,
-                });
-            }
-            RecordedOutcome::Decided {
-                stream_version,
-                positions,
-            } => (stream_version, positions),
-        };
-        let events = match positions {
-            None => Vec::new(),
-            Some((first, last)) => {
-                let count = usize::try_from(last + 1 - first).unwrap_or(usize::MAX);
-                self.store
-                    .read_log(first - 1, &LogFilter::default(), count)
-                    .await?
-            }
-        };
-        Ok(CommandOutcome {
-            events,
-            stream_version,
-            position: positions.map(|(_, last)| last),
-            module: record.decider,
-            module_version: record.module_version,
-            attempts: record.attempts,
-            command_id: record.command_id,
-            replayed: true,
-        })
     }
 
     /// The current state of `stream` as `logic` folds it, and the version it includes:
@@ -628,21 +486,16 @@ impl CommandHandler {
     }
 }
 
-/// Ask `logic` to decide `command` on `state`, with the command's `metadata` in its
-/// context, on the blocking pool; gives the state back with the decision.
+/// Ask `logic` to decide the `prepared` command (its context holding the command's
+/// metadata) on `state`, on the blocking pool; gives the state back with the decision.
 async fn decide(
     logic: &Arc<dyn DeciderLogic>,
     key: &StreamKey,
     state: CachedState,
-    command: &Arc<str>,
-    metadata: &Arc<str>,
+    prepared: &Prepared,
 ) -> Result<(CachedState, std::result::Result<Vec<NewEvent>, DecideError>)> {
-    let (logic, key, command, metadata) = (
-        logic.clone(),
-        key.clone(),
-        command.clone(),
-        metadata.clone(),
-    );
+    let (logic, key) = (logic.clone(), key.clone());
+    let (command, metadata) = (prepared.command.clone(), prepared.context.clone());
     blocking(move || {
         let stream = StreamAt {
             partition: &key.partition,
@@ -712,39 +565,21 @@ fn check_streams(module: &str, stream: &str, events: &[NewEvent]) -> Result<()> 
     }
 }
 
-/// How a command's events get their ids: derived from the command's id when it was
-/// given one, else fresh (UUID v7).
-#[derive(Clone, Copy)]
-struct EventIds<'a> {
-    identity: Option<&'a Identity>,
-    decider: &'a str,
-}
-
-/// The decided `events` as `evolve` sees them before the append: ids assigned, the
-/// command's `metadata` merged into theirs, at the stream positions after `version`,
-/// with global position 0 and recorded-at empty (the store assigns those when it
-/// appends).
-fn pending(
-    partition: &str,
-    stream: &str,
-    version: u64,
-    events: Vec<NewEvent>,
-    metadata: &CommandMetadata,
-    ids: EventIds<'_>,
-) -> Vec<RecordedEvent> {
+/// The events decided for the `prepared` command as `evolve` sees them before the
+/// append: ids assigned, the command's metadata merged into theirs, at the stream
+/// positions after `version`, with global position 0 and recorded-at empty (the store
+/// assigns those when it appends).
+fn pending(prepared: &Prepared, version: u64, events: Vec<NewEvent>) -> Vec<RecordedEvent> {
     (0u64..)
         .zip(events)
         .map(|(index, event)| RecordedEvent {
             global_position: 0,
-            partition: partition.to_owned(),
-            stream: stream.to_owned(),
+            partition: prepared.partition.clone(),
+            stream: prepared.stream.clone(),
             stream_position: version + 1 + index,
-            id: match ids.identity {
-                Some(identity) => identity.event_id(ids.decider, partition, stream, index),
-                None => Uuid::now_v7(),
-            },
+            id: prepared.event_id(&prepared.stream, index),
             event_type: event.event_type,
-            metadata: metadata.event_metadata(event.metadata.as_deref()),
+            metadata: prepared.metadata.event_metadata(event.metadata.as_deref()),
             data: event.data,
             recorded_at: String::new(),
             tags: event.tags,

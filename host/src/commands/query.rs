@@ -12,31 +12,49 @@
 //! command got there first the condition fails: the handler reads the new matching
 //! events, folds them, and decides again, up to `max_attempts` times. Folded states are
 //! not cached: each command reads its query's events afresh.
+//!
+//! The command comes as an envelope, as a stream decider's does: its metadata goes to
+//! the decider's context and onto every event, and a command with an id is answered
+//! once, from a record that names no stream.
 
-use super::{CommandHandler, CommandOutcome, refused};
+use super::prepared::{Appended, Prepared};
+use super::{CommandHandler, CommandOutcome, CommandRequest, refused};
+use crate::failpoint::Failpoint;
 use crate::runtime::{DeciderContext, Module, NewEvent, Query as GuestQuery};
 use crate::store::{
     AppendCondition, AppendRequest, Appends, ExpectedVersion, LogFilter, Query, QueryItem,
-    RecordedEvent,
+    RecordedEvent, RecordedOutcome,
 };
 use crate::sync::blocking;
 use crate::{Error, GuestFault, Result};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use uuid::Uuid;
 
 /// Events read per page while folding a query's events.
 const PAGE: usize = 1000;
 
 impl CommandHandler {
-    /// Handle `command` (JSON text) in `partition` with the query decider deployed as
-    /// `decider`. The outcome lists every event appended, across the streams the
-    /// decider named; its `stream_version` is that of the last one's stream.
+    /// Handle `command` (a command envelope, JSON text) in `partition` with the query
+    /// decider deployed as `decider`. The outcome lists every event appended, across
+    /// the streams the decider named; its `stream_version` is that of the last one's
+    /// stream.
     pub async fn handle_query(
         &self,
         decider: &str,
         partition: &str,
         command: &str,
+    ) -> Result<CommandOutcome> {
+        let request = CommandRequest::query(command).in_partition(partition);
+        self.handle_query_request(decider, request).await
+    }
+
+    /// Handle `request` (made with [`CommandRequest::query`]: it names no stream) with
+    /// the query decider deployed as `decider`. A command with an id is answered once,
+    /// as a stream decider's is.
+    pub async fn handle_query_request(
+        &self,
+        decider: &str,
+        request: CommandRequest,
     ) -> Result<CommandOutcome> {
         let module = self.runtime.module(decider)?;
         if !module.is_query_decider() {
@@ -44,18 +62,27 @@ impl CommandHandler {
                 module: decider.to_owned(),
             });
         }
-        super::check_command(decider, partition, &format!("{decider}-query"), command)?;
-        let command: Arc<str> = command.into();
+        let named = format!("{decider}-query");
+        let prepared = Prepared::new(decider, module.info().version, request, &named)?;
+        if let Some(replayed) = self.recorded(&prepared).await? {
+            return Ok(replayed);
+        }
+        let partition = prepared.partition.as_str();
         let query = {
-            let (module, partition, command) =
-                (module.clone(), partition.to_owned(), command.clone());
+            let (module, partition, command) = (
+                module.clone(),
+                partition.to_owned(),
+                prepared.command.clone(),
+            );
             blocking(move || module.query_for(&partition, &command)).await??
         };
         let query = match query {
             Ok(query) => store_query(query),
             Err(refusal) => {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
-                return Err(refused(decider, refusal));
+                return self
+                    .rejection(&prepared, 1, refused(decider, refusal))
+                    .await;
             }
         };
         let filter = LogFilter::query(query.clone()).in_partition(partition);
@@ -70,34 +97,34 @@ impl CommandHandler {
                 stream_id: None,
                 partition: partition.to_owned(),
                 version: read_to,
-                metadata: "{}".to_owned(),
+                metadata: prepared.context.to_string(),
             };
             let decided = {
-                let (module, state, command) = (module.clone(), state.clone(), command.clone());
+                let (module, state, command) =
+                    (module.clone(), state.clone(), prepared.command.clone());
                 blocking(move || module.decide_in(&context, &state, &command)).await??
             };
             let events = match decided {
                 Ok(events) => events,
                 Err(refusal) => {
                     self.rejected.fetch_add(1, Ordering::Relaxed);
-                    return Err(refused(decider, refusal));
+                    return self
+                        .rejection(&prepared, attempt, refused(decider, refusal))
+                        .await;
                 }
             };
-            let outcome = |events, stream_version, position| CommandOutcome {
-                events,
-                stream_version,
-                position,
-                module: decider.to_owned(),
-                module_version: module.info().version,
-                attempts: attempt,
-                command_id: String::new(),
-                replayed: false,
-            };
             if events.is_empty() {
+                let nothing = RecordedOutcome::Decided {
+                    stream_version: 0,
+                    positions: None,
+                };
+                if let Some(first) = self.record_outcome(&prepared, attempt, nothing).await? {
+                    return Ok(first);
+                }
                 self.handled.fetch_add(1, Ordering::Relaxed);
-                return Ok(outcome(Vec::new(), 0, None));
+                return Ok(prepared.outcome(attempt, Vec::new(), 0, None));
             }
-            let pending = pending(decider, partition, events)?;
+            let pending = pending(&prepared, events)?;
             {
                 let (module, state, pending) = (module.clone(), state.clone(), pending.clone());
                 blocking(move || {
@@ -112,14 +139,16 @@ impl CommandHandler {
                     after: Some(read_to),
                     partition: Some(partition.to_owned()),
                 });
-            match self.store.append_all(appends).await {
-                Ok(appended) => {
+            match self.append_command(&prepared, attempt, appends).await {
+                Ok(Appended::Now(appended)) => {
+                    Failpoint::CommandAfterAppend.reached();
                     self.handled.fetch_add(1, Ordering::Relaxed);
                     let stream_version = appended.last().map_or(0, |a| a.stream_version);
                     let position = appended.iter().map(|a| a.last_position).max();
                     let events = appended.into_iter().flat_map(|a| a.events).collect();
-                    return Ok(outcome(events, stream_version, position));
+                    return Ok(prepared.outcome(attempt, events, stream_version, position));
                 }
+                Ok(Appended::Replayed(first)) => return Ok(first),
                 Err(Error::AppendConditionFailed { .. }) => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
                 }
@@ -188,17 +217,17 @@ fn store_query(query: GuestQuery) -> Query {
     }
 }
 
-/// The decided `events` as `evolve` sees them before the append: ids assigned, each
-/// in the stream it names, with stream and global positions 0 and recorded-at empty
-/// (the store assigns those). A query decider must name every event's stream.
-fn pending(module: &str, partition: &str, events: Vec<NewEvent>) -> Result<Vec<RecordedEvent>> {
-    events
-        .into_iter()
-        .enumerate()
+/// The events decided for the `prepared` command as `evolve` sees them before the
+/// append: ids assigned and the command's metadata merged into theirs, each in the
+/// stream it names, with stream and global positions 0 and recorded-at empty (the
+/// store assigns those). A query decider must name every event's stream.
+fn pending(prepared: &Prepared, events: Vec<NewEvent>) -> Result<Vec<RecordedEvent>> {
+    (0u64..)
+        .zip(events)
         .map(|(index, event)| {
             let Some(stream) = event.stream_id else {
                 return Err(Error::Guest {
-                    module: module.to_owned(),
+                    module: prepared.decider.clone(),
                     function: "decide",
                     fault: GuestFault::Malformed(format!(
                         "event {index} names no stream: a query decider names the stream of every event it decides"
@@ -207,13 +236,13 @@ fn pending(module: &str, partition: &str, events: Vec<NewEvent>) -> Result<Vec<R
             };
             Ok(RecordedEvent {
                 global_position: 0,
-                partition: partition.to_owned(),
+                partition: prepared.partition.clone(),
+                id: prepared.event_id(&stream, index),
                 stream,
                 stream_position: 0,
-                id: Uuid::now_v7(),
                 event_type: event.event_type,
+                metadata: prepared.metadata.event_metadata(event.metadata.as_deref()),
                 data: event.data,
-                metadata: event.metadata.unwrap_or_else(|| "{}".to_owned()),
                 recorded_at: String::new(),
                 tags: event.tags,
             })

@@ -15,7 +15,7 @@ use crate::store::DEFAULT_PARTITION;
 pub struct CommandRequest {
     /// The stream's partition.
     pub partition: String,
-    /// The stream the command is for.
+    /// The stream the command is for (empty for a query decider's command).
     pub stream: String,
     /// The command envelope, as JSON text.
     pub envelope: String,
@@ -32,6 +32,12 @@ impl CommandRequest {
             envelope: envelope.into(),
             keys: RefoldKeys::default(),
         }
+    }
+
+    /// `envelope` for a query decider, in the default partition: it names no stream
+    /// (`stream` stays empty; the decider names the stream of each event).
+    pub fn query(envelope: impl Into<String>) -> Self {
+        CommandRequest::new("", envelope)
     }
 
     /// The same command in another partition.

@@ -74,6 +74,23 @@ impl From<Error> for ApiError {
                     "actual": actual,
                 })),
             ),
+            Error::IdempotencyKeyReused {
+                partition,
+                command_id,
+                stream,
+                ..
+            } => {
+                let mut details = json!({ "commandId": command_id, "partition": partition });
+                if !stream.is_empty() {
+                    details["stream"] = json!(stream);
+                }
+                (
+                    S::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    None,
+                    Some(details),
+                )
+            }
             Error::AppendConditionFailed {
                 position,
                 after,
@@ -92,21 +109,6 @@ impl From<Error> for ApiError {
                 "invalid-event-query",
                 None,
                 Some(with_field(json!({}), field)),
-            ),
-            Error::IdempotencyKeyReused {
-                partition,
-                command_id,
-                stream,
-                ..
-            } => (
-                S::UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused",
-                None,
-                Some(json!({
-                    "commandId": command_id,
-                    "partition": partition,
-                    "stream": stream,
-                })),
             ),
             Error::TooManyConflicts {
                 partition, stream, ..

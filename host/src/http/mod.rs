@@ -10,7 +10,7 @@
 //! | route | what |
 //! | --- | --- |
 //! | `POST /commands/{decider}/{stream}` | handle a command (body: the command JSON, with an optional `metadata`; headers `Idempotency-Key`, `X-Correlation-Id`, `traceparent`) |
-//! | `POST /commands/{decider}` | handle a command for a query decider (no stream) |
+//! | `POST /commands/{decider}` | handle a command for a query decider (no stream; the same body and headers) |
 //! | `POST /streams` | append to several streams at once, all or nothing (`{"appends": [{"stream", "partition"?, "expectedVersion"?, "events"}]}`) |
 //! | `POST /streams/{stream}` | append events under an expected version |
 //! | `GET /streams/{stream}` | read a stream (`from`, `direction`, `limit`) |

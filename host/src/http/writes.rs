@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::{AppState, PartitionQuery};
-use crate::commands::{CommandRequest, RefoldKeys};
+use crate::commands::{CommandOutcome, CommandRequest, RefoldKeys};
 use crate::engine::DeployOptions;
 use crate::projections::FailurePolicy;
 use crate::store::{AppendRequest, Appends, DEFAULT_PARTITION, EventData, ExpectedVersion};
@@ -25,19 +25,13 @@ pub(crate) async fn command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let envelope = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("the command is not UTF-8 text"))?;
-    let partition = query.partition();
-    let keys = RefoldKeys {
-        command_id: header(&headers, "idempotency-key")?,
-        correlation_id: header(&headers, "x-correlation-id")?,
-        causation_id: None,
-        traceparent: header(&headers, "traceparent")?,
-    };
-    let request = CommandRequest::new(stream.as_str(), envelope)
-        .in_partition(partition.as_str())
-        .with_keys(keys);
-    let span = tracing::info_span!("command", %decider, %stream, %partition);
+    let request = command_request(
+        CommandRequest::new(stream.as_str(), ""),
+        query,
+        &headers,
+        &body,
+    )?;
+    let span = tracing::info_span!("command", %decider, %stream, partition = %request.partition);
     let outcome = async {
         let outcome = state
             .engine
@@ -56,14 +50,65 @@ pub(crate) async fn command(
     }
     .instrument(span)
     .await?;
-    let mut response = Json(OutcomeView::of(&outcome)).into_response();
+    Ok(outcome_response(&outcome))
+}
+
+/// `POST /commands/{decider}`: a command for a query decider, whose consistency
+/// boundary is a query over tagged events rather than a stream. The same body and
+/// headers as a stream decider's command.
+pub(crate) async fn query_command(
+    State(state): State<AppState>,
+    Path(decider): Path<String>,
+    Query(query): Query<PartitionQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request = command_request(CommandRequest::query(""), query, &headers, &body)?;
+    let span = tracing::info_span!("command", %decider, partition = %request.partition);
+    let outcome = state
+        .engine
+        .commands()
+        .handle_query_request(&decider, request)
+        .instrument(span)
+        .await?;
+    Ok(outcome_response(&outcome))
+}
+
+/// `request` with the body as its envelope, in the query's partition, with Refold's
+/// keys from the headers.
+fn command_request(
+    request: CommandRequest,
+    query: PartitionQuery,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<CommandRequest, ApiError> {
+    let envelope = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("the command is not UTF-8 text"))?;
+    let keys = RefoldKeys {
+        command_id: header(headers, "idempotency-key")?,
+        correlation_id: header(headers, "x-correlation-id")?,
+        causation_id: None,
+        traceparent: header(headers, "traceparent")?,
+    };
+    Ok(CommandRequest {
+        envelope: envelope.to_owned(),
+        ..request
+    }
+    .in_partition(query.partition())
+    .with_keys(keys))
+}
+
+/// A command's outcome as its answer: `Idempotent-Replayed: true` when it is the
+/// recorded outcome of an earlier send.
+fn outcome_response(outcome: &CommandOutcome) -> Response {
+    let mut response = Json(OutcomeView::of(outcome)).into_response();
     if outcome.replayed {
         response.headers_mut().insert(
             "idempotent-replayed",
             axum::http::HeaderValue::from_static("true"),
         );
     }
-    Ok(response)
+    response
 }
 
 /// The header `name` as text, if sent.
@@ -76,27 +121,6 @@ fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
                 .map_err(|_| ApiError::bad_request(format!("the {name} header is not text")))
         })
         .transpose()
-}
-
-/// `POST /commands/{decider}`: a command for a query decider, whose consistency
-/// boundary is a query over tagged events rather than a stream.
-pub(crate) async fn query_command(
-    State(state): State<AppState>,
-    Path(decider): Path<String>,
-    Query(query): Query<PartitionQuery>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let command = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("the command is not UTF-8 text"))?;
-    let partition = query.partition();
-    let span = tracing::info_span!("command", %decider, %partition);
-    let outcome = state
-        .engine
-        .commands()
-        .handle_query(&decider, &partition, command)
-        .instrument(span)
-        .await?;
-    Ok(Json(OutcomeView::of(&outcome)).into_response())
 }
 
 /// `POST /streams/{stream}`: append events under an expected version.

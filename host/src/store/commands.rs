@@ -8,7 +8,7 @@
 //! positions of the events the command appended (read back from the log on a
 //! resend), or the decider's rejection. Records are kept for as long as the events.
 
-use super::{AppendOutcome, AppendRequest};
+use super::{AppendOutcome, Appends};
 
 /// What a command with an id is to leave in the store: the record, and the events to
 /// append with it.
@@ -20,7 +20,7 @@ pub struct NewCommand {
     pub command_id: String,
     /// The decider that decided it.
     pub decider: String,
-    /// The stream it was for.
+    /// The stream it was for (empty for a query decider's command).
     pub stream: String,
     /// A hash of the command as sent (decider, stream, command, the caller's
     /// metadata): a resend must carry the same.
@@ -36,9 +36,9 @@ pub struct NewCommand {
 /// What a decider decided for a command with an id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Events, appended with the record (the request's partition and stream are the
-    /// command's).
-    Append(AppendRequest),
+    /// Events, appended with the record: one append request, to the command's stream
+    /// (or, for a query decider, to the streams it named, under its condition).
+    Append(Appends),
     /// An outcome without events: a rejection, or no events decided (then its
     /// `positions` are `None`).
     Outcome(RecordedOutcome),
@@ -53,7 +53,7 @@ pub struct CommandRecord {
     pub command_id: String,
     /// The decider that decided it.
     pub decider: String,
-    /// The stream it was for.
+    /// The stream it was for (empty for a query decider's command).
     pub stream: String,
     /// The hash of the command as first sent.
     pub fingerprint: String,
@@ -70,8 +70,9 @@ pub struct CommandRecord {
 /// What a recorded command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordedOutcome {
-    /// The decider decided: the stream's version after the command, and the global
-    /// positions of the first and last event appended (`None` when it decided none).
+    /// The decider decided: the stream's version after the command (of the last
+    /// stream appended to), and the global positions of the first and last event
+    /// appended (`None` when it decided none).
     Decided {
         /// The stream's version after the command.
         stream_version: u64,
@@ -88,12 +89,12 @@ pub enum RecordedOutcome {
 /// What [`EventStore::record_command`](super::EventStore::record_command) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandWrite {
-    /// The record was written now, with the append's outcome when it carried events.
+    /// The record was written now, with the append's outcomes when it carried events.
     Written {
         /// The record as stored.
         record: CommandRecord,
-        /// The events appended with it.
-        appended: Option<AppendOutcome>,
+        /// The outcome of each stream's append, in order (none without events).
+        appended: Vec<AppendOutcome>,
     },
     /// A record of that id was stored already: nothing was written, and this is it.
     Found(CommandRecord),
@@ -150,11 +151,14 @@ impl RecordedOutcome {
 }
 
 impl RecordedOutcome {
-    /// The outcome of a command whose events were appended as `appended` says.
-    pub(super) fn appended(appended: &AppendOutcome) -> RecordedOutcome {
+    /// The outcome of a command whose events were appended as `appended` says, one
+    /// outcome per stream, in order.
+    pub(super) fn appended(appended: &[AppendOutcome]) -> RecordedOutcome {
+        let first = appended.iter().map(|a| a.first_position).min();
+        let last = appended.iter().map(|a| a.last_position).max();
         RecordedOutcome::Decided {
-            stream_version: appended.stream_version,
-            positions: Some((appended.first_position, appended.last_position)),
+            stream_version: appended.last().map_or(0, |a| a.stream_version),
+            positions: first.zip(last),
         }
     }
 }

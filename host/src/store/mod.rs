@@ -6,9 +6,9 @@
 //! - [`EventStore`]: the events, streams and snapshots, and a watch of the log head.
 //!   Appends are guarded by an [`ExpectedVersion`], and may carry a condition on the
 //!   whole log ([`AppendCondition`]): events carry tags, and a [`Query`] of types and
-//!   tags picks events across streams (the Dynamic Consistency Boundary).
-//!   The records of commands sent with an id ([`CommandRecord`]) live beside the
-//!   events they appended.
+//!   tags picks events across streams (the Dynamic Consistency Boundary). The records
+//!   of commands sent with an id ([`CommandRecord`]) live beside the events they
+//!   appended.
 //! - [`ProjectionStore`]: the projection catalog (generations, checkpoints, faults,
 //!   skipped events) and the read-model documents; a batch's document changes commit
 //!   with its checkpoint in one transaction.
@@ -174,10 +174,10 @@ pub trait EventStore: Send + Sync {
     /// is stored already, in which case nothing is written and the stored record is
     /// the answer ([`CommandWrite::Found`]). Records are never removed.
     ///
-    /// The append is checked as [`append`](Self::append) checks one: a version
-    /// conflict or a refusal writes no record either. An append whose event ids are
-    /// all stored already as one append (an exact resend) writes no events, and the
-    /// record names the events stored.
+    /// The append is checked as [`append_all`](Self::append_all) checks one, its
+    /// condition included: a version conflict, a failed condition or a refusal writes
+    /// no record either. Appends whose event ids are all stored already (an exact
+    /// resend) write no events, and the record names the events stored.
     async fn record_command(&self, command: NewCommand) -> Result<CommandWrite>;
 
     /// The record of the command `command_id` in `partition`, if one is stored. One read.

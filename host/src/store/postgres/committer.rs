@@ -5,11 +5,11 @@
 //! every append waiting at that moment and writes them in one transaction, one lock and
 //! one `COMMIT` for the group, each append in its own savepoint so a conflict or a
 //! reused event id fails that append alone. An append alone skips the savepoint.
+//! Callers hear back only after `COMMIT` returned; the head watch moves right then.
 //!
 //! Command records are written here too, each with its command's events, so that the
 //! look-up of a command's id and the write of its record happen under the log lock:
 //! two nodes racing to record one id take turns, and the second finds the first's.
-//! Callers hear back only after `COMMIT` returned; the head watch moves right then.
 
 use super::events::{self, LOG_LOCK, NOTIFY, Refusal};
 use super::{commands, listen};
@@ -31,14 +31,14 @@ const MAX_GROUP: usize = 256;
 
 /// A write waiting for the committer.
 pub(super) enum Pending {
-    /// One `append_all` (already checked by `validate`): the appends, all or nothing.
+    /// One `append_all` (already checked by `validate`).
     Append {
-        /// The appends and their condition.
+        /// The appends, all or nothing, and their condition.
         appends: Appends,
         /// Where the outcomes go.
         reply: oneshot::Sender<Result<Vec<AppendOutcome>>>,
     },
-    /// One `record_command` (its append already checked by `validate`).
+    /// One `record_command` (its appends already checked by `validate`).
     Command {
         /// The record and its decision.
         command: Box<NewCommand>,
@@ -87,15 +87,18 @@ pub(super) async fn run(shared: Shared, mut jobs: mpsc::UnboundedReceiver<Pendin
     }
 }
 
+/// How one `append_all` went inside the transaction: each stream's new version and
+/// first position, or the index of the request refused (0 for the condition), why,
+/// and the log head it was refused at.
+type Appended = Result<Vec<(u64, u64)>, (usize, Refusal, u64)>;
+
 /// How one write of a group went inside the transaction.
 enum Attempt {
-    /// An `append_all`: each append's stream version and first position, or the index
-    /// of the one refused (0 for the condition), why, and the log head it was refused
-    /// at (resolved after the transaction).
-    Append(Result<Vec<(u64, u64)>, (usize, Refusal, u64)>),
-    /// A command record, resolved inside the transaction, and how many events it
-    /// appended.
-    Command(Result<CommandWrite>, u64),
+    /// An `append_all`, its refusal resolved after the transaction.
+    Append(Appended),
+    /// A command record, resolved inside the transaction, and how many appends and
+    /// events it wrote.
+    Command(Result<CommandWrite>, (u64, u64)),
 }
 
 /// What a group's transaction did.
@@ -174,19 +177,14 @@ async fn commit_group(shared: &Shared, group: Vec<Pending>) {
                         counters.appends.fetch_add(requests.len() as u64, Relaxed);
                         let events: u64 = requests.iter().map(|r| r.events.len() as u64).sum();
                         counters.events_appended.fetch_add(events, Relaxed);
-                        Ok(requests
-                            .into_iter()
-                            .zip(written)
-                            .map(|(request, (version, first))| {
-                                rules::recorded(request, version, first, &recorded_at)
-                            })
-                            .collect())
+                        Ok(recorded(requests, written, &recorded_at))
                     }
                     Err((index, refusal, head)) => {
+                        let after = condition.and_then(|c| c.after);
                         let refusal = Refused {
                             index,
                             refusal,
-                            after: condition.and_then(|c| c.after),
+                            after,
                             head,
                         };
                         refused(counters, &client, requests, refusal).await
@@ -195,16 +193,28 @@ async fn commit_group(shared: &Shared, group: Vec<Pending>) {
                 // A caller that stopped waiting has nobody to tell; its append stands.
                 drop(reply.send(answer));
             }
-            (Pending::Command { reply, .. }, Attempt::Command(answer, events)) => {
-                if events > 0 {
-                    counters.appends.fetch_add(1, Relaxed);
-                    counters.events_appended.fetch_add(events, Relaxed);
-                }
+            (Pending::Command { reply, .. }, Attempt::Command(answer, (appends, events))) => {
+                counters.appends.fetch_add(appends, Relaxed);
+                counters.events_appended.fetch_add(events, Relaxed);
                 drop(reply.send(answer));
             }
             _ => unreachable!("write_group gives each write an attempt of its own kind"),
         }
     }
+}
+
+/// The outcomes of `requests` written as `written` says (each stream's new version and
+/// first position).
+fn recorded(
+    requests: Vec<AppendRequest>,
+    written: Vec<(u64, u64)>,
+    recorded_at: &str,
+) -> Vec<AppendOutcome> {
+    requests
+        .into_iter()
+        .zip(written)
+        .map(|(request, (version, first))| rules::recorded(request, version, first, recorded_at))
+        .collect()
 }
 
 /// The group's transaction: every write in order, under the log lock; the attempts,
@@ -228,10 +238,10 @@ async fn write_group(
                 Attempt::Append(append(&tx, appends, &mut next, grouped, recorded_at).await?)
             }
             Pending::Command { command, .. } => {
-                let (answer, events) =
+                let (answer, written) =
                     record(&shared.counters, &tx, command, &mut next, recorded_at).await?;
                 records |= matches!(answer, Ok(CommandWrite::Written { .. }));
-                Attempt::Command(answer, events)
+                Attempt::Command(answer, written)
             }
         };
         attempts.push(attempt);
@@ -269,16 +279,17 @@ fn failed(error: tokio_postgres::Error) -> GroupFailure {
     }
 }
 
-/// Write the appends of one `append_all` from global position `next` (moved past
-/// them), after checking its condition, in a savepoint when the group has other writes.
+/// Check the condition of one `append_all`, then write its appends from global
+/// position `next` (moved past them), all or nothing; in a savepoint of its own when
+/// `savepoint` says so, else the caller undoes a refusal.
 async fn append(
     tx: &deadpool_postgres::Transaction<'_>,
     appends: &Appends,
     next: &mut u64,
-    grouped: bool,
+    savepoint: bool,
     recorded_at: &str,
-) -> Result<Result<Vec<(u64, u64)>, (usize, Refusal, u64)>, GroupFailure> {
-    if grouped {
+) -> Result<Appended, GroupFailure> {
+    if savepoint {
         super::execute(tx, "SAVEPOINT append", &[])
             .await
             .map_err(failed)?;
@@ -310,13 +321,13 @@ async fn append(
     }
     if refusal.is_some() {
         *next = start;
-        if grouped {
+        if savepoint {
             super::execute(tx, "ROLLBACK TO SAVEPOINT append", &[])
                 .await
                 .map_err(failed)?;
         }
     }
-    if grouped {
+    if savepoint {
         super::execute(tx, "RELEASE SAVEPOINT append", &[])
             .await
             .map_err(failed)?;
@@ -325,6 +336,70 @@ async fn append(
         None => Ok(written),
         Some((index, refusal)) => Err((index, refusal, start - 1)),
     })
+}
+
+/// Record `command` and append its events from global position `next` (moved past
+/// them), in a savepoint, all or nothing; unless its id is recorded already: then the
+/// stored record, and nothing written. A refused append is resolved here, inside the
+/// transaction: an exact resend of events stored already is recorded with them. Gives
+/// the answer, and how many appends and events were written.
+async fn record(
+    counters: &Counters,
+    tx: &deadpool_postgres::Transaction<'_>,
+    command: &NewCommand,
+    next: &mut u64,
+    recorded_at: &str,
+) -> Result<(Result<CommandWrite>, (u64, u64)), GroupFailure> {
+    let found = commands::load(tx, &command.partition, &command.command_id)
+        .await
+        .map_err(|error| GroupFailure {
+            at_commit: false,
+            cause: Arc::new(error),
+        })?;
+    if let Some(found) = found {
+        return Ok((Ok(CommandWrite::Found(found)), (0, 0)));
+    }
+    super::execute(tx, "SAVEPOINT command", &[])
+        .await
+        .map_err(failed)?;
+    let (outcome, appended, written) = match &command.decision {
+        Decision::Outcome(outcome) => (outcome.clone(), Vec::new(), (0, 0)),
+        Decision::Append(appends) => match append(tx, appends, next, false, recorded_at).await? {
+            Ok(written) => {
+                let requests = &appends.appends;
+                let events = requests.iter().map(|r| r.events.len() as u64).sum();
+                let appended = recorded(requests.clone(), written, recorded_at);
+                let written = (requests.len() as u64, events);
+                (RecordedOutcome::appended(&appended), appended, written)
+            }
+            Err((index, refusal, head)) => {
+                super::execute(tx, "ROLLBACK TO SAVEPOINT command", &[])
+                    .await
+                    .map_err(failed)?;
+                let refusal = Refused {
+                    index,
+                    refusal,
+                    after: appends.condition.as_ref().and_then(|c| c.after),
+                    head,
+                };
+                match refused(counters, tx, appends.appends.clone(), refusal).await {
+                    Ok(originals) => (RecordedOutcome::appended(&originals), originals, (0, 0)),
+                    Err(refused) => {
+                        super::execute(tx, "RELEASE SAVEPOINT command", &[])
+                            .await
+                            .map_err(failed)?;
+                        return Ok((Err(refused), (0, 0)));
+                    }
+                }
+            }
+        },
+    };
+    let record = command.record(outcome, recorded_at);
+    commands::insert(tx, &record).await.map_err(failed)?;
+    super::execute(tx, "RELEASE SAVEPOINT command", &[])
+        .await
+        .map_err(failed)?;
+    Ok((Ok(CommandWrite::Written { record, appended }), written))
 }
 
 /// Whether `condition` refuses an append: the position of the first event after its
@@ -341,74 +416,6 @@ async fn check_condition(
         condition.after.unwrap_or(0),
     )
     .await
-}
-
-/// Record `command` and append its events from global position `next` (moved past
-/// them), in a savepoint, all or nothing; unless its id is recorded already: then the
-/// stored record, and nothing written. A refused append is resolved here, inside the
-/// transaction: an exact resend of events stored already is recorded with them. Gives
-/// the answer and how many events were written.
-async fn record(
-    counters: &Counters,
-    tx: &deadpool_postgres::Transaction<'_>,
-    command: &NewCommand,
-    next: &mut u64,
-    recorded_at: &str,
-) -> Result<(Result<CommandWrite>, u64), GroupFailure> {
-    if let Some(found) = commands::load(tx, &command.partition, &command.command_id)
-        .await
-        .map_err(|error| GroupFailure {
-            at_commit: false,
-            cause: Arc::new(error),
-        })?
-    {
-        return Ok((Ok(CommandWrite::Found(found)), 0));
-    }
-    super::execute(tx, "SAVEPOINT command", &[])
-        .await
-        .map_err(failed)?;
-    let (outcome, appended, events) = match &command.decision {
-        Decision::Outcome(outcome) => (outcome.clone(), None, 0),
-        Decision::Append(request) => {
-            match events::try_append(tx, request, *next, recorded_at).await {
-                Ok(version) => {
-                    let appended = rules::recorded(request.clone(), version, *next, recorded_at);
-                    let events = request.events.len() as u64;
-                    *next += events;
-                    (RecordedOutcome::appended(&appended), Some(appended), events)
-                }
-                Err(refusal) => {
-                    super::execute(tx, "ROLLBACK TO SAVEPOINT command", &[])
-                        .await
-                        .map_err(failed)?;
-                    let refusal = Refused {
-                        index: 0,
-                        refusal,
-                        after: None,
-                        head: *next - 1,
-                    };
-                    let resent = refused(counters, tx, vec![request.clone()], refusal)
-                        .await
-                        .map(|mut outcomes| outcomes.pop().expect("one outcome per request"));
-                    match resent {
-                        Ok(original) => (RecordedOutcome::appended(&original), Some(original), 0),
-                        Err(refused) => {
-                            super::execute(tx, "RELEASE SAVEPOINT command", &[])
-                                .await
-                                .map_err(failed)?;
-                            return Ok((Err(refused), 0));
-                        }
-                    }
-                }
-            }
-        }
-    };
-    let record = command.record(outcome, recorded_at);
-    commands::insert(tx, &record).await.map_err(failed)?;
-    super::execute(tx, "RELEASE SAVEPOINT command", &[])
-        .await
-        .map_err(failed)?;
-    Ok((Ok(CommandWrite::Written { record, appended }), events))
 }
 
 /// Why one `append_all` of a group was refused (and rolled back).

@@ -334,9 +334,9 @@ impl EventStore for PgStore {
     }
 
     async fn record_command(&self, command: NewCommand) -> Result<CommandWrite> {
-        if let Decision::Append(request) = &command.decision {
+        if let Decision::Append(appends) = &command.decision {
             validate::check_appends(
-                &Appends::from(request.clone()),
+                appends,
                 self.config.max_event_size,
                 &self.config.append_limits,
             )?;

@@ -690,15 +690,15 @@ impl Writer {
                 return Ok(CommandWrite::Found(found));
             }
             let (outcome, appended) = match &command.decision {
-                Decision::Append(request) => {
+                Decision::Append(appends) => {
                     let (result, wrote) = w
-                        .append(Appends::from(request.clone()), recorded_at)
+                        .append(appends.clone(), recorded_at)
                         .during("append a command's events")?;
-                    let appended = result?.pop().expect("one outcome per request");
+                    let appended = result?;
                     written = wrote;
-                    (RecordedOutcome::appended(&appended), Some(appended))
+                    (RecordedOutcome::appended(&appended), appended)
                 }
-                Decision::Outcome(outcome) => (outcome.clone(), None),
+                Decision::Outcome(outcome) => (outcome.clone(), Vec::new()),
             };
             let record = command.record(outcome, recorded_at);
             commands::insert(&w.conn, &record).during("record a command")?;
