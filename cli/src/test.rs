@@ -129,7 +129,7 @@ fn run_once(runtime: &Runtime, args: &TestArgs) -> anyhow::Result<ExitCode> {
         .upcasters
         .iter()
         .map(|(name, file)| {
-            ModuleUnderTest::load_file(&runtime, name, file)
+            ModuleUnderTest::load_file(runtime, name, file)
                 .with_context(|| format!("cannot load upcaster {}", file.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -21,7 +21,7 @@ fn refold(args: &[&str]) -> Output {
 }
 
 /// [`refold`] with `env` set too.
-fn refold_with(args: &[&str], env: &[(&str, &OsStr)]) -> Output {
+pub(crate) fn refold_with(args: &[&str], env: &[(&str, &OsStr)]) -> Output {
     let child = refold_command(args, env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -97,7 +97,11 @@ fn a_v1_store_reads_as_v2_everywhere_and_raw_reads_show_v1() {
     assert_eq!(raw.len(), 5);
     for event in &raw[1..4] {
         assert_v1(event);
-        assert_eq!(event["metadata"].get("refold"), None, "{event}");
+        assert_eq!(
+            event["metadata"]["refold"].get("upcastFrom"),
+            None,
+            "{event}"
+        );
     }
 
     // Log reads, filtered by the upcast type.

@@ -3,7 +3,6 @@
 //! the Rust API and from `refold test`.
 
 use crate::support::guests::{self, CART_UPCASTER, CART_V2_PRICES};
-use crate::support::server::{Db, refold_on};
 use refold::harness::{ModuleUnderTest, SpecFile};
 use refold::runtime::Runtime;
 
@@ -57,14 +56,12 @@ fn the_rust_and_the_javascript_upcasters_pass_the_same_spec_and_deciders_read_th
     );
 
     // The command line, with the upcaster named on it.
-    let db = Db::new();
     let upcaster = format!(
         "cart-upcaster={}",
         guests::wasm_path(CART_UPCASTER).display()
     );
     let module = guests::wasm_path(CART_V2_PRICES).display().to_string();
-    let output = refold_on(
-        &db.path(),
+    let output = crate::cli::refold_with(
         &[
             "test",
             &module,
@@ -72,7 +69,7 @@ fn the_rust_and_the_javascript_upcasters_pass_the_same_spec_and_deciders_read_th
             "--upcaster",
             &upcaster,
         ],
-        "",
+        &[],
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

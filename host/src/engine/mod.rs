@@ -10,8 +10,8 @@
 //! versions, and every projection resumes from its checkpoint. Deploying a projection
 //! module starts (or blue/green rebuilds) its projection; deploying a decider swaps it
 //! in for the next command and rebuilds the snapshot projections that use it. What a
-//! deploy may do to a name's history (its world, older bytes, rollbacks) is
-//! [`deploys`].
+//! deploy may do to a name's history (its world, older bytes, rollbacks) is decided in
+//! `engine/deploys.rs`.
 
 mod deploys;
 
