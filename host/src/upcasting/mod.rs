@@ -251,7 +251,7 @@ impl UpcasterSet {
     }
 
     /// [`upcast`](Self::upcast) from async code: the guest calls run off the async
-    /// runtime's threads (see [`blocking`]), and nothing moves when none is needed.
+    /// runtime's threads (on the blocking pool), and nothing moves when none is needed.
     pub async fn upcast_async(
         self: &Arc<Self>,
         events: Vec<RecordedEvent>,
