@@ -191,4 +191,14 @@ fn a_v1_store_reads_as_v2_everywhere_and_raw_reads_show_v1() {
         .collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     lines[..2].iter().for_each(assert_v1);
+    // An export is the stored log, whatever is deployed.
+    let output = refold_on(&db.path(), &["export"], "");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let exported: Vec<&str> = stdout.lines().collect();
+    assert_eq!(exported.len(), 6, "{stdout}");
+    for line in &exported[1..4] {
+        assert!(line.contains("\"unitPrice\":1250"), "{line}");
+        assert!(!line.contains("upcastFrom"), "{line}");
+    }
 }
