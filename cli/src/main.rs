@@ -215,11 +215,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `level` (validated when parsed), as text or JSON lines.
+/// Logs go to stderr, filtered by `level` (validated when parsed), as text or JSON
+/// lines; text is coloured only when stderr is a terminal, so a log redirected to a
+/// file holds no escape codes.
 fn init_tracing(level: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::new(level);
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => logs.init(),

@@ -50,25 +50,83 @@ pub fn status(store: &StoreUrl, args: &ProjectionsArgs) -> anyhow::Result<ExitCo
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<24} {:<12} {:>7} {:>10} {:>10} {:>8} {:>9}  LAST ERROR",
-        "NAME", "STATE", "VERSION", "CHECKPOINT", "HEAD", "LAG", "EVENTS/S"
-    );
-    for s in &statuses {
-        let active = &s["active"];
-        println!(
-            "{:<24} {:<12} {:>7} {:>10} {:>10} {:>8} {:>9.0}  {}",
-            s["name"].as_str().unwrap_or_default(),
-            active["state"].as_str().unwrap_or_default(),
-            active["version"],
-            active["checkpoint"],
-            active["head"],
-            active["lag"],
-            active["eventsPerSecond"].as_f64().unwrap_or_default(),
-            active["lastError"].as_str().unwrap_or("-"),
-        );
-    }
+    print!("{}", table(&statuses));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The statuses as a table, each column as wide as its widest cell: names and states
+/// left, figures right, the last error unpadded at the end of its line.
+fn table(statuses: &[serde_json::Value]) -> String {
+    const HEADERS: [&str; 8] = [
+        "NAME",
+        "STATE",
+        "VERSION",
+        "CHECKPOINT",
+        "HEAD",
+        "LAG",
+        "EVENTS/S",
+        "LAST ERROR",
+    ];
+    let rows: Vec<[String; 8]> = statuses
+        .iter()
+        .map(|s| {
+            let active = &s["active"];
+            let figure = |key: &str| active[key].as_u64().unwrap_or_default().to_string();
+            [
+                s["name"].as_str().unwrap_or_default().to_owned(),
+                state_word(active),
+                figure("version"),
+                figure("checkpoint"),
+                figure("head"),
+                figure("lag"),
+                format!(
+                    "{:.0}",
+                    active["eventsPerSecond"].as_f64().unwrap_or_default()
+                ),
+                active["lastError"].as_str().unwrap_or("-").to_owned(),
+            ]
+        })
+        .collect();
+    let mut widths = HEADERS.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 8]| {
+        let mut text = String::new();
+        for (column, cell) in cells.iter().enumerate() {
+            let width = widths[column];
+            match column {
+                0 | 1 => text.push_str(&format!("{cell:<width$}  ")),
+                7 => text.push_str(cell),
+                _ => text.push_str(&format!("{cell:>width$}  ")),
+            }
+        }
+        text.truncate(text.trim_end().len());
+        text.push('\n');
+        text
+    };
+    let mut text = line(HEADERS);
+    for row in &rows {
+        text.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    text
+}
+
+/// A generation's state as the table says it. `stopped` (which the failure policy
+/// `stop` makes easy to misread) is said as `not running` when no process holds the
+/// generation's lease, and as `runs elsewhere` when another process does.
+fn state_word(generation: &serde_json::Value) -> String {
+    let state = generation["state"].as_str().unwrap_or_default();
+    let runner = &generation["runner"];
+    match state {
+        "stopped" if runner.is_object() && runner["thisNode"] != true => {
+            "runs elsewhere".to_owned()
+        }
+        "stopped" => "not running".to_owned(),
+        state => state.to_owned(),
+    }
 }
 
 /// Rebuild a projection's read model from the start, beside the current one.

@@ -15,6 +15,7 @@ mod hostile;
 mod hot_deploy;
 mod lifecycle;
 pub(crate) mod live;
+mod logs;
 mod nodes;
 mod shared_file;
 mod tags;

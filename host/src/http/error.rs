@@ -307,9 +307,7 @@ impl From<Error> for ApiError {
             | Error::Thread { .. }
             | Error::Serve(_) => (S::INTERNAL_SERVER_ERROR, "internal", None, None),
         };
-        if status.is_server_error() {
-            tracing::error!(error = %chain(&error), "request failed");
-        }
+        log_outcome(status, kind, &error);
         ApiError {
             status,
             kind,
@@ -317,6 +315,27 @@ impl From<Error> for ApiError {
             module: module.cloned(),
             details,
         }
+    }
+}
+
+/// Log an error answer at the level its cause deserves: only a fault of the server
+/// (an internal error, a guest's fault) is an ERROR; a projection that stopped at an
+/// event is logged by its runner already, and what the client asked for and did not
+/// get (a wait that timed out, a rejection, a conflict, any 4xx) is the client's
+/// outcome, not the server's failure.
+fn log_outcome(status: StatusCode, kind: &'static str, error: &Error) {
+    let error = chain(error);
+    match (status, kind) {
+        (_, "projection-faulted" | "locked") => {
+            tracing::warn!(status = status.as_u16(), kind, %error, "request not served");
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, _) => {
+            tracing::info!(status = status.as_u16(), kind, %error, "request not served");
+        }
+        (status, _) if status.is_server_error() => {
+            tracing::error!(status = status.as_u16(), kind, %error, "request failed");
+        }
+        _ => tracing::debug!(status = status.as_u16(), kind, %error, "request refused"),
     }
 }
 

@@ -25,6 +25,9 @@
 //! | `GET /projections/{name}/{collection}/{id}` | one document |
 //! | `GET /health`, `GET /metrics` | liveness, Prometheus counters |
 //!
+//! Every answer carries an `X-Request-Id`: the request's own, or one made for it; every
+//! log line written while the request is served carries it too.
+//!
 //! Routes on a stream or a read model take `?partition=` (default `default`).
 //! Read-model routes take `?wait_for=<position>` (and `timeout_ms`) to read only once
 //! the projection has applied the log up to that position: read your own writes.
@@ -33,7 +36,7 @@ mod error;
 mod ops;
 mod read_models;
 mod reads;
-
+mod request_id;
 mod writes;
 
 use crate::engine::Engine;
@@ -155,6 +158,7 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn(request_id::tag))
         .with_state(state)
 }
 

@@ -15,6 +15,7 @@ use serde_json::json;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// Most events one read returns.
 const MAX_READ: usize = 1000;
@@ -201,9 +202,11 @@ pub(crate) async fn live(
         raw: query.raw,
         after,
         pending: Vec::new().into_iter(),
+        span: tracing::Span::current(),
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
-        let event = feed.next().await?;
+        let span = feed.span.clone();
+        let event = feed.next().instrument(span).await?;
         Some((Ok(event), feed))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
@@ -217,6 +220,9 @@ struct Feed {
     raw: bool,
     after: u64,
     pending: std::vec::IntoIter<RecordedEvent>,
+    /// The span of the request that opened the feed: what the feed logs later, after
+    /// the handler has returned, still carries the request's id.
+    span: tracing::Span,
 }
 
 impl Feed {
