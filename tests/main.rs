@@ -14,4 +14,5 @@ mod runtime;
 mod sandbox;
 mod store;
 mod support;
+mod ui;
 mod upcasting;

@@ -566,6 +566,22 @@ pub enum GuestFault {
     Reported(String),
 }
 
+impl GuestFault {
+    /// The kind of fault, as `/metrics` labels it: `deadline`, `memory-limit`, `trap`,
+    /// `malformed`, `output-too-large`, `document` or `reported`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GuestFault::Deadline(_) => "deadline",
+            GuestFault::MemoryLimit { .. } => "memory-limit",
+            GuestFault::Trap(_) => "trap",
+            GuestFault::Malformed(_) => "malformed",
+            GuestFault::OutputTooLarge { .. } => "output-too-large",
+            GuestFault::Document(_) => "document",
+            GuestFault::Reported(_) => "reported",
+        }
+    }
+}
+
 /// Where a failed condition looked from: after a position, or the whole log.
 fn after_text(after: Option<u64>) -> String {
     match after {

@@ -162,7 +162,9 @@ fn health_and_metrics_report_the_engine() {
     let metrics = get(&http, &server.url("/metrics"));
     assert_eq!(metrics.status, 200);
     assert!(
-        metrics.content_type.starts_with("text/plain"),
+        metrics
+            .content_type
+            .starts_with("application/openmetrics-text; version=1.0.0"),
         "{metrics:?}"
     );
     let value = |line_start: &str| -> f64 {
@@ -189,20 +191,20 @@ fn health_and_metrics_report_the_engine() {
         0.0
     );
     assert!(value("refold_guest_calls_total{module=\"cart\",version=\"1\"} ") >= 3.0);
-    assert!(value("refold_guest_call_seconds_total{module=\"cart\",version=\"1\"} ") > 0.0);
+    assert!(value("refold_guest_call_seconds_sum{module=\"cart\"} ") > 0.0);
     assert!(value("refold_guest_idle_instances{module=\"cart\",version=\"1\"} ") >= 1.0);
     assert!(value("refold_guest_idle_memory_bytes{module=\"cart\",version=\"1\"} ") > 0.0);
-    for name in [
-        "refold_commands_total",
-        "refold_rejections_total",
-        "refold_appends_total",
-        "refold_append_conflicts_total",
-        "refold_projection_lag",
-        "refold_guest_call_seconds_total",
+    for declared in [
+        "refold_commands counter",
+        "refold_rejections counter",
+        "refold_appends counter",
+        "refold_append_conflicts counter",
+        "refold_projection_lag gauge",
+        "refold_guest_call_seconds histogram",
     ] {
         assert!(
-            metrics.text.contains(&format!("# TYPE {name} ")),
-            "{name} is declared:\n{}",
+            metrics.text.contains(&format!("# TYPE {declared}\n")),
+            "{declared} is declared:\n{}",
             metrics.text
         );
     }

@@ -16,6 +16,8 @@ mod hot_deploy;
 mod lifecycle;
 pub(crate) mod live;
 mod logs;
+mod metrics;
 mod nodes;
+mod operators;
 mod shared_file;
 mod tags;

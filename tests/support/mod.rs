@@ -2,6 +2,7 @@
 //! components, the cargo examples some tests run as child processes, and waiting with
 //! a deadline.
 
+pub mod browser;
 pub mod guests;
 pub mod postgres;
 pub mod server;

@@ -47,6 +47,7 @@
 mod cache;
 mod identity;
 mod logic;
+mod measured;
 mod metadata;
 mod prepared;
 mod query;
@@ -57,6 +58,7 @@ pub use metadata::CommandMetadata;
 pub use request::{CommandRequest, RefoldKeys};
 
 use crate::failpoint::Failpoint;
+use crate::metrics::Latencies;
 use crate::runtime::{DecideError, NewEvent, Runtime};
 use crate::store::{
     AppendRequest, Direction, EventData, EventStore, ExpectedVersion, RecordedEvent,
@@ -150,6 +152,8 @@ pub struct CommandHandler {
     cache_hits: AtomicU64,
     snapshots_saved: AtomicU64,
     replayed: AtomicU64,
+    /// Seconds of each command, by decider and outcome.
+    latency: Latencies,
 }
 
 impl CommandHandler {
@@ -167,6 +171,7 @@ impl CommandHandler {
             cache_hits: AtomicU64::new(0),
             snapshots_saved: AtomicU64::new(0),
             replayed: AtomicU64::new(0),
+            latency: crate::metrics::latencies(),
         }
     }
 
@@ -212,6 +217,18 @@ impl CommandHandler {
 
     /// Handle `request` with the given decider logic.
     pub async fn handle_request_with(
+        &self,
+        logic: Arc<dyn DeciderLogic>,
+        request: CommandRequest,
+    ) -> Result<CommandOutcome> {
+        let decider = logic.name().to_owned();
+        let (stream, partition) = (request.stream.clone(), request.partition.clone());
+        let command = self.decide_and_append(logic, request);
+        self.measured(&decider, &stream, &partition, command).await
+    }
+
+    /// Handle `request` with `logic`: load, decide, append, retry on conflict.
+    async fn decide_and_append(
         &self,
         logic: Arc<dyn DeciderLogic>,
         request: CommandRequest,

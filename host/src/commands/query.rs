@@ -56,6 +56,18 @@ impl CommandHandler {
         decider: &str,
         request: CommandRequest,
     ) -> Result<CommandOutcome> {
+        let partition = request.partition.clone();
+        let command = self.decide_and_append_by_query(decider, request);
+        self.measured(decider, "", &partition, command).await
+    }
+
+    /// Handle `request` with the query decider `decider`: read its boundary, decide,
+    /// append under the condition that nothing of the boundary changed.
+    async fn decide_and_append_by_query(
+        &self,
+        decider: &str,
+        request: CommandRequest,
+    ) -> Result<CommandOutcome> {
         let module = self.runtime.module(decider)?;
         if !module.is_query_decider() {
             return Err(Error::NotAQueryDecider {

@@ -19,11 +19,14 @@
 //! | `PUT /modules/{name}` | deploy a module (body: the component; `?policy=skip` for a projection, `?replaceWorld=true` to replace a decider by a projection or the reverse) |
 //! | `POST /modules/{name}/rollback` | re-deploy an earlier version's bytes as the next version (body: nothing, or `{"to": N}`; `?replaceWorld=true`) |
 //! | `GET /modules` | the deployed modules |
+//! | `GET /modules/{name}/history` | every deploy of a module, oldest first |
 //! | `GET /projections`, `GET /projections/{name}` | projection status |
 //! | `POST /projections/{name}/rebuild` | rebuild a read model beside the current one |
+//! | `GET /projections/{name}/skipped` | the events a `skip` projection skipped, with their errors (`after`, `limit`) |
 //! | `GET /projections/{name}/{collection}` | list documents (`limit`, `after`, `field`+`value`); a page ends at `limit` documents or [`HttpConfig::page_bytes`], its `next` cursor set |
 //! | `GET /projections/{name}/{collection}/{id}` | one document |
-//! | `GET /health`, `GET /metrics` | liveness, Prometheus counters |
+//! | `GET /health`, `GET /metrics` | liveness; counters, gauges and latency histograms in the Prometheus text format |
+//! | `GET /ui` (`GET /` redirects there) | the admin page ([`ui`]), with `GET /ui/config` and `POST /ui/session` (checks the token) |
 //!
 //! Every answer carries an `X-Request-Id`: the request's own, or one made for it; every
 //! log line written while the request is served carries it too.
@@ -37,6 +40,7 @@ mod ops;
 mod read_models;
 mod reads;
 mod request_id;
+mod ui;
 mod writes;
 
 use crate::engine::Engine;
@@ -143,11 +147,19 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .route("/projections", get(read_models::statuses))
         .route("/projections/{name}", get(read_models::status))
         .route("/projections/{name}/rebuild", post(read_models::rebuild))
+        .route("/projections/{name}/skipped", get(read_models::skipped))
         .route("/projections/{name}/{collection}", get(read_models::list))
         .route(
             "/projections/{name}/{collection}/{id}",
             get(read_models::get),
         )
+        .route("/", get(ui::home))
+        .route("/ui", get(ui::page))
+        .route("/ui/app.js", get(ui::script))
+        .route("/ui/app.css", get(ui::style))
+        .route("/ui/config", get(ui::config))
+        .route("/ui/session", post(ui::session))
+        .route("/modules/{name}/history", get(reads::history))
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(config.body_limit))

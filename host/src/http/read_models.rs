@@ -8,6 +8,7 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::ops::lag_seconds;
 use crate::projections::ListQuery;
 use crate::store::DEFAULT_PARTITION;
 use axum::Json;
@@ -26,12 +27,20 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 const CLAMPED_HEADER: &str = "refold-timeout-clamped";
 
 /// `GET /projections`: the state of every projection, with who runs each generation
-/// (one read of the leases), and which lease owner this node is.
+/// (one read of the leases), how old the oldest event it has not applied is
+/// (`active.lagSeconds`), and which lease owner this node is.
 pub(crate) async fn statuses(State(state): State<AppState>) -> Result<Response, ApiError> {
     let projections = state.engine.projections();
     let mut statuses = projections.status();
     projections.read_runners(&mut statuses).await?;
-    Ok(Json(json!({ "node": projections.owner(), "projections": statuses })).into_response())
+    let mut listed = Vec::with_capacity(statuses.len());
+    for status in &statuses {
+        let mut value = serde_json::to_value(status).unwrap_or_default();
+        let (checkpoint, head) = (status.active.checkpoint, status.active.head);
+        value["active"]["lagSeconds"] = json!(lag_seconds(&state.engine, checkpoint, head).await);
+        listed.push(value);
+    }
+    Ok(Json(json!({ "node": projections.owner(), "projections": listed })).into_response())
 }
 
 /// `GET /projections/{name}`: the state of one projection.
@@ -57,6 +66,36 @@ pub(crate) async fn rebuild(
     projections.read_runners(&mut status).await?;
     let [status] = status;
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+}
+
+/// Query of `GET /projections/{name}/skipped`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SkippedQuery {
+    /// Only the events after this global position.
+    after: Option<u64>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<usize>,
+}
+
+/// `GET /projections/{name}/skipped`: the events the projection skipped under the
+/// `skip` policy, in log order, with the error of each; `next` is the `after` of the
+/// next page when this one is full.
+pub(crate) async fn skipped(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<SkippedQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state
+        .engine
+        .projections()
+        .skipped(&name, query.after.unwrap_or(0), limit)
+        .await?;
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| e.position))
+        .flatten();
+    Ok(Json(json!({ "skipped": events, "next": next })).into_response())
 }
 
 /// Query of the read-model routes.

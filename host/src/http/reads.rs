@@ -271,6 +271,18 @@ pub(crate) async fn modules(State(state): State<AppState>) -> Json<serde_json::V
     Json(json!({ "modules": state.engine.modules() }))
 }
 
+/// `GET /modules/{name}/history`: every deploy of the module `name`, oldest first.
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let deployments = state.engine.history(&name).await?;
+    if deployments.is_empty() {
+        return Err(crate::Error::UnknownModule(name).into());
+    }
+    Ok(Json(json!({ "module": name, "deployments": deployments })))
+}
+
 impl PartitionQuery {
     /// The partition asked for, or the default one.
     pub(crate) fn partition(&self) -> String {

@@ -12,7 +12,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use tracing::Instrument;
 
 /// `POST /commands/{decider}/{stream}`: the body is the command envelope (JSON:
 /// the command, with an optional `metadata`). `Idempotency-Key`, `X-Correlation-Id`
@@ -31,25 +30,18 @@ pub(crate) async fn command(
         &headers,
         &body,
     )?;
-    let span = tracing::info_span!("command", %decider, %stream, partition = %request.partition);
-    let outcome = async {
-        let outcome = state
-            .engine
-            .commands()
-            .handle_request(&decider, request)
-            .await;
-        match &outcome {
-            Ok(outcome) => tracing::debug!(
-                events = outcome.events.len(),
-                stream_version = outcome.stream_version,
-                "command handled"
-            ),
-            Err(error) => tracing::debug!(%error, "command failed"),
-        }
-        outcome
-    }
-    .instrument(span)
-    .await?;
+    let outcome = state
+        .engine
+        .commands()
+        .handle_request(&decider, request)
+        .await?;
+    tracing::debug!(
+        %decider,
+        %stream,
+        events = outcome.events.len(),
+        stream_version = outcome.stream_version,
+        "command handled"
+    );
     Ok(outcome_response(&outcome))
 }
 
@@ -64,12 +56,10 @@ pub(crate) async fn query_command(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request = command_request(CommandRequest::query(""), query, &headers, &body)?;
-    let span = tracing::info_span!("command", %decider, partition = %request.partition);
     let outcome = state
         .engine
         .commands()
         .handle_query_request(&decider, request)
-        .instrument(span)
         .await?;
     Ok(outcome_response(&outcome))
 }

@@ -9,6 +9,7 @@ use super::overlay::DocumentLimits;
 use super::plan::{self, Build, Building, Plan, Running};
 use super::runner::{self, Progress, RunnerContext, RunnerShared};
 use super::{ProjectionConfig, ProjectionLogic, ProjectionStatus, Runner, StreamSnapshots};
+use crate::metrics::Latencies;
 use crate::runtime::{Module, Runtime};
 use crate::store::{
     BuiltBy, Definition, EventStore, FailurePolicy, Generation, LeaseStore, ListQuery, Page,
@@ -47,6 +48,8 @@ struct Inner {
     slots: Mutex<HashMap<String, Slot>>,
     /// Threads of generations that were replaced, joined at shutdown.
     retired: Mutex<Vec<JoinHandle<()>>>,
+    /// Seconds of each batch (apply and commit), by projection.
+    batch_seconds: Latencies,
 }
 
 /// One projection in this process: its runners and what it publishes.
@@ -116,8 +119,27 @@ impl ProjectionEngine {
                 deploying: tokio::sync::Mutex::new(()),
                 slots: Mutex::new(HashMap::new()),
                 retired: Mutex::new(Vec::new()),
+                batch_seconds: crate::metrics::latencies(),
             }),
         }
+    }
+
+    /// The events the projection `name` skipped under the `skip` policy (in its
+    /// active generation), in log order after the global position `after`, at most
+    /// `limit`, with their errors.
+    pub async fn skipped(
+        &self,
+        name: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::store::SkippedEvent>> {
+        self.inner.store.skipped(name, after, limit).await
+    }
+
+    /// Seconds of each batch a runner of this engine applied and committed, by
+    /// projection.
+    pub fn batch_latency(&self) -> &Latencies {
+        &self.inner.batch_seconds
     }
 
     /// Run the projection module `module` under its name with `policy`.
@@ -623,6 +645,10 @@ impl Inner {
             filter: logic.filter()?,
             upcasters: self.runtime.upcasters().clone(),
             batch_size: self.config.batch_size,
+            batch_seconds: self
+                .batch_seconds
+                .get_or_create(&vec![("projection", name.to_owned())])
+                .clone(),
             document_cache_bytes: self.config.document_cache_bytes,
             retry_delay: self.config.retry_delay,
             limits: DocumentLimits {

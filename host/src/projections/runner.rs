@@ -30,6 +30,7 @@
 
 use super::overlay::{DocumentLimits, Overlay, Pending};
 use super::{GenerationStatus, ProjectionLogic, ProjectionState};
+use crate::metrics::observe_since;
 use crate::runtime::Documents;
 use crate::store::{
     Committed, DocumentBatch, EventStore, FailurePolicy, Generation, Lease, LeaseStore, LogFilter,
@@ -38,6 +39,7 @@ use crate::store::{
 use crate::sync::lock;
 use crate::upcasting::Upcasters;
 use crate::{Error, Result, chain};
+use prometheus_client::metrics::histogram::Histogram;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -294,6 +296,8 @@ pub(super) struct RunnerContext {
     /// The deployed upcasters: each batch is read in the current shape of its events.
     pub(super) upcasters: Arc<Upcasters>,
     pub(super) batch_size: usize,
+    /// Seconds of each batch, applied and committed.
+    pub(super) batch_seconds: Histogram,
     /// Bytes of committed documents kept in memory between batches.
     pub(super) document_cache_bytes: usize,
     pub(super) retry_delay: Duration,
@@ -554,7 +558,10 @@ impl Runner {
             events = events.len(),
         )
         .entered();
-        self.process(overlay, &events, read_to, caught_up)
+        let started = Instant::now();
+        let step = self.process(overlay, &events, read_to, caught_up);
+        observe_since(&self.context.batch_seconds, started);
+        step
     }
 
     /// Apply `events` and commit up to `read_to`, finding the failing event if any.

@@ -23,6 +23,7 @@ pub use cache::{CacheStats, content_hash};
 pub use module::{Module, ModuleInfo, PoolStats};
 pub use sandbox::Documents;
 
+use crate::metrics::GuestMetrics;
 use crate::store::AppendLimits;
 use crate::upcasting::Upcasters;
 use crate::{Error, Result, sync};
@@ -175,6 +176,8 @@ pub(crate) struct Limits {
     pub(crate) memory_limit: usize,
     pub(crate) decide_limits: AppendLimits,
     pub(crate) pool: PoolConfig,
+    /// Where guest calls and faults are counted.
+    pub(crate) metrics: Arc<GuestMetrics>,
 }
 
 impl Limits {
@@ -194,6 +197,7 @@ pub struct Runtime {
     deployed: RwLock<HashMap<String, Arc<Module>>>,
     upcasters: Arc<Upcasters>,
     ticking: Arc<AtomicBool>,
+    metrics: Arc<GuestMetrics>,
 }
 
 impl Runtime {
@@ -229,6 +233,7 @@ impl Runtime {
             deployed: RwLock::new(HashMap::new()),
             upcasters: Arc::default(),
             ticking,
+            metrics: Arc::default(),
         })
     }
 
@@ -257,6 +262,7 @@ impl Runtime {
             memory_limit: self.config.memory_limit,
             decide_limits: self.config.decide_limits,
             pool: self.config.pool,
+            metrics: self.metrics.clone(),
         };
         let unlinkable = |error: wasmtime::Error| Error::Unlinkable {
             module: name.to_owned(),
@@ -348,6 +354,11 @@ impl Runtime {
             .get(name)
             .cloned()
             .ok_or_else(|| Error::UnknownModule(name.to_owned()))
+    }
+
+    /// What guest calls took and how they faulted, by module.
+    pub fn guest_metrics(&self) -> &GuestMetrics {
+        &self.metrics
     }
 
     /// The deployed upcasters: the set every read applies (see [`crate::upcasting`]).

@@ -25,6 +25,7 @@ use super::{Contract, Limits, World};
 use crate::store::AppendLimits;
 use crate::sync::lock;
 use crate::{Error, GuestFault, Result};
+use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -66,6 +67,8 @@ pub struct Module {
     limits: Limits,
     instances_created: AtomicU64,
     calls: AtomicU64,
+    /// Seconds of each call, in the runtime's histogram of this module's name.
+    call_seconds: Histogram,
     call_nanos: AtomicU64,
     in_flight: AtomicU64,
     kind: Kind,
@@ -210,7 +213,13 @@ impl Module {
 
     /// A module of `kind` that has made no instance and no call yet.
     fn of_kind(info: ModuleInfo, limits: Limits, kind: Kind) -> Self {
+        let call_seconds = limits
+            .metrics
+            .call_seconds
+            .get_or_create(&vec![("module", info.name.clone())])
+            .clone();
         Module {
+            call_seconds,
             info,
             limits,
             instances_created: AtomicU64::new(0),
@@ -589,6 +598,14 @@ impl Module {
     }
 
     fn fault(&self, function: &'static str, fault: GuestFault) -> Error {
+        self.limits
+            .metrics
+            .faults
+            .get_or_create(&vec![
+                ("module", self.info.name.clone()),
+                ("kind", fault.kind().to_owned()),
+            ])
+            .inc();
         Error::Guest {
             module: self.info.name.clone(),
             function,
@@ -637,8 +654,10 @@ impl Module {
         let result = call(&instance.bindings, &mut instance.store);
         drop(in_flight);
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let took = started.elapsed();
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         self.call_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.call_seconds.observe(took.as_secs_f64());
         match result {
             Ok(result) => {
                 pool.keep(instance, &self.limits.pool);

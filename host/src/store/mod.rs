@@ -38,13 +38,14 @@ mod url;
 pub(crate) mod validate;
 
 pub use commands::{CommandRecord, CommandWrite, Decision, NewCommand, RecordedOutcome};
+pub use counters::StoreHistograms;
 pub use query::{
     AppendCondition, MAX_QUERY_ITEMS, MAX_QUERY_TYPES, MAX_TAG_BYTES, MAX_TAGS, Query, QueryItem,
 };
 pub use records::{
     BuiltBy, Committed, DEFAULT_PAGE_BYTES, Definition, Document, DocumentBatch, DocumentChange,
     DocumentKey, FailurePolicy, Fence, FieldFilter, Generation, Lease, ListQuery, ModuleRecord,
-    NewModule, Page, SnapshotProjection,
+    NewModule, Page, SkippedEvent, SnapshotProjection,
 };
 pub use types::{
     AppendLimits, AppendOutcome, AppendRequest, Appends, DEFAULT_PARTITION, Direction, EventData,
@@ -185,6 +186,12 @@ pub trait EventStore: Send + Sync {
 
     /// Counters of the work done so far.
     fn metrics(&self) -> StoreMetrics;
+
+    /// Histograms of the work done so far (appends' latency, group commits' sizes),
+    /// if the store keeps them.
+    fn histograms(&self) -> Option<&StoreHistograms> {
+        None
+    }
 }
 
 /// The projection catalog and the read-model documents.
@@ -264,6 +271,11 @@ pub trait ProjectionStore: Send + Sync {
 
     /// How many documents `collection` in `partition` holds in the active generation.
     async fn count(&self, name: &str, partition: &str, collection: &str) -> Result<u64>;
+
+    /// The events the active generation of `name` skipped under the `skip` policy, in
+    /// log order after the global position `after`, at most `limit`, with the error
+    /// of each. One read.
+    async fn skipped(&self, name: &str, after: u64, limit: usize) -> Result<Vec<SkippedEvent>>;
 }
 
 /// Deployed modules and the snapshot projections to run.

@@ -291,3 +291,13 @@ impl Lease {
         }
     }
 }
+
+/// An event a projection skipped under the `skip` policy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedEvent {
+    /// The event's global position.
+    pub position: u64,
+    /// Why the projection could not apply it.
+    pub error: String,
+}

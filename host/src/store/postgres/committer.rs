@@ -83,6 +83,7 @@ pub(super) async fn run(shared: Shared, mut jobs: mpsc::UnboundedReceiver<Pendin
             .counters
             .writes_grouped
             .fetch_add(group.len() as u64, Release);
+        shared.counters.grouped(group.len());
         commit_group(&shared, group).await;
     }
 }

@@ -31,13 +31,13 @@ mod modules;
 mod projections;
 mod schema;
 
-use super::counters::Counters;
+use super::counters::{Counters, StoreHistograms};
 use super::{
     AppendOutcome, AppendRequest, Appends, BuiltBy, CommandRecord, CommandWrite, Committed,
     Decision, Definition, Direction, DocumentBatch, DocumentKey, EventStore, FailurePolicy,
     Generation, ImportOutcome, Lease, LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore,
-    NewCommand, NewModule, Page, ProjectionStore, RecordedEvent, Snapshot, SnapshotProjection,
-    Storage, StoreMetrics, validate,
+    NewCommand, NewModule, Page, ProjectionStore, RecordedEvent, SkippedEvent, Snapshot,
+    SnapshotProjection, Storage, StoreMetrics, validate,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -224,14 +224,18 @@ impl EventStore for PgStore {
             self.config.max_event_size,
             &self.config.append_limits,
         )?;
-        let (reply, answer) = oneshot::channel();
-        self.appends
-            .send(committer::Pending::Append { appends, reply })
-            .map_err(|_| Error::StoreClosed)?;
-        // Counted once sent, with Release (read with Acquire): a reader of the metrics
-        // who sees the count knows the append is in the inbox.
-        self.counters.writes_submitted.fetch_add(1, Release);
-        answer.await.map_err(|_| Error::StoreClosed)?
+        let streams = appends.appends.len();
+        let append = async {
+            let (reply, answer) = oneshot::channel();
+            self.appends
+                .send(committer::Pending::Append { appends, reply })
+                .map_err(|_| Error::StoreClosed)?;
+            // Counted once sent, with Release (read with Acquire): a reader of the
+            // metrics who sees the count knows the append is in the inbox.
+            self.counters.writes_submitted.fetch_add(1, Release);
+            answer.await.map_err(|_| Error::StoreClosed)?
+        };
+        self.counters.timed_append(streams, append).await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportOutcome> {
@@ -334,22 +338,27 @@ impl EventStore for PgStore {
     }
 
     async fn record_command(&self, command: NewCommand) -> Result<CommandWrite> {
+        let mut streams = 0;
         if let Decision::Append(appends) = &command.decision {
             validate::check_appends(
                 appends,
                 self.config.max_event_size,
                 &self.config.append_limits,
             )?;
+            streams = appends.appends.len();
         }
-        let (reply, answer) = oneshot::channel();
-        self.appends
-            .send(committer::Pending::Command {
-                command: Box::new(command),
-                reply,
-            })
-            .map_err(|_| Error::StoreClosed)?;
-        self.counters.writes_submitted.fetch_add(1, Release);
-        answer.await.map_err(|_| Error::StoreClosed)?
+        let record = async {
+            let (reply, answer) = oneshot::channel();
+            self.appends
+                .send(committer::Pending::Command {
+                    command: Box::new(command),
+                    reply,
+                })
+                .map_err(|_| Error::StoreClosed)?;
+            self.counters.writes_submitted.fetch_add(1, Release);
+            answer.await.map_err(|_| Error::StoreClosed)?
+        };
+        self.counters.timed_append(streams, record).await
     }
 
     async fn command(&self, partition: &str, command_id: &str) -> Result<Option<CommandRecord>> {
@@ -363,6 +372,10 @@ impl EventStore for PgStore {
 
     fn metrics(&self) -> StoreMetrics {
         self.counters.metrics()
+    }
+
+    fn histograms(&self) -> Option<&StoreHistograms> {
+        Some(&self.counters.histograms)
     }
 }
 
@@ -476,6 +489,11 @@ impl ProjectionStore for PgStore {
     async fn count(&self, name: &str, partition: &str, collection: &str) -> Result<u64> {
         let client = self.client("count documents").await?;
         projections::count(&client, name, partition, collection).await
+    }
+
+    async fn skipped(&self, name: &str, after: u64, limit: usize) -> Result<Vec<SkippedEvent>> {
+        let client = self.client("read skipped events").await?;
+        projections::skipped(&client, name, after, limit).await
     }
 }
 

@@ -16,7 +16,7 @@ use super::{int, unsigned};
 use crate::store::validate::{self, Scalar};
 use crate::store::{
     BuiltBy, Committed, Definition, Document, DocumentBatch, DocumentKey, FailurePolicy,
-    Generation, ListQuery, Page,
+    Generation, ListQuery, Page, SkippedEvent,
 };
 use crate::{Error, Result};
 use deadpool_postgres::GenericClient;
@@ -503,6 +503,46 @@ pub(super) async fn count(
     Ok(unsigned(row.get(0)))
 }
 
+/// Refuse `projection` as unknown unless it is in the catalog.
+async fn known(client: &impl GenericClient, projection: &str, doing: &'static str) -> Result<()> {
+    let known = client
+        .query_opt("SELECT 1 FROM projections WHERE name = $1", &[&projection])
+        .await
+        .during(doing)?;
+    match known {
+        Some(_) => Ok(()),
+        None => Err(Error::UnknownProjection(projection.to_owned())),
+    }
+}
+
+/// The events the active generation of `projection` skipped after `after`.
+pub(super) async fn skipped(
+    client: &impl GenericClient,
+    projection: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<SkippedEvent>> {
+    const DOING: &str = "read skipped events";
+    known(client, projection, DOING).await?;
+    let rows = client
+        .query(
+            "SELECT s.position, s.error FROM projection_skipped s
+             JOIN projections p ON p.name = s.projection AND p.active_generation = s.generation
+             WHERE s.projection = $1 AND s.position > $2
+             ORDER BY s.position LIMIT $3",
+            &[&projection, &int(after), &int(limit as u64)],
+        )
+        .await
+        .during(DOING)?;
+    Ok(rows
+        .iter()
+        .map(|row| SkippedEvent {
+            position: unsigned(row.get(0)),
+            error: row.get(1),
+        })
+        .collect())
+}
+
 /// A page of `collection` as `query` asks, from the active generation.
 pub(super) async fn list(
     client: &impl GenericClient,
@@ -539,13 +579,7 @@ pub(super) async fn list(
     sql.push_str(&format!(" ORDER BY d.id LIMIT ${}", args.len()));
     let rows = client.query(&sql, &args).await.during(DOING)?;
     if rows.is_empty() {
-        let known = client
-            .query_opt("SELECT 1 FROM projections WHERE name = $1", &[&projection])
-            .await
-            .during(DOING)?;
-        if known.is_none() {
-            return Err(Error::UnknownProjection(projection.to_owned()));
-        }
+        known(client, projection, DOING).await?;
     }
     let documents: Vec<Document> = rows
         .iter()

@@ -25,12 +25,12 @@ mod readers;
 mod schema;
 mod writer;
 
-use super::counters::Counters;
+use super::counters::{Counters, StoreHistograms};
 use super::{
     AppendOutcome, AppendRequest, Appends, BuiltBy, CommandRecord, CommandWrite, Committed,
     Decision, Definition, Direction, DocumentBatch, DocumentKey, EventStore, FailurePolicy,
     Generation, ImportOutcome, Lease, LeaseStore, ListQuery, LogFilter, ModuleRecord, ModuleStore,
-    NewCommand, NewModule, Page, ProjectionStore, Query, RecordedEvent, Snapshot,
+    NewCommand, NewModule, Page, ProjectionStore, Query, RecordedEvent, SkippedEvent, Snapshot,
     SnapshotProjection, Storage, StoreMetrics, tagged, validate,
 };
 use crate::{Error, Result};
@@ -223,7 +223,9 @@ impl EventStore for SqliteStore {
             self.config.max_event_size,
             &self.config.append_limits,
         )?;
-        self.submit(|reply| Job::Append(appends, reply)).await
+        let streams = appends.appends.len();
+        let append = self.submit(|reply| Job::Append(appends, reply));
+        self.counters.timed_append(streams, append).await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportOutcome> {
@@ -293,15 +295,21 @@ impl EventStore for SqliteStore {
     }
 
     async fn record_command(&self, command: NewCommand) -> Result<CommandWrite> {
+        let mut streams = 0;
         if let Decision::Append(appends) = &command.decision {
             validate::check_appends(
                 appends,
                 self.config.max_event_size,
                 &self.config.append_limits,
             )?;
+            streams = appends.appends.len();
         }
-        self.submit(|reply| Job::Command(Box::new(command), reply))
-            .await
+        let record = self.submit(|reply| Job::Command(Box::new(command), reply));
+        self.counters.timed_append(streams, record).await
+    }
+
+    fn histograms(&self) -> Option<&StoreHistograms> {
+        Some(&self.counters.histograms)
     }
 
     async fn command(&self, partition: &str, command_id: &str) -> Result<Option<CommandRecord>> {
@@ -425,6 +433,11 @@ impl ProjectionStore for SqliteStore {
     async fn count(&self, name: &str, partition: &str, collection: &str) -> Result<u64> {
         self.readers
             .read_checked(|conn| projections::count(conn, name, partition, collection))
+    }
+
+    async fn skipped(&self, name: &str, after: u64, limit: usize) -> Result<Vec<SkippedEvent>> {
+        self.readers
+            .read_checked(|conn| projections::skipped(conn, name, after, limit))
     }
 }
 

@@ -15,7 +15,7 @@ use super::leases;
 use crate::store::validate::{self, Scalar};
 use crate::store::{
     BuiltBy, Committed, Definition, Document, DocumentBatch, DocumentKey, FailurePolicy,
-    Generation, ListQuery, Page,
+    Generation, ListQuery, Page, SkippedEvent,
 };
 use crate::{Error, Result};
 use rusqlite::types::{ToSql, Value};
@@ -398,6 +398,42 @@ pub(super) fn count(
         )
     })
     .map_err(failed)
+}
+
+/// The events the active generation of `projection` skipped after `after`.
+pub(super) fn skipped(
+    conn: &Connection,
+    projection: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<SkippedEvent>> {
+    let failed = super::errors::failed("read skipped events");
+    let tx = conn.unchecked_transaction().map_err(failed)?;
+    let generation = active_generation(&tx, projection)?;
+    let mut statement = tx
+        .prepare_cached(
+            "SELECT position, error FROM projection_skipped
+             WHERE projection = ?1 AND generation = ?2 AND position > ?3
+             ORDER BY position LIMIT ?4",
+        )
+        .map_err(failed)?;
+    let rows = statement
+        .query_map(
+            params![
+                projection,
+                generation,
+                after,
+                limit.min(i64::MAX as usize) as i64
+            ],
+            |row| {
+                Ok(SkippedEvent {
+                    position: row.get(0)?,
+                    error: row.get(1)?,
+                })
+            },
+        )
+        .map_err(failed)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(failed)
 }
 
 /// A page of `collection` as `query` asks, from the active generation.

@@ -271,6 +271,7 @@ impl Writer {
             self.counters
                 .writes_grouped
                 .fetch_add(group.len() as u64, Release);
+            self.counters.grouped(group.len());
             self.commit_group(group);
         }
     }
