@@ -19,6 +19,7 @@ mod read;
 mod remote;
 mod rollback;
 mod serve;
+mod telemetry;
 mod test;
 
 use anyhow::Context;
@@ -64,6 +65,17 @@ struct Cli {
     /// How logs are written: `human` text or one `json` object per line.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
+    /// Export spans (requests, commands, appends, guest calls, projection batches)
+    /// over OpenTelemetry's OTLP, HTTP with protobuf, to the collector at this base
+    /// URL (e.g. `http://127.0.0.1:4318`; traces go to `<URL>/v1/traces`). Off unless
+    /// given.
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_name = "URL"
+    )]
+    otlp_endpoint: Option<String>,
     #[command(subcommand)]
     action: Action,
 }
@@ -201,32 +213,63 @@ fn log_filter(text: &str) -> Result<String, String> {
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    init_tracing(&cli.log_level, cli.log_format);
+    let telemetry = match init_tracing(&cli.log_level, cli.log_format, cli.otlp_endpoint.as_deref())
+    {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
     let store = chosen_store(
         cli.store.clone().zip(matches.value_source("store")),
         cli.db.clone().zip(matches.value_source("db")),
     );
-    match store.and_then(|store| run(cli, &store)) {
+    let code = match store.and_then(|store| run(cli, &store)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
+    };
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
     }
+    code
 }
 
 /// Logs go to stderr, filtered by `level` (validated when parsed), as text or JSON
 /// lines; text is coloured only when stderr is a terminal, so a log redirected to a
-/// file holds no escape codes.
-fn init_tracing(level: &str, format: LogFormat) {
+/// file holds no escape codes. With `otlp`, spans are exported there too
+/// ([`telemetry`]), filtered apart from the logs.
+fn init_tracing(
+    level: &str,
+    format: LogFormat,
+    otlp: Option<&str>,
+) -> anyhow::Result<Option<telemetry::Telemetry>> {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::new(level);
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
+    let logs = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    let logs = match format {
+        LogFormat::Human => logs.boxed(),
+        LogFormat::Json => logs.json().boxed(),
+    };
+    let (spans, telemetry) = match otlp {
+        Some(endpoint) => {
+            let (layer, telemetry) = telemetry::layer(endpoint)?;
+            (
+                Some(layer.with_filter(EnvFilter::new(telemetry::EXPORTED))),
+                Some(telemetry),
+            )
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(logs.with_filter(EnvFilter::new(level)))
+        .with(spans)
+        .init();
+    Ok(telemetry)
 }

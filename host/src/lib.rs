@@ -85,6 +85,7 @@ pub mod http;
 mod json;
 pub mod metrics;
 pub mod projections;
+pub mod remote_parent;
 pub mod runtime;
 pub mod store;
 mod sync;

@@ -32,8 +32,8 @@ pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 /// wait for it. On a multi-threaded runtime it runs in place (`block_in_place`): from a
 /// worker thread, the worker's other tasks move to another thread first; from a thread
 /// in `Runtime::block_on` nothing needs to move. Elsewhere (a current-thread runtime)
-/// it goes to tokio's blocking pool. A panic in `work` resumes here; a pool shutting
-/// down cancels it.
+/// it goes to tokio's blocking pool, inside the caller's span. A panic in `work`
+/// resumes here; a pool shutting down cancels it.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T> {
@@ -41,7 +41,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
     if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
         return Ok(tokio::task::block_in_place(work));
     }
-    match tokio::task::spawn_blocking(work).await {
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
         Ok(value) => Ok(value),
         Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
         Err(_) => Err(Error::Cancelled),

@@ -21,3 +21,4 @@ mod nodes;
 mod operators;
 mod shared_file;
 mod tags;
+mod traces;

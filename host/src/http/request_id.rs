@@ -1,7 +1,9 @@
 //! Request ids, so that a client's report and the server's log meet on one id: every
 //! request gets one (the `X-Request-Id` it sent, or a new UUID), every log line
 //! written while it is served carries it (a `request` span around the handler), one
-//! INFO line says how it was answered, and the answer returns the id.
+//! INFO line says how it was answered, and the answer returns the id. A request's
+//! `traceparent` makes its span continue the caller's trace, when a binary installed
+//! the hook for it ([`crate::remote_parent`]).
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -31,6 +33,11 @@ pub(crate) async fn tag(request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    crate::remote_parent::continue_trace(&span, traceparent);
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     span.in_scope(|| {

@@ -33,6 +33,7 @@
 use super::overlay::{DocumentLimits, Overlay, Pending};
 use super::{GenerationStatus, ProjectionLogic, ProjectionState};
 use crate::metrics::observe_since;
+use crate::remote_parent;
 use crate::runtime::Documents;
 use crate::store::{
     Committed, DocumentBatch, EventStore, FailurePolicy, Generation, Lease, LeaseStore, LogFilter,
@@ -551,14 +552,18 @@ impl Runner {
         } else {
             last_read
         };
-        let _batch = tracing::info_span!(
+        let batch = tracing::info_span!(
             "projection batch",
             projection = %self.shared.projection,
             generation = self.shared.generation,
             after = checkpoint,
             events = events.len(),
-        )
-        .entered();
+        );
+        if remote_parent::wanted() {
+            let traceparent = events.first().and_then(traceparent_of);
+            remote_parent::continue_trace(&batch, traceparent.as_deref());
+        }
+        let _batch = batch.entered();
         let started = Instant::now();
         let step = match upcasters.upcast_filtered(events, &self.context.filter) {
             Ok(events) => self.process(overlay, &events, read_to, caught_up),
@@ -733,4 +738,13 @@ impl Runner {
             _ => Step::Progressed,
         })
     }
+}
+
+/// The `traceparent` of the command that appended `event` (`metadata.refold.traceparent`),
+/// if it had one: a batch continues the trace of its first event's command.
+fn traceparent_of(event: &RecordedEvent) -> Option<String> {
+    let metadata: serde_json::Value = serde_json::from_str(&event.metadata).ok()?;
+    metadata["refold"]["traceparent"]
+        .as_str()
+        .map(str::to_owned)
 }

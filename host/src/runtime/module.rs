@@ -639,6 +639,7 @@ impl Module {
         copy_limit: usize,
         call: impl FnOnce(&B, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
+        let _call = tracing::info_span!("guest call", module = %self.info.name, function).entered();
         let idle = pool.take();
         let mut instance = match idle {
             Some(instance) => instance,
