@@ -26,7 +26,7 @@
 //! | `GET /projections/{name}/{collection}` | list documents (`limit`, `after`, `field`+`value`); a page ends at `limit` documents or [`HttpConfig::page_bytes`], its `next` cursor set |
 //! | `GET /projections/{name}/{collection}/{id}` | one document |
 //! | `GET /health`, `GET /metrics` | liveness; counters, gauges and latency histograms in the Prometheus text format |
-//! | `GET /ui` (`GET /` redirects there) | the admin page ([`ui`]), with `GET /ui/config` and `POST /ui/session` (checks the token) |
+//! | `GET /ui` (`GET /` redirects there) | the admin page (`http/ui.rs`), with `GET /ui/config` and `POST /ui/session` (checks the token) |
 //!
 //! Every answer carries an `X-Request-Id`: the request's own, or one made for it; every
 //! log line written while the request is served carries it too.
