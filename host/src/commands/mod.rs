@@ -46,6 +46,7 @@
 
 mod cache;
 mod identity;
+pub(crate) use identity::derived_uuid;
 mod logic;
 mod metadata;
 mod prepared;

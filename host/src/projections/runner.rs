@@ -32,7 +32,7 @@ use super::overlay::{DocumentLimits, Overlay, Pending};
 use super::{GenerationStatus, ProjectionLogic, ProjectionState};
 use crate::runtime::Documents;
 use crate::store::{
-    Committed, DocumentBatch, EventStore, FailurePolicy, Generation, Lease, LeaseStore, LogFilter,
+    Committed, DocumentBatch, EventStore, FailurePolicy, Generation, Lease, LeaseStore,
     ProjectionStore, RecordedEvent,
 };
 use crate::sync::lock;
@@ -276,6 +276,13 @@ impl RunnerShared {
     }
 }
 
+/// The pause before the next try after `failures` failures in a row: `base`, doubled
+/// for each, at most a minute.
+fn backoff(base: Duration, failures: u32) -> Duration {
+    base.saturating_mul(1u32 << failures.min(6))
+        .min(Duration::from_secs(60))
+}
+
 /// Called by a runner whose generation just became the one queries read.
 pub(super) type OnPromoted = Box<dyn Fn(&Arc<RunnerShared>) + Send>;
 
@@ -290,7 +297,6 @@ pub(super) struct RunnerContext {
     pub(super) lease_ttl: Duration,
     /// The runtime the store's futures run on.
     pub(super) handle: Handle,
-    pub(super) filter: LogFilter,
     /// The deployed upcasters: each batch is read in the current shape of its events.
     pub(super) upcasters: Arc<Upcasters>,
     pub(super) batch_size: usize,
@@ -379,6 +385,8 @@ impl Runner {
         let mut head = self.context.events.subscribe();
         let mut stop = self.shared.stop.subscribe();
         let overlay = &self.overlay;
+        // Failures in a row, for the pause before the next try.
+        let mut failures = 0u32;
         while !*stop.borrow_and_update() {
             let step = match self.hold_lease() {
                 Ok(Held::Yes) => self.step(overlay, &mut head),
@@ -396,6 +404,9 @@ impl Runner {
                 Ok(Held::Finished) => break,
                 Err(error) => Err(error),
             };
+            if step.is_ok() {
+                failures = 0;
+            }
             match step {
                 Ok(Step::Progressed) => {}
                 Ok(Step::Idle(checkpoint)) => {
@@ -420,13 +431,11 @@ impl Runner {
                     let message = chain(&error);
                     tracing::warn!(projection = %self.shared.projection, generation = self.shared.generation, error = %message, "projection runner failed; retrying");
                     self.shared.record_error(&message);
+                    let pause = backoff(self.context.retry_delay, failures);
+                    failures = failures.saturating_add(1);
                     // Waking early is the point: a stop ends the wait.
                     handle.block_on(async {
-                        let _ = tokio::time::timeout(
-                            self.context.retry_delay,
-                            stop.wait_for(|stop| *stop),
-                        )
-                        .await;
+                        let _ = tokio::time::timeout(pause, stop.wait_for(|stop| *stop)).await;
                     });
                 }
             }
@@ -532,9 +541,11 @@ impl Runner {
         }
         let batch_size = self.context.batch_size.max(1);
         let upcasters = self.context.upcasters.current();
+        // Asked for each batch: a workflow's event types follow its module's hot swaps.
+        let filter = self.logic.filter()?;
         let events = self.context.handle.block_on(self.context.events.read_log(
             checkpoint,
-            &upcasters.stored_filter(&self.context.filter),
+            &upcasters.stored_filter(&filter),
             batch_size,
         ))?;
         let last_read = events.last().map_or(0, |e| e.global_position);
@@ -545,7 +556,7 @@ impl Runner {
         } else {
             last_read
         };
-        let events = upcasters.upcast_filtered(events, &self.context.filter)?;
+        let events = upcasters.upcast_filtered(events, &filter)?;
         let _batch = tracing::info_span!(
             "projection batch",
             projection = %self.shared.projection,
@@ -629,6 +640,14 @@ impl Runner {
                 tracing::error!(projection = %self.shared.projection, position, error = %message, "projection stopped at an event it cannot apply");
                 self.shared.record_fault(position, message);
                 Ok(Step::Finished)
+            }
+            FailurePolicy::Retry => {
+                // The run loop records it and tries again after a pause.
+                Err(Error::ProjectionFaulted {
+                    projection: self.shared.projection.clone(),
+                    position,
+                    error: message,
+                })
             }
             FailurePolicy::Skip => {
                 tracing::warn!(projection = %self.shared.projection, position, error = %message, "projection skipped an event it cannot apply");
