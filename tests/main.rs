@@ -15,3 +15,4 @@ mod sandbox;
 mod store;
 mod support;
 mod upcasting;
+mod workflows;
