@@ -20,6 +20,7 @@ mod remote;
 mod rollback;
 mod serve;
 mod test;
+mod workflows;
 
 use anyhow::Context;
 use clap::parser::ValueSource;
@@ -91,6 +92,7 @@ enum Action {
     Projections(projections::ProjectionsArgs),
     Rebuild(projections::RebuildArgs),
     Query(projections::QueryArgs),
+    Workflows(workflows::WorkflowsArgs),
     Test(test::TestArgs),
     Bench(bench::BenchArgs),
 }
@@ -135,6 +137,7 @@ fn run(cli: Cli, store: &StoreUrl) -> anyhow::Result<ExitCode> {
         Action::Projections(args) => projections::status(store, &args),
         Action::Rebuild(args) => projections::rebuild(store, &args),
         Action::Query(args) => projections::query(store, &args),
+        Action::Workflows(args) => workflows::status(store, &args),
         Action::Test(args) => test::run(&args),
         Action::Bench(args) => bench::run(&args),
     }

@@ -4,6 +4,7 @@
 
 pub mod guests;
 pub mod postgres;
+pub mod seed;
 pub mod server;
 pub mod wait;
 

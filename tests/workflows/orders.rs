@@ -77,7 +77,11 @@ impl Fate {
     /// The payment deadline its confirming client asks for: `short` for an order
     /// meant to time out, a long one for the others (they are settled first).
     pub fn timeout_ms(self, short: u64) -> u64 {
-        if self == Fate::TimedOut { short } else { 600_000 }
+        if self == Fate::TimedOut {
+            short
+        } else {
+            600_000
+        }
     }
 }
 

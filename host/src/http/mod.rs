@@ -20,6 +20,7 @@
 //! | `POST /modules/{name}/rollback` | re-deploy an earlier version's bytes as the next version (body: nothing, or `{"to": N}`; `?replaceWorld=true`) |
 //! | `GET /modules` | the deployed modules |
 //! | `GET /projections`, `GET /projections/{name}` | projection status |
+//! | `GET /workflows`, `GET /workflows/{name}` | workflow status: lag, instances open, timers pending, last error |
 //! | `POST /projections/{name}/rebuild` | rebuild a read model beside the current one |
 //! | `GET /projections/{name}/{collection}` | list documents (`limit`, `after`, `field`+`value`); a page ends at `limit` documents or [`HttpConfig::page_bytes`], its `next` cursor set |
 //! | `GET /projections/{name}/{collection}/{id}` | one document |
@@ -137,6 +138,8 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .route("/log/live", get(reads::live))
         .route("/modules", get(reads::modules))
         .route("/modules/{name}/rollback", post(writes::rollback))
+        .route("/workflows", get(read_models::workflows))
+        .route("/workflows/{name}", get(read_models::workflow))
         .route("/projections", get(read_models::statuses))
         .route("/projections/{name}", get(read_models::status))
         .route("/projections/{name}/rebuild", post(read_models::rebuild))

@@ -18,6 +18,7 @@ use super::record::{
     InputRecord, SentCommand, Stepped, Stored, TIMER_DUE, command_id, now_ms, stream_of,
 };
 use crate::commands::{CommandHandler, CommandRequest, RefoldKeys};
+use crate::failpoint::Failpoint;
 use crate::projections::ProjectionLogic;
 use crate::runtime::{
     CommandOutcome, CommandResult, Documents, Event, Runtime, WorkflowCommand, WorkflowInput,
@@ -256,6 +257,7 @@ impl WorkflowLogic {
         };
         self.handle.block_on(self.events.append(request))?;
         self.counters.steps.fetch_add(1, Ordering::Relaxed);
+        Failpoint::WorkflowAfterStep.reached();
         Ok(stepped)
     }
 
@@ -304,6 +306,7 @@ impl WorkflowLogic {
             Err(other) => return Err(other),
         };
         self.counters.commands.fetch_add(1, Ordering::Relaxed);
+        Failpoint::WorkflowAfterCommand.reached();
         Ok(CommandOutcome {
             command: WorkflowCommand {
                 decider: command.decider.clone(),
