@@ -189,7 +189,7 @@ impl WorkflowLogic {
                         position: event.global_position,
                         step,
                     };
-                    self.record(&at, input_record(&input, sent), decided)?
+                    self.record(&at, code.version(), input_record(&input, sent), decided)?
                 }
             };
             state = done.state.get().to_owned();
@@ -209,6 +209,7 @@ impl WorkflowLogic {
     fn record(
         &self,
         at: &Position<'_>,
+        version: u64,
         input: InputRecord,
         decided: WorkflowStep,
     ) -> Result<Stepped> {
@@ -242,6 +243,7 @@ impl WorkflowLogic {
         let stepped = Stepped {
             workflow: self.name.clone(),
             instance: at.instance.to_owned(),
+            version,
             position: at.position,
             step: at.step,
             input,

@@ -40,6 +40,9 @@ pub struct Stepped {
     pub workflow: String,
     /// The instance.
     pub instance: String,
+    /// The version of the workflow's module that decided it (0: native logic).
+    #[serde(default)]
+    pub version: u64,
     /// The global position of the log event whose handling this step belongs to.
     pub position: u64,
     /// Its index among that event's steps (the first handles the event or the timer's
