@@ -57,7 +57,7 @@ pub(super) struct Counters {
 
 /// A workflow, as the projection runner drives it.
 pub(super) struct WorkflowLogic {
-    pub(super) name: String,
+    pub(super) workflow: String,
     pub(super) projection: String,
     pub(super) source: Source,
     pub(super) events: Arc<dyn EventStore>,
@@ -115,7 +115,7 @@ impl History {
 impl WorkflowLogic {
     fn code(&self) -> Result<Arc<dyn WorkflowCode>> {
         match &self.source {
-            Source::Deployed(runtime) => Ok(runtime.module(&self.name)?),
+            Source::Deployed(runtime) => Ok(runtime.module(&self.workflow)?),
             Source::Native(code) => Ok(code.clone()),
         }
     }
@@ -124,7 +124,7 @@ impl WorkflowLogic {
     fn react(&self, code: &dyn WorkflowCode, event: &RecordedEvent) -> Result<()> {
         let (instance, timer) = if event.event_type == TIMER_DUE {
             match Stored::read(event)? {
-                Stored::TimerDue(due) if due.workflow == self.name => {
+                Stored::TimerDue(due) if due.workflow == self.workflow => {
                     (due.instance, Some(due.timer))
                 }
                 _ => return Ok(()),
@@ -136,7 +136,7 @@ impl WorkflowLogic {
             }
         };
         let partition = event.partition.as_str();
-        let stream = stream_of(&self.name, &instance);
+        let stream = stream_of(&self.workflow, &instance);
         let stored = self.handle.block_on(self.events.read_stream(
             partition,
             &stream,
@@ -171,7 +171,7 @@ impl WorkflowLogic {
         while let Some((input, sent)) = queue.pop_front() {
             if step >= self.max_steps {
                 return Err(Error::Workflow {
-                    workflow: self.name.clone(),
+                    workflow: self.workflow.clone(),
                     message: format!(
                         "the {} at global position {} set off more than {} steps in instance '{instance}': do its commands and outcomes loop?",
                         event.event_type, event.global_position, self.max_steps
@@ -216,7 +216,7 @@ impl WorkflowLogic {
         let now = now_ms();
         let raw = |text: String| {
             RawValue::from_string(text).map_err(|error| Error::Workflow {
-                workflow: self.name.clone(),
+                workflow: self.workflow.clone(),
                 message: format!("the guest's JSON cannot be kept: {error}"),
             })
         };
@@ -225,7 +225,7 @@ impl WorkflowLogic {
             .map(|(index, command)| {
                 Ok(SentCommand {
                     id: command_id(
-                        &self.name,
+                        &self.workflow,
                         at.partition,
                         at.instance,
                         at.position,
@@ -241,7 +241,7 @@ impl WorkflowLogic {
             })
             .collect::<Result<Vec<_>>>()?;
         let stepped = Stepped {
-            workflow: self.name.clone(),
+            workflow: self.workflow.clone(),
             instance: at.instance.to_owned(),
             version,
             position: at.position,
@@ -364,7 +364,7 @@ impl ProjectionLogic for WorkflowLogic {
 
     fn built_by(&self) -> BuiltBy {
         BuiltBy {
-            module: self.name.clone(),
+            module: self.workflow.clone(),
             version: self.code().map_or(0, |code| code.version()),
             identity: self.projection.clone(),
             upcasters: String::new(),

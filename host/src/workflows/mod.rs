@@ -153,7 +153,7 @@ impl WorkflowEngine {
             }
         });
         Arc::new(WorkflowLogic {
-            name: name.to_owned(),
+            workflow: name.to_owned(),
             projection: projection_of(name),
             source,
             events: self.events.clone(),
