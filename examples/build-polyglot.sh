@@ -115,6 +115,9 @@ build_named() {
         cart-upcaster-js)
             build "$name" javascript "$DEFAULT_JS_ENGINE" examples/javascript/cart-upcaster cart-upcaster.js upcaster-module
             ;;
+        order-flow-js)
+            build "$name" javascript "$DEFAULT_JS_ENGINE" examples/javascript/order-flow order-flow.js workflow-module
+            ;;
         cart-summary-js | cart-summary-js-quickjs | cart-summary-js-spidermonkey)
             engine="${name#cart-summary-js}"
             engine="${engine#-}"
@@ -129,7 +132,7 @@ build_named() {
 
 names=("$@")
 if [[ ${#names[@]} -eq 0 ]]; then
-    names=(cart-py cart-summary-py cart-js cart-summary-js cart-upcaster-js)
+    names=(cart-py cart-summary-py cart-js cart-summary-js cart-upcaster-js order-flow-js)
 fi
 for name in "${names[@]}"; do
     case "$name" in

@@ -4,8 +4,7 @@
 //! expected state, no command applied twice, none lost. SQLite only: the workflow's
 //! part is backend-neutral and the flow runs on both in `flow.rs`.
 
-use super::orders::{Fate, cart_commands};
-use crate::support::guests::{self, CART};
+use super::orders::{Fate, cart_commands, serve_flow};
 use crate::support::seed::SplitMix;
 use crate::support::server::{Answer, Db, Server, agent, send_post};
 use crate::support::wait::PATIENCE;
@@ -34,26 +33,8 @@ struct Crashing<'a> {
 
 impl Crashing<'_> {
     fn start(&mut self) {
-        let deploys: Vec<String> = [
-            ("cart", CART),
-            ("stock", "stock"),
-            ("payment", "payment"),
-            ("order-flow", "order-flow"),
-        ]
-        .iter()
-        .map(|(name, package)| format!("{name}={}", guests::wasm_path(package).display()))
-        .collect();
-        let mut args = vec!["--lease-ttl", "1s"];
-        for deploy in &deploys {
-            args.extend(["--deploy", deploy]);
-        }
-        let env: Vec<(&str, &str)> = self
-            .plan
-            .get(self.kills)
-            .map(|failpoint| ("REFOLD_FAILPOINT", failpoint.as_str()))
-            .into_iter()
-            .collect();
-        self.server = Some(self.db.serve_with_env(&args, &env));
+        let failpoint = self.plan.get(self.kills).map(String::as_str);
+        self.server = Some(serve_flow(self.db, failpoint));
     }
 
     fn server(&self) -> &Server {

@@ -1,6 +1,8 @@
 //! The order flow's fixtures: the commands a client sends, the four ways an order
 //! ends, and what each leaves in the stock and payment streams.
 
+use crate::support::guests::{self, CART};
+use crate::support::server::{Db, Server};
 use serde_json::{Value, json};
 
 /// How an order of the tests is meant to end.
@@ -107,4 +109,28 @@ pub fn types(events: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A child `refold serve` on `db` with the cart, stock and payment deciders and the
+/// order flow, leases of one second (a killed server's are taken over soon), and the
+/// failpoint `failpoint` set, if any.
+pub fn serve_flow(db: &Db, failpoint: Option<&str>) -> Server {
+    let deploys: Vec<String> = [
+        ("cart", CART),
+        ("stock", "stock"),
+        ("payment", "payment"),
+        ("order-flow", "order-flow"),
+    ]
+    .iter()
+    .map(|(name, package)| format!("{name}={}", guests::wasm_path(package).display()))
+    .collect();
+    let mut args = vec!["--lease-ttl", "1s"];
+    for deploy in &deploys {
+        args.extend(["--deploy", deploy]);
+    }
+    let env: Vec<(&str, &str)> = failpoint
+        .map(|f| ("REFOLD_FAILPOINT", f))
+        .into_iter()
+        .collect();
+    db.serve_with_env(&args, &env)
 }

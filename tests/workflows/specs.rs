@@ -1,5 +1,6 @@
-//! The order flow's spec file passes, from the Rust API and from `refold test`, and a
-//! wrong expectation fails naming what differs.
+//! The order flow's spec file passes, from the Rust API and from `refold test`, for
+//! the Rust component and the JavaScript one, and a wrong expectation fails naming
+//! what differs.
 
 use crate::support::guests;
 use refold::harness::{
@@ -10,11 +11,10 @@ use serde_json::json;
 
 const SPECS: &str = "examples/order-flow/specs/order-flow.yaml";
 
-#[test]
-fn the_order_flow_specs_pass_from_rust_and_from_refold_test() {
+/// Run the spec file against the workflow component `bytes`: every case passes.
+fn passes_the_spec_file(bytes: Vec<u8>) {
     let runtime = Runtime::new(guests::cached_config()).unwrap();
-    let bytes = guests::wasm("order-flow");
-    let module = ModuleUnderTest::load(&runtime, "order-flow", bytes.clone()).unwrap();
+    let module = ModuleUnderTest::load(&runtime, "order-flow", bytes).unwrap();
     let specs = SpecFile::load(&guests::workspace_root().join(SPECS)).unwrap();
     let reports = specs.run(&module).unwrap();
     assert_eq!(reports.len(), 8);
@@ -26,6 +26,11 @@ fn the_order_flow_specs_pass_from_rust_and_from_refold_test() {
             report.verdict
         );
     }
+}
+
+#[test]
+fn the_order_flow_specs_pass_from_rust_and_from_refold_test() {
+    passes_the_spec_file(guests::wasm("order-flow"));
 
     let path = guests::wasm_path("order-flow").display().to_string();
     let output = crate::cli::refold(&["test", &path, SPECS]);
@@ -59,4 +64,9 @@ fn a_wrong_expectation_names_the_command_that_differs() {
         differences.contains("finished: expected true, got false"),
         "{differences}"
     );
+}
+
+#[test]
+fn the_javascript_order_flow_passes_the_same_spec_file() {
+    passes_the_spec_file(guests::polyglot("order-flow-js"));
 }

@@ -1,32 +1,10 @@
 //! Timers by the host's clock: a 2-second deadline set just before the server is
 //! killed fires once after the restart, not before it is due.
 
-use super::orders::{Fate, cart_commands};
-use crate::support::guests::{self, CART};
-use crate::support::server::{Db, Server, agent, get, post};
+use super::orders::{Fate, cart_commands, serve_flow};
+use crate::support::server::{Db, agent, get, post};
 use crate::support::wait::{PATIENCE, wait_until};
 use serde_json::Value;
-
-fn serve(db: &Db, failpoint: Option<&str>) -> Server {
-    let deploys: Vec<String> = [
-        ("cart", CART),
-        ("stock", "stock"),
-        ("payment", "payment"),
-        ("order-flow", "order-flow"),
-    ]
-    .iter()
-    .map(|(name, package)| format!("{name}={}", guests::wasm_path(package).display()))
-    .collect();
-    let mut args = vec!["--lease-ttl", "1s"];
-    for deploy in &deploys {
-        args.extend(["--deploy", deploy]);
-    }
-    let env: Vec<(&str, &str)> = failpoint
-        .map(|f| ("REFOLD_FAILPOINT", f))
-        .into_iter()
-        .collect();
-    db.serve_with_env(&args, &env)
-}
 
 /// Milliseconds since the Unix epoch of an RFC 3339 time.
 fn millis(rfc3339: &str) -> u64 {
@@ -42,7 +20,7 @@ fn a_two_second_timeout_fires_once_across_a_restart() {
     // Killed right after the step that set the deadline was written (the second step
     // written: the outcome of the stock's reservation), before its payment request
     // was even sent.
-    let mut server = serve(&db, Some("workflow-after-step:2"));
+    let mut server = serve_flow(&db, Some("workflow-after-step:2"));
     let http = agent();
     for command in cart_commands("t1", Fate::TimedOut, 2000) {
         let answer = post(&http, &server.url("/commands/cart/cart-t1"), &command, None);
@@ -53,7 +31,7 @@ fn a_two_second_timeout_fires_once_across_a_restart() {
         !status.success(),
         "the server died at its failpoint: {status}"
     );
-    let server = serve(&db, None);
+    let server = serve_flow(&db, None);
     let payment = wait_until(
         PATIENCE,
         "the payment to expire",
