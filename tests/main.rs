@@ -16,3 +16,4 @@ mod store;
 mod support;
 mod ui;
 mod upcasting;
+mod workflows;

@@ -29,7 +29,7 @@ pub struct DeployArgs {
     name: String,
     /// The component file.
     file: PathBuf,
-    /// For a projection: what to do with an event it cannot apply.
+    /// For a projection or workflow: what to do with an event it cannot apply.
     #[arg(long, value_enum, default_value = "stop")]
     policy: Policy,
     /// Replace the name's current module even when it is of the other world (a
@@ -46,6 +46,8 @@ enum Policy {
     Stop,
     /// Record the event as skipped and go on.
     Skip,
+    /// Try the event again, with a pause doubling from one second to a minute.
+    Retry,
 }
 
 impl From<Policy> for FailurePolicy {
@@ -53,6 +55,7 @@ impl From<Policy> for FailurePolicy {
         match policy {
             Policy::Stop => FailurePolicy::Stop,
             Policy::Skip => FailurePolicy::Skip,
+            Policy::Retry => FailurePolicy::Retry,
         }
     }
 }

@@ -21,6 +21,7 @@ mod rollback;
 mod serve;
 mod telemetry;
 mod test;
+mod workflows;
 
 use anyhow::Context;
 use clap::parser::ValueSource;
@@ -103,6 +104,7 @@ enum Action {
     Projections(projections::ProjectionsArgs),
     Rebuild(projections::RebuildArgs),
     Query(projections::QueryArgs),
+    Workflows(workflows::WorkflowsArgs),
     Test(test::TestArgs),
     Bench(bench::BenchArgs),
 }
@@ -147,6 +149,7 @@ fn run(cli: Cli, store: &StoreUrl) -> anyhow::Result<ExitCode> {
         Action::Projections(args) => projections::status(store, &args),
         Action::Rebuild(args) => projections::rebuild(store, &args),
         Action::Query(args) => projections::query(store, &args),
+        Action::Workflows(args) => workflows::status(store, &args),
         Action::Test(args) => test::run(&args),
         Action::Bench(args) => bench::run(&args),
     }

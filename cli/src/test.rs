@@ -46,7 +46,8 @@ Examples:
   refold test cart_v2_prices.wasm examples/cart-v2/specs \
     --upcaster cart-upcaster=target/wasm32-wasip2/release/cart_upcaster.wasm")]
 pub struct TestArgs {
-    /// The module to test: a WebAssembly component (decider, projection or upcaster).
+    /// The module to test: a WebAssembly component (decider, projection, upcaster or
+    /// workflow).
     module: PathBuf,
     /// Spec files, or directories whose `*.yaml` and `*.yml` files are all run.
     #[arg(required = true)]

@@ -1,7 +1,7 @@
 //! The glue between the generated WIT bindings and the traits, used by the export
 //! macros. Not part of the public API.
 
-use crate::{Decider, Documents, Projection, QueryDecider, Upcaster};
+use crate::{Decider, Documents, Projection, QueryDecider, Upcaster, Workflow};
 use std::marker::PhantomData;
 
 /// Bindings for the `decider-module` world.
@@ -48,11 +48,23 @@ pub mod upcaster_bindings {
     });
 }
 
+/// Bindings for the `workflow-module` world.
+pub mod workflow_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "refold:domain/workflow-module",
+        pub_export_macro: true,
+        export_macro_name: "export_workflow_world",
+        default_bindings_module: "refold_guest::__export::workflow_bindings",
+    });
+}
+
 use decider_bindings::exports::refold::domain::decider as wit_decider;
 use projection_bindings::exports::refold::domain::projection as wit_projection;
 use projection_bindings::refold::domain::documents as wit_documents;
 use query_decider_bindings::exports::refold::domain::query_decider as wit_query_decider;
 use upcaster_bindings::exports::refold::domain::upcaster as wit_upcaster;
+use workflow_bindings::exports::refold::domain::workflow as wit_workflow;
 
 /// A [`Query`](crate::Query) as the `query` record of the bindings module `$bindings`
 /// (each world's bindings have their own copy of the record).
@@ -219,6 +231,70 @@ impl<U: Upcaster + 'static> wit_upcaster::Guest for UpcasterExport<U> {
     }
 }
 
+/// Implements the exported `workflow` interface for any [`Workflow`].
+pub struct WorkflowExport<W>(PhantomData<W>);
+
+impl<W: Workflow + 'static> wit_workflow::Guest for WorkflowExport<W> {
+    fn event_types() -> Vec<String> {
+        crate::wire::workflow_event_types::<W>()
+    }
+
+    fn initial_state() -> String {
+        crate::wire::workflow_initial_state::<W>()
+    }
+
+    fn instance_of(event: wit_workflow::Event) -> Result<Option<String>, String> {
+        crate::wire::instance_of::<W>(&from_workflow_event(event))
+    }
+
+    fn handle(
+        instance: String,
+        state: String,
+        input: wit_workflow::WorkflowInput,
+    ) -> Result<wit_workflow::WorkflowStep, String> {
+        let input = match input {
+            wit_workflow::WorkflowInput::Event(event) => {
+                crate::WorkflowInput::Event(from_workflow_event(event))
+            }
+            wit_workflow::WorkflowInput::Outcome(outcome) => {
+                crate::WorkflowInput::Outcome(crate::Outcome {
+                    command: command_from_wit(outcome.command),
+                    result: match outcome.reply {
+                        wit_workflow::CommandResult::Accepted(events) => {
+                            Ok(events.into_iter().map(from_workflow_event).collect())
+                        }
+                        wit_workflow::CommandResult::Rejected(reason) => Err(reason),
+                    },
+                })
+            }
+        };
+        let step = crate::wire::handle::<W>(&instance, &state, input)?;
+        Ok(wit_workflow::WorkflowStep {
+            state: step.state,
+            commands: step
+                .commands
+                .into_iter()
+                .map(|c| wit_workflow::WorkflowCommand {
+                    decider: c.decider,
+                    stream_id: c.stream_id,
+                    command: c.command,
+                    delay_ms: c.delay_ms,
+                })
+                .collect(),
+            finished: step.finished,
+        })
+    }
+}
+
+fn command_from_wit(command: wit_workflow::WorkflowCommand) -> crate::SendCommand {
+    crate::SendCommand {
+        decider: command.decider,
+        stream_id: command.stream_id,
+        command: command.command,
+        delay_ms: command.delay_ms,
+    }
+}
+
 /// The engine's documents, reached through the `documents` import.
 struct HostDocuments;
 
@@ -259,3 +335,4 @@ event_from_wit!(from_decider_event, wit_decider::Event);
 event_from_wit!(from_projection_event, wit_projection::Event);
 event_from_wit!(from_upcaster_event, wit_upcaster::Event);
 event_from_wit!(from_query_decider_event, wit_query_decider::Event);
+event_from_wit!(from_workflow_event, wit_workflow::Event);

@@ -4,9 +4,10 @@
 //! [`Decider`] for the write side (fold events into state, decide what a command
 //! means), [`QueryDecider`] for rules that span entities (a decider whose boundary is
 //! a query over tagged events), [`Projection`] for the read side (fold events into read-model
-//! documents), or [`Upcaster`] for event evolution (read old event shapes as current
-//! ones). One macro, [`export_decider!`], [`export_projection!`] or
-//! [`export_upcaster!`], turns the implementation into a WebAssembly component the
+//! documents), [`Upcaster`] for event evolution (read old event shapes as current
+//! ones), or [`Workflow`] for durable processes that send commands. One macro,
+//! [`export_decider!`], [`export_projection!`], [`export_upcaster!`] or
+//! [`export_workflow!`], turns the implementation into a WebAssembly component the
 //! Refold engine can deploy. No WIT
 //! knowledge is needed; the generated bindings stay hidden.
 //!
@@ -87,6 +88,7 @@ mod projection;
 mod query_decider;
 mod upcaster;
 pub mod wire;
+mod workflow;
 
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
@@ -98,6 +100,7 @@ pub use event::{Context, DecideError, Event, NewEvent, UpcastEvent};
 pub use projection::Projection;
 pub use query_decider::{Query, QueryDecider, QueryItem, Tagged};
 pub use upcaster::Upcaster;
+pub use workflow::{Outcome, SendCommand, Step, Workflow, WorkflowInput, WorkflowStep};
 
 /// Exports a [`Decider`] implementation as the component's `decider` interface.
 ///
@@ -163,6 +166,24 @@ macro_rules! export_upcaster {
             type RefoldUpcasterExport = $crate::__export::UpcasterExport<$upcaster>;
             $crate::__export::upcaster_bindings::export_upcaster_world!(
                 RefoldUpcasterExport with_types_in $crate::__export::upcaster_bindings
+            );
+        };
+    };
+}
+
+/// Exports a [`Workflow`] implementation as the component's `workflow` interface (the
+/// `workflow-module` world).
+///
+/// Use it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. On any
+/// other target it expands to nothing, so the same crate can be used natively.
+#[macro_export]
+macro_rules! export_workflow {
+    ($workflow:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type RefoldWorkflowExport = $crate::__export::WorkflowExport<$workflow>;
+            $crate::__export::workflow_bindings::export_workflow_world!(
+                RefoldWorkflowExport with_types_in $crate::__export::workflow_bindings
             );
         };
     };

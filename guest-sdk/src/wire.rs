@@ -7,7 +7,7 @@
 
 use crate::{
     Context, DecideError, Decider, Documents, Event, NewEvent, Projection, Query, QueryDecider,
-    ReadModel, UpcastEvent, Upcaster,
+    ReadModel, UpcastEvent, Upcaster, Workflow, WorkflowInput, WorkflowStep,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -185,6 +185,46 @@ pub fn upcast<U: Upcaster>(events: &[Event]) -> Result<Vec<Vec<UpcastEvent>>, St
                 .collect()
         })
         .collect()
+}
+
+/// The event types a workflow reacts to.
+pub fn workflow_event_types<W: Workflow>() -> Vec<String> {
+    W::EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect()
+}
+
+/// A workflow instance's state before its first input, as JSON text.
+pub fn workflow_initial_state<W: Workflow>() -> String {
+    serde_json::to_string(&W::initial_state())
+        .expect("a state that derives Serialize encodes to JSON")
+}
+
+/// The workflow instance `event` belongs to, if any.
+pub fn instance_of<W: Workflow>(event: &Event) -> Result<Option<String>, String> {
+    let input = decode_event::<W::Input>(event)?;
+    Ok(W::instance_of(&input, event))
+}
+
+/// What the workflow instance `instance`, in `state` (JSON text), does with `input`.
+pub fn handle<W: Workflow>(
+    instance: &str,
+    state: &str,
+    input: WorkflowInput,
+) -> Result<WorkflowStep, String> {
+    let state: W::State = serde_json::from_str(state)
+        .map_err(|e| format!("the state passed in cannot be decoded: {e}"))?;
+    let step = match input {
+        WorkflowInput::Event(event) => {
+            let input = decode_event::<W::Input>(&event)?;
+            W::on_event(instance, state, input, &event)?
+        }
+        WorkflowInput::Outcome(outcome) => W::on_outcome(instance, state, outcome)?,
+    };
+    Ok(WorkflowStep {
+        state: serde_json::to_string(&step.state)
+            .map_err(|e| format!("the state cannot be encoded: {e}"))?,
+        commands: step.commands,
+        finished: step.finished,
+    })
 }
 
 fn encode_state<S: Serialize>(state: &S) -> Vec<u8> {

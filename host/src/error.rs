@@ -448,6 +448,20 @@ pub enum Error {
     #[error("cannot set up the wasm runtime")]
     Runtime(#[source] Cause),
 
+    // ----- workflows -----
+    /// No workflow of that name is deployed.
+    #[error("no workflow named '{0}' is deployed: deploy its module first")]
+    UnknownWorkflow(String),
+    /// A workflow could not handle an input: its stream holds what it cannot read, or
+    /// one input set off more steps than a workflow may take.
+    #[error("workflow '{workflow}': {message}")]
+    Workflow {
+        /// The workflow (or the instance stream at fault).
+        workflow: String,
+        /// What was wrong, and what to do.
+        message: String,
+    },
+
     // ----- projections -----
     /// No projection of that name is deployed (or stored in the database).
     #[error("no projection named '{0}' is deployed: deploy its module first")]

@@ -92,5 +92,6 @@ mod sync;
 pub mod upcasting;
 mod version;
 pub mod views;
+pub mod workflows;
 
 pub use error::{Cause, Error, GuestFault, Result, chain};

@@ -16,7 +16,7 @@ use std::process::{Command, Output, Stdio};
 
 /// Run the built `refold` binary with `args` in the repository's root, with no
 /// environment that changes its defaults.
-fn refold(args: &[&str]) -> Output {
+pub(crate) fn refold(args: &[&str]) -> Output {
     refold_with(args, &[])
 }
 

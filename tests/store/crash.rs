@@ -11,6 +11,7 @@
 //! PostgreSQL are the multi-node process tests' to cover.
 
 use super::whole_log;
+use crate::support::seed::SplitMix;
 use crate::support::server::{Db, agent};
 use crate::support::wait::{Lines, PATIENCE};
 use crate::support::{block_on, example_binary};
@@ -19,7 +20,7 @@ use refold::store::{EventStore, RecordedEvent};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use uuid::Uuid;
 
 const ROUNDS: usize = 24;
@@ -28,36 +29,6 @@ const THREADS: &str = "6";
 const MOST_ACKS_BEFORE_KILL: u64 = 200;
 /// ... and 0..this many microseconds more.
 const MOST_JITTER_MICROS: u64 = 5_000;
-
-/// A small deterministic generator (SplitMix64), so a failing run can be replayed from
-/// its printed seed (`REFOLD_CRASH_SEED`).
-struct SplitMix(u64);
-
-impl SplitMix {
-    /// A generator seeded from `REFOLD_CRASH_SEED`, or the clock (printed, so a failing
-    /// run can be replayed).
-    fn seeded() -> SplitMix {
-        let seed = std::env::var("REFOLD_CRASH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            });
-        eprintln!("crash test seed: {seed} (rerun with REFOLD_CRASH_SEED={seed})");
-        SplitMix(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// One acknowledged append, as the child printed it.
 #[derive(Debug)]

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod guests;
 pub mod postgres;
+pub mod seed;
 pub mod server;
 pub mod wait;
 

@@ -221,6 +221,11 @@ impl Server {
         }
     }
 
+    /// How the server exited, if it has (it may have killed itself at a failpoint).
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("wait for the server")
+    }
+
     /// Kill the server with SIGKILL: no clean shutdown, its leases are left to expire.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL the server");

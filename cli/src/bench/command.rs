@@ -190,6 +190,9 @@ fn check_modules(dir: &Path, jobs: &[Job]) -> anyhow::Result<()> {
             &modules.cart_summary,
             "cart-summary",
         ),
+        (jobs.contains(&Job::Wf), &modules.stock, "stock"),
+        (jobs.contains(&Job::Wf), &modules.payment, "payment"),
+        (jobs.contains(&Job::Wf), &modules.order_flow, "order-flow"),
     ];
     for (needed, path, package) in needed {
         if needed && !path.is_file() {

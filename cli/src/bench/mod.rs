@@ -8,8 +8,9 @@
 //! The workloads live in one module per part of the engine they measure:
 //! `appends` (W1, W1-64, W2, W2-batch and the BULK ceiling), `rehydrate` (W3, READ-ALL, FOLD),
 //! `commands` (W4, W4-16), `projection` (W5), `lifecycle` (W6), `dcb` (DCB: a decision
-//! across streams by tags and an append condition) and `http` (H1, H1-32, H4, H4-32:
-//! the same over the HTTP API). `baseline` holds
+//! across streams by tags and an append condition), `workflow` (WF: the order flow's
+//! inputs, wasm beside native) and `http` (H1, H1-32, H4, H4-32: the same over the
+//! HTTP API). `baseline` holds
 //! the raw-rusqlite code every SQLite baseline shares, and [`report`] the statistics,
 //! tables and JSON lines.
 //!
@@ -28,6 +29,7 @@ mod lifecycle;
 mod projection;
 mod rehydrate;
 pub mod report;
+mod workflow;
 
 pub use command::{BenchArgs, run};
 pub use report::{Figure, JobReport, Metric, Observed, System};
@@ -113,11 +115,13 @@ pub enum Job {
     H4x32,
     /// DCB: subscriptions decided over a query of tags, appended under a condition.
     Dcb,
+    /// WF: the order-flow workflow handling confirmed carts.
+    Wf,
 }
 
 impl Job {
     /// Every job, in the order a run goes through them.
-    pub const ALL: [Job; 15] = [
+    pub const ALL: [Job; 16] = [
         Job::Bulk,
         Job::W1,
         Job::W1x64,
@@ -133,6 +137,7 @@ impl Job {
         Job::H4,
         Job::H4x32,
         Job::Dcb,
+        Job::Wf,
     ];
 
     /// The job's name, as `--workloads` and reports spell it.
@@ -153,6 +158,7 @@ impl Job {
             Job::H4 => "H4",
             Job::H4x32 => "H4-32",
             Job::Dcb => "DCB",
+            Job::Wf => "WF",
         }
     }
 
@@ -224,6 +230,8 @@ pub struct Sizes {
     pub dcb_events: u64,
     /// DCB's commands.
     pub dcb_commands: u64,
+    /// Orders WF's workflow handles.
+    pub orders: u64,
 }
 
 impl Scale {
@@ -249,6 +257,7 @@ impl Scale {
                 http_run: Duration::from_secs(10),
                 dcb_events: 100_000,
                 dcb_commands: 2_000,
+                orders: 10_000,
             },
             Scale::Quick => Sizes {
                 carts: 200,
@@ -261,6 +270,7 @@ impl Scale {
                 http_run: Duration::from_secs(1),
                 dcb_events: 2_000,
                 dcb_commands: 100,
+                orders: 200,
             },
         }
     }
@@ -281,6 +291,12 @@ pub struct Modules {
     pub cart: PathBuf,
     /// The cart-summary projection (`cart_summary.wasm`).
     pub cart_summary: PathBuf,
+    /// The stock decider (`stock.wasm`).
+    pub stock: PathBuf,
+    /// The payment decider (`payment.wasm`).
+    pub payment: PathBuf,
+    /// The order-flow workflow (`order_flow.wasm`).
+    pub order_flow: PathBuf,
 }
 
 impl Modules {
@@ -289,6 +305,9 @@ impl Modules {
         Modules {
             cart: dir.join("cart.wasm"),
             cart_summary: dir.join("cart_summary.wasm"),
+            stock: dir.join("stock.wasm"),
+            payment: dir.join("payment.wasm"),
+            order_flow: dir.join("order_flow.wasm"),
         }
     }
 }
@@ -402,6 +421,7 @@ pub fn run_job(job: Job, setup: &Setup, run: u32) -> Result<JobReport> {
         Job::W6 => lifecycle::w6(&work, &mut recorder)?,
         job @ (Job::H1 | Job::H1x32 | Job::H4 | Job::H4x32) => http::h(&work, &mut recorder, job)?,
         Job::Dcb => dcb::dcb(&work, &mut recorder)?,
+        Job::Wf => workflow::wf(&work, &mut recorder)?,
     }
     Ok(JobReport {
         job: job.name().to_owned(),

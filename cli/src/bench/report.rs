@@ -47,6 +47,9 @@ pub enum Metric {
     EventsPerS,
     /// Commands handled per second.
     CommandsPerS,
+    /// Workflow inputs handled per second (each with its steps written and its
+    /// commands sent).
+    InputsPerS,
     /// Median latency, in milliseconds.
     MedianMs,
     /// 99th percentile latency (nearest rank), in milliseconds.
@@ -59,6 +62,7 @@ impl Metric {
         match self {
             Metric::EventsPerS => "events_per_s",
             Metric::CommandsPerS => "commands_per_s",
+            Metric::InputsPerS => "inputs_per_s",
             Metric::MedianMs => "median_ms",
             Metric::P99Ms => "p99_ms",
         }

@@ -48,18 +48,31 @@ impl Identity {
         stream: &str,
         index: u64,
     ) -> Uuid {
-        let mut hash = Sha256::new();
-        hash.update(b"refold:event-id:1");
-        for field in [decider, partition, stream, &self.command_id] {
-            hash.update((field.len() as u64).to_be_bytes());
-            hash.update(field.as_bytes());
-        }
-        hash.update(index.to_be_bytes());
-        let digest = hash.finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+        derived_uuid(
+            b"refold:event-id:1",
+            &[decider, partition, stream, &self.command_id],
+            &[index],
+        )
     }
+}
+
+/// A UUID v8 from SHA-256 of `label`, each of `fields` (length-prefixed, so no two
+/// lists of fields collide) and `numbers`: the same inputs give the same id on any
+/// node, after any restart.
+pub(crate) fn derived_uuid(label: &[u8], fields: &[&str], numbers: &[u64]) -> Uuid {
+    let mut hash = Sha256::new();
+    hash.update(label);
+    for field in fields {
+        hash.update((field.len() as u64).to_be_bytes());
+        hash.update(field.as_bytes());
+    }
+    for number in numbers {
+        hash.update(number.to_be_bytes());
+    }
+    let digest = hash.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 fn hex(bytes: &[u8]) -> String {

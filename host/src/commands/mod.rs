@@ -50,6 +50,7 @@
 
 mod cache;
 mod identity;
+pub(crate) use identity::derived_uuid;
 mod logic;
 mod measured;
 mod metadata;

@@ -27,6 +27,7 @@ use crate::store::{
     StoreUrl,
 };
 use crate::sync::blocking;
+use crate::workflows::{WorkflowConfig, WorkflowEngine, WorkflowStatus, projection_of};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub struct EngineConfig {
     pub commands: CommandConfig,
     /// Batching and retries of projections.
     pub projections: ProjectionConfig,
+    /// How workflows run.
+    pub workflows: WorkflowConfig,
     /// Whether deployed projections run in this process. A short-lived command that
     /// only reads or appends turns this off, so it never competes with a server's
     /// projections over the same file.
@@ -79,6 +82,7 @@ impl EngineConfig {
             },
             commands: CommandConfig::default(),
             projections: ProjectionConfig::default(),
+            workflows: WorkflowConfig::default(),
             run_projections: true,
         }
     }
@@ -105,8 +109,9 @@ fn compiled_cache_dir(db: &Path) -> PathBuf {
 pub struct Engine {
     storage: Storage,
     runtime: Arc<Runtime>,
-    commands: CommandHandler,
+    commands: Arc<CommandHandler>,
     projections: ProjectionEngine,
+    workflows: WorkflowEngine,
     deploying: tokio::sync::Mutex<()>,
     run_projections: bool,
     /// How many deploys the store held when this engine last brought its modules up
@@ -142,14 +147,24 @@ impl Engine {
     /// is then not opened).
     pub async fn with_storage(storage: Storage, config: EngineConfig) -> Result<Engine> {
         let runtime = Arc::new(Runtime::new(config.runtime)?);
-        let commands =
-            CommandHandler::new(storage.events.clone(), runtime.clone(), config.commands);
+        let commands = Arc::new(CommandHandler::new(
+            storage.events.clone(),
+            runtime.clone(),
+            config.commands,
+        ));
         let projections = ProjectionEngine::new(&storage, runtime.clone(), config.projections);
+        let workflows = WorkflowEngine::new(
+            storage.events.clone(),
+            commands.clone(),
+            runtime.clone(),
+            config.workflows,
+        );
         let engine = Engine {
             storage,
             runtime,
             commands,
             projections,
+            workflows,
             deploying: tokio::sync::Mutex::new(()),
             run_projections: config.run_projections,
             deploys_seen: AtomicU64::new(0),
@@ -275,7 +290,8 @@ impl Engine {
         let module = self.load(name, bytes.to_vec()).await?;
         self.runtime.upcasters().check(&module)?;
         let info = module.info().clone();
-        let policy = (info.world == World::Projection).then_some(options.policy);
+        let policy =
+            matches!(info.world, World::Projection | World::Workflow).then_some(options.policy);
         let record = self
             .storage
             .modules
@@ -444,6 +460,18 @@ impl Engine {
                 self.projections.record(module.as_ref(), policy).await
             }
             World::Projection => self.projections.park(&module.info().name, policy).await,
+            World::Workflow if self.run_projections => {
+                let name = &module.info().name;
+                self.workflows.deploy(&self.projections, name, policy).await
+            }
+            World::Workflow if deployed_now => {
+                let name = &module.info().name;
+                self.workflows.record(&self.projections, name, policy).await
+            }
+            World::Workflow => {
+                let name = projection_of(&module.info().name);
+                self.projections.park(&name, policy).await
+            }
             World::Decider | World::Upcaster => Ok(()),
         }
     }
@@ -529,16 +557,27 @@ impl Engine {
         &self.projections
     }
 
+    /// The workflows.
+    pub fn workflows(&self) -> &WorkflowEngine {
+        &self.workflows
+    }
+
+    /// The state of every workflow deployed here, by name.
+    pub async fn workflow_status(&self) -> Result<Vec<WorkflowStatus>> {
+        self.workflows.status(&self.projections).await
+    }
+
     /// Stop every projection after its current batch. Acknowledged appends are
     /// already durable; the store finishes accepted writes when dropped.
     pub fn shutdown(&self) {
+        self.workflows.shutdown();
         self.projections.shutdown();
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        self.projections.shutdown();
+        self.shutdown();
     }
 }
 

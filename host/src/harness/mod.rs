@@ -10,7 +10,8 @@
 //!
 //! - [`ModuleUnderTest`] is a loaded component plus what the harness needs to load it
 //!   again (the determinism check folds on a fresh instance).
-//! - [`DeciderSpec`] and [`ProjectionSpec`] are the Rust API; each run returns a
+//! - [`DeciderSpec`], [`ProjectionSpec`], [`UpcasterSpec`] and [`WorkflowSpec`] are
+//!   the Rust API; each run returns a
 //!   [`Verdict`]: the field-level differences, none when the case passed.
 //! - [`Rules`] says how strictly expected values are compared ([`matching`]).
 //! - [`SpecFile`] reads the YAML format and runs its cases ([`spec`]).
@@ -39,6 +40,7 @@ pub mod matching;
 mod projection;
 pub mod spec;
 mod upcaster;
+mod workflow;
 
 pub use decider::{DeciderCase, DeciderExpectation, DeciderSpec, DeciderWorld, ExpectedEvent};
 pub use error::{Error, Result};
@@ -46,6 +48,7 @@ pub use matching::{IgnorePath, Mode, Rules};
 pub use projection::{ExpectedDocuments, ProjectionSpec, ProjectionWorld};
 pub use spec::{CaseReport, SpecFile};
 pub use upcaster::{UpcasterSpec, UpcasterWorld};
+pub use workflow::{ExpectedStep, GivenInput, GivenOutcome, WorkflowSpec};
 
 use crate::runtime::{Event, Module, Runtime};
 use crate::store::{DEFAULT_PARTITION, RecordedEvent};

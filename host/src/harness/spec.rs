@@ -40,6 +40,16 @@
 //!     then:
 //!       upcast:             # the events readers see, in order
 //!         - {type: ItemAdded, data: {price: {amount: 117, currency: EUR}}}
+//!   - name: a workflow case has inputs, events and outcomes of commands it sent
+//!     inputs:               # in order, one instance
+//!       - {type: CartConfirmed, data: {cartId: o1, itemCount: 2, total: 500}}
+//!       - outcome: {command: Reserve, accepted: [{type: StockReserved, data: {orderId: o1}}]}
+//!       # or outcome: {command: Reserve, rejected: "out of stock"}; each answers the
+//!       # newest command of its type without an outcome yet
+//!     then:
+//!       commands:           # what the last input's step sends
+//!         - {decider: payment, stream: payment-o1, command: {type: Request, data: {orderId: o1}}}
+//!       finished: false     # optional
 //! ```
 //!
 //! A decider or projection spec may read its `given` events through upcasters, as the
@@ -51,6 +61,7 @@ use super::decider::{DeciderExpectation, DeciderSpec, ExpectedEvent};
 use super::location::{Step, YamlLines};
 use super::projection::{ExpectedDocuments, ProjectionSpec};
 use super::upcaster::UpcasterSpec;
+use super::workflow::{ExpectedStep, GivenInput, GivenOutcome, WorkflowSpec};
 use super::{Error, Result};
 use super::{GivenEvent, IgnorePath, Mode, ModuleUnderTest, Rules, Spec, Verdict};
 use crate::runtime::World;
@@ -99,6 +110,10 @@ enum Kind {
     },
     Projection(ExpectedDocuments),
     Upcaster(Vec<ExpectedEvent>),
+    Workflow {
+        inputs: Vec<GivenInput>,
+        expected: ExpectedStep,
+    },
 }
 
 impl Kind {
@@ -107,6 +122,7 @@ impl Kind {
             Kind::Decider { .. } => World::Decider,
             Kind::Projection(_) => World::Projection,
             Kind::Upcaster(_) => World::Upcaster,
+            Kind::Workflow { .. } => World::Workflow,
         }
     }
 
@@ -115,6 +131,9 @@ impl Kind {
         match self {
             Kind::Decider { .. } => {
                 "a projection case has no `when` and expects `documents`; an upcaster case has no `when` and expects `upcast`"
+            }
+            Kind::Workflow { .. } => {
+                "a workflow case expects `commands` (and `finished`); a decider case needs a `when`"
             }
             Kind::Projection(_) | Kind::Upcaster(_) => {
                 "a decider case needs a `when` and expects `events`, a `rejection` or `invalid`"
@@ -266,6 +285,10 @@ impl Case {
                 .given(self.given.iter().cloned())
                 .matching(self.rules.clone())
                 .then_events(expected.iter().cloned()),
+            Kind::Workflow { inputs, expected } => WorkflowSpec::new(module)
+                .given(inputs.iter().cloned())
+                .matching(self.rules.clone())
+                .then(expected),
         }
     }
 
@@ -316,13 +339,56 @@ fn rules(base: Rules, mode: Option<Mode>, ignore: &[String]) -> std::result::Res
 /// A checked case, or what is wrong with it.
 fn case(index: usize, raw: RawCase, file_rules: &Rules) -> std::result::Result<Case, String> {
     let rules = rules(file_rules.clone(), raw.mode, &raw.ignore)?;
-    let given = raw
+    let given: Vec<GivenEvent> = raw
         .given
         .into_iter()
         .enumerate()
         .map(|(index, event)| given_event(event).map_err(|p| format!("given[{index}]: {p}")))
         .collect::<std::result::Result<_, _>>()?;
     let then = raw.then;
+    if then.commands.is_some() || then.finished.is_some() {
+        if raw.when.is_some()
+            || !given.is_empty()
+            || then.events.is_some()
+            || then.documents.is_some()
+            || then.upcast.is_some()
+        {
+            return Err("`then` expects `commands` or `finished`, which is all a workflow case has: its inputs under `inputs` (not `given`), no `when`, and no `events`, `documents` or `upcast`".to_owned());
+        }
+        let inputs = raw
+            .inputs
+            .into_iter()
+            .enumerate()
+            .map(|(index, input)| {
+                match input {
+                    RawInput::Outcome { outcome } => {
+                        given_outcome(outcome).map(GivenInput::Outcome)
+                    }
+                    RawInput::Event(event) => given_event(event).map(GivenInput::Event),
+                }
+                .map_err(|p| format!("inputs[{index}]: {p}"))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        return Ok(Case {
+            index,
+            name: raw.name,
+            given,
+            rules,
+            kind: Kind::Workflow {
+                inputs,
+                expected: ExpectedStep {
+                    commands: then.commands.unwrap_or_default(),
+                    finished: then.finished,
+                },
+            },
+        });
+    }
+    if !raw.inputs.is_empty() {
+        return Err(
+            "`inputs` are for workflow cases, which expect `commands` or `finished` in `then`"
+                .to_owned(),
+        );
+    }
     if let Some(upcast) = then.upcast {
         if raw.when.is_some()
             || then.events.is_some()
@@ -395,6 +461,23 @@ fn given_event(raw: RawEvent) -> std::result::Result<GivenEvent, String> {
         event = event.with_tags(tags);
     }
     Ok(event)
+}
+
+fn given_outcome(raw: RawOutcome) -> std::result::Result<GivenOutcome, String> {
+    let result = match (raw.accepted, raw.rejected) {
+        (Some(events), None) => Ok(events
+            .into_iter()
+            .map(given_event)
+            .collect::<std::result::Result<_, _>>()?),
+        (None, Some(reason)) => Err(reason),
+        _ => {
+            return Err("an outcome is `accepted` (the events appended, `[]` for none) or `rejected` (the reason), one of the two".to_owned());
+        }
+    };
+    Ok(GivenOutcome {
+        command_type: raw.command,
+        result,
+    })
 }
 
 fn require_object(what: &str, value: &Value) -> std::result::Result<(), String> {
@@ -535,6 +618,8 @@ struct RawCase {
     #[serde(default)]
     given: Vec<RawEvent>,
     when: Option<Value>,
+    #[serde(default)]
+    inputs: Vec<RawInput>,
     #[serde(rename = "match")]
     mode: Option<Mode>,
     #[serde(default)]
@@ -563,6 +648,24 @@ struct RawThen {
     documents: Option<Collections>,
     partitions: Option<BTreeMap<String, Collections>>,
     upcast: Option<Vec<RawExpectedEvent>>,
+    commands: Option<Vec<Value>>,
+    finished: Option<bool>,
+}
+
+/// An input of a workflow case: the outcome of a command, or an event.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawInput {
+    Outcome { outcome: RawOutcome },
+    Event(RawEvent),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutcome {
+    command: String,
+    accepted: Option<Vec<RawEvent>>,
+    rejected: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -272,6 +272,8 @@ impl From<Error> for ApiError {
             }
             Error::InvalidModuleName(_) => (S::BAD_REQUEST, "invalid-module-name", None, None),
             Error::UnknownProjection(_) => (S::NOT_FOUND, "unknown-projection", None, None),
+            Error::UnknownWorkflow(_) => (S::NOT_FOUND, "unknown-workflow", None, None),
+            Error::Workflow { .. } => (S::INTERNAL_SERVER_ERROR, "workflow-failed", None, None),
             Error::InvalidQuery(_) => (S::BAD_REQUEST, "invalid-query", None, None),
             Error::ProjectionTimeout {
                 position,

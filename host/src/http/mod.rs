@@ -21,6 +21,7 @@
 //! | `GET /modules` | the deployed modules |
 //! | `GET /modules/{name}/history` | every deploy of a module, oldest first |
 //! | `GET /projections`, `GET /projections/{name}` | projection status |
+//! | `GET /workflows`, `GET /workflows/{name}` | workflow status: lag, instances open, timers pending, last error |
 //! | `POST /projections/{name}/rebuild` | rebuild a read model beside the current one |
 //! | `GET /projections/{name}/skipped` | the events a `skip` projection skipped, with their errors (`after`, `limit`) |
 //! | `GET /projections/{name}/{collection}` | list documents (`limit`, `after`, `field`+`value`); a page ends at `limit` documents or [`HttpConfig::page_bytes`], its `next` cursor set |
@@ -144,6 +145,8 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .route("/log/live", get(reads::live))
         .route("/modules", get(reads::modules))
         .route("/modules/{name}/rollback", post(writes::rollback))
+        .route("/workflows", get(read_models::workflows))
+        .route("/workflows/{name}", get(read_models::workflow))
         .route("/projections", get(read_models::statuses))
         .route("/projections/{name}", get(read_models::status))
         .route("/projections/{name}/rebuild", post(read_models::rebuild))

@@ -1,5 +1,6 @@
-//! Routes of the read side: projection status, rebuilds, and read-model queries that
-//! can wait for a projection to reach a position first (read your writes).
+//! Routes of the read side: projection and workflow status, rebuilds, and read-model
+//! queries that can wait for a projection to reach a position first (read your
+//! writes).
 //!
 //! A wait is bounded: `timeout_ms` above [`MAX_WAIT`] is clamped to it, and the answer
 //! says so in the `Refold-Timeout-Clamped` header (the milliseconds waited at most);
@@ -52,6 +53,27 @@ pub(crate) async fn status(
     let mut status = [projections.status_of(&name)?];
     projections.read_runners(&mut status).await?;
     let [status] = status;
+    Ok(Json(status).into_response())
+}
+
+/// `GET /workflows`: the state of every workflow (lag, instances open, timers pending,
+/// last error), with who runs each, and which lease owner this node is.
+pub(crate) async fn workflows(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let statuses = state.engine.workflow_status().await?;
+    let node = state.engine.projections().owner();
+    Ok(Json(json!({ "node": node, "workflows": statuses })).into_response())
+}
+
+/// `GET /workflows/{name}`: the state of one workflow.
+pub(crate) async fn workflow(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let engine = &state.engine;
+    let status = engine
+        .workflows()
+        .status_of(engine.projections(), &name)
+        .await?;
     Ok(Json(status).into_response())
 }
 

@@ -642,7 +642,6 @@ impl Inner {
             owner: self.owner.clone(),
             lease_ttl: self.config.lease_ttl,
             handle: self.handle.clone(),
-            filter: logic.filter()?,
             upcasters: self.runtime.upcasters().clone(),
             batch_size: self.config.batch_size,
             batch_seconds: self

@@ -281,6 +281,22 @@ impl RunnerShared {
     }
 }
 
+/// The pause before the next try after `failures` failures in a row: `base`, doubled
+/// for each, at most a minute.
+fn backoff(base: Duration, failures: u32) -> Duration {
+    base.saturating_mul(1u32 << failures.min(6))
+        .min(Duration::from_secs(60))
+}
+
+/// The span of log a batch read: after `checkpoint` up to `read_to`, `caught_up` when
+/// that is the head seen before the read.
+#[derive(Debug, Clone, Copy)]
+struct Batch {
+    checkpoint: u64,
+    read_to: u64,
+    caught_up: bool,
+}
+
 /// Called by a runner whose generation just became the one queries read.
 pub(super) type OnPromoted = Box<dyn Fn(&Arc<RunnerShared>) + Send>;
 
@@ -295,7 +311,6 @@ pub(super) struct RunnerContext {
     pub(super) lease_ttl: Duration,
     /// The runtime the store's futures run on.
     pub(super) handle: Handle,
-    pub(super) filter: LogFilter,
     /// The deployed upcasters: each batch is read in the current shape of its events.
     pub(super) upcasters: Arc<Upcasters>,
     pub(super) batch_size: usize,
@@ -386,6 +401,8 @@ impl Runner {
         let mut head = self.context.events.subscribe();
         let mut stop = self.shared.stop.subscribe();
         let overlay = &self.overlay;
+        // Failures in a row, for the pause before the next try.
+        let mut failures = 0u32;
         while !*stop.borrow_and_update() {
             let step = match self.hold_lease() {
                 Ok(Held::Yes) => self.step(overlay, &mut head),
@@ -403,6 +420,9 @@ impl Runner {
                 Ok(Held::Finished) => break,
                 Err(error) => Err(error),
             };
+            if step.is_ok() {
+                failures = 0;
+            }
             match step {
                 Ok(Step::Progressed) => {}
                 Ok(Step::Idle(checkpoint)) => {
@@ -427,13 +447,11 @@ impl Runner {
                     let message = chain(&error);
                     tracing::warn!(projection = %self.shared.projection, generation = self.shared.generation, error = %message, "projection runner failed; retrying");
                     self.shared.record_error(&message);
+                    let pause = backoff(self.context.retry_delay, failures);
+                    failures = failures.saturating_add(1);
                     // Waking early is the point: a stop ends the wait.
                     handle.block_on(async {
-                        let _ = tokio::time::timeout(
-                            self.context.retry_delay,
-                            stop.wait_for(|stop| *stop),
-                        )
-                        .await;
+                        let _ = tokio::time::timeout(pause, stop.wait_for(|stop| *stop)).await;
                     });
                 }
             }
@@ -539,9 +557,11 @@ impl Runner {
         }
         let batch_size = self.context.batch_size.max(1);
         let upcasters = self.context.upcasters.current();
+        // Asked for each batch: a workflow's event types follow its module's hot swaps.
+        let filter = self.logic.filter()?;
         let events = self.context.handle.block_on(self.context.events.read_log(
             checkpoint,
-            &upcasters.stored_filter(&self.context.filter),
+            &upcasters.stored_filter(&filter),
             batch_size,
         ))?;
         let last_read = events.last().map_or(0, |e| e.global_position);
@@ -565,10 +585,15 @@ impl Runner {
         }
         let _batch = batch.entered();
         let started = Instant::now();
-        let step = match upcasters.upcast_filtered(events, &self.context.filter) {
+        let step = match upcasters.upcast_filtered(events, &filter) {
             Ok(events) => self.process(overlay, &events, read_to, caught_up),
             Err(Error::Guest { .. }) => {
-                self.upcast_one_at_a_time(overlay, &upcasters, checkpoint, read_to, caught_up)
+                let batch = Batch {
+                    checkpoint,
+                    read_to,
+                    caught_up,
+                };
+                self.upcast_one_at_a_time(overlay, &upcasters, &filter, batch)
             }
             Err(other) => Err(other),
         };
@@ -584,20 +609,24 @@ impl Runner {
         &self,
         overlay: &Overlay,
         upcasters: &UpcasterSet,
-        checkpoint: u64,
-        read_to: u64,
-        caught_up: bool,
+        filter: &LogFilter,
+        batch: Batch,
     ) -> Result<Step> {
+        let Batch {
+            checkpoint,
+            read_to,
+            caught_up,
+        } = batch;
         tracing::debug!(projection = %self.shared.projection, "an upcaster failed on a batch; upcasting its events one at a time");
         let stored = self.context.handle.block_on(self.context.events.read_log(
             checkpoint,
-            &upcasters.stored_filter(&self.context.filter),
+            &upcasters.stored_filter(filter),
             self.context.batch_size.max(1),
         ))?;
         for event in stored.into_iter().filter(|e| e.global_position <= read_to) {
             let position = event.global_position;
             let at_end = caught_up && position == read_to;
-            let step = match upcasters.upcast_filtered(vec![event.clone()], &self.context.filter) {
+            let step = match upcasters.upcast_filtered(vec![event.clone()], filter) {
                 Ok(events) => self.process(overlay, &events, position, at_end)?,
                 Err(error @ Error::Guest { .. }) => self.failed(&event, &error, at_end)?,
                 Err(other) => return Err(other),
@@ -681,6 +710,14 @@ impl Runner {
                 tracing::error!(projection = %self.shared.projection, position, error = %message, "projection stopped at an event it cannot apply");
                 self.shared.record_fault(position, message);
                 Ok(Step::Finished)
+            }
+            FailurePolicy::Retry => {
+                // The run loop records it and tries again after a pause.
+                Err(Error::ProjectionFaulted {
+                    projection: self.shared.projection.clone(),
+                    position,
+                    error: message,
+                })
             }
             FailurePolicy::Skip => {
                 tracing::warn!(projection = %self.shared.projection, position, error = %message, "projection skipped an event it cannot apply");

@@ -43,6 +43,15 @@ pub mod upcaster {
     });
 }
 
+/// Bindings of the `workflow-module` world.
+pub mod workflow {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "refold:domain/workflow-module",
+        with: { "refold:domain/types": super::decider::refold::domain::types },
+    });
+}
+
 /// Bindings of the 0.1.0 contract's worlds.
 pub mod v1 {
     /// The 0.1.0 `decider-module` world.
@@ -67,6 +76,9 @@ pub mod v1 {
 
 pub use decider::refold::domain::types::{
     DecideError, DeciderContext, Event, NewEvent, Query, QueryItem, UpcastEvent,
+};
+pub use workflow::exports::refold::domain::workflow::{
+    CommandOutcome, CommandResult, WorkflowCommand, WorkflowInput, WorkflowStep,
 };
 
 impl From<&Event> for v1::Event {

@@ -18,7 +18,10 @@ mod module;
 mod sandbox;
 mod sniff;
 
-pub use bindings::{DecideError, DeciderContext, Event, NewEvent, Query, QueryItem, UpcastEvent};
+pub use bindings::{
+    CommandOutcome, CommandResult, DecideError, DeciderContext, Event, NewEvent, Query, QueryItem,
+    UpcastEvent, WorkflowCommand, WorkflowInput, WorkflowStep,
+};
 pub use cache::{CacheStats, content_hash};
 pub use module::{Module, ModuleInfo, PoolStats};
 pub use sandbox::Documents;
@@ -48,11 +51,18 @@ pub enum World {
     Projection,
     /// Exports `refold:domain/upcaster`: old event shapes into current ones.
     Upcaster,
+    /// Exports `refold:domain/workflow`: a durable process sending commands.
+    Workflow,
 }
 
 impl World {
     /// Every world, in the order a component's exports are matched against them.
-    pub const ALL: [World; 3] = [World::Decider, World::Projection, World::Upcaster];
+    pub const ALL: [World; 4] = [
+        World::Decider,
+        World::Projection,
+        World::Upcaster,
+        World::Workflow,
+    ];
 
     /// The interface a module of this world exports, without its package version.
     pub fn interface(self) -> &'static str {
@@ -60,6 +70,7 @@ impl World {
             World::Decider => "refold:domain/decider",
             World::Projection => "refold:domain/projection",
             World::Upcaster => "refold:domain/upcaster",
+            World::Workflow => "refold:domain/workflow",
         }
     }
 
@@ -69,6 +80,7 @@ impl World {
             World::Decider => "decider",
             World::Projection => "projection",
             World::Upcaster => "upcaster",
+            World::Workflow => "workflow",
         }
     }
 
@@ -300,6 +312,10 @@ impl Runtime {
                 let pre = bindings::upcaster::UpcasterModulePre::new(pre).map_err(unlinkable)?;
                 Module::new_upcaster(info, limits, Pool::new(pre))
             }
+            (World::Workflow, _) => {
+                let pre = bindings::workflow::WorkflowModulePre::new(pre).map_err(unlinkable)?;
+                Module::new_workflow(info, limits, Pool::new(pre))
+            }
         }
     }
 
@@ -308,7 +324,7 @@ impl Runtime {
     fn linker(&self, world: World) -> &Linker<HostState> {
         match world {
             World::Projection => &self.projection_linker,
-            World::Decider | World::Upcaster => &self.decider_linker,
+            World::Decider | World::Upcaster | World::Workflow => &self.decider_linker,
         }
     }
 

@@ -17,8 +17,8 @@
 
 use super::Documents;
 use super::bindings::{
-    DecideError, DeciderContext, Event, NewEvent, Query, UpcastEvent, decider, projection,
-    query_decider, upcaster, v1,
+    DecideError, DeciderContext, Event, NewEvent, Query, UpcastEvent, WorkflowInput, WorkflowStep,
+    decider, projection, query_decider, upcaster, v1, workflow,
 };
 use super::sandbox::{HostState, call_seed};
 use super::{Contract, Limits, World};
@@ -83,6 +83,10 @@ enum Kind {
     },
     Upcaster {
         pool: Pool<upcaster::UpcasterModule>,
+        event_types: Vec<String>,
+    },
+    Workflow {
+        pool: Pool<workflow::WorkflowModule>,
         event_types: Vec<String>,
     },
 }
@@ -188,6 +192,7 @@ instantiate! {
     decider::DeciderModule => decider::DeciderModulePre<HostState>,
     projection::ProjectionModule => projection::ProjectionModulePre<HostState>,
     upcaster::UpcasterModule => upcaster::UpcasterModulePre<HostState>,
+    workflow::WorkflowModule => workflow::WorkflowModulePre<HostState>,
     query_decider::QueryDeciderModule => query_decider::QueryDeciderModulePre<HostState>,
     v1::decider::DeciderModule => v1::decider::DeciderModulePre<HostState>,
     v1::projection::ProjectionModule => v1::projection::ProjectionModulePre<HostState>,
@@ -326,19 +331,60 @@ impl Module {
                 },
             )
             .map_err(refused)?;
-        if read.is_empty() || read.iter().any(|t| t.trim().is_empty()) {
-            return Err(refused(module.fault(
-                "event-types",
-                GuestFault::Malformed(
-                    "an upcaster must name the stored event types it reads (none, or an empty name, was given)"
-                        .to_owned(),
-                ),
-            )));
-        }
+        module.check_declared(
+            &read,
+            "an upcaster must name the stored event types it reads",
+        )?;
         if let Kind::Upcaster { event_types, .. } = &mut module.kind {
             *event_types = read;
         }
         Ok(module)
+    }
+
+    /// A workflow module; asks the guest once, on a fresh instance, for the event types
+    /// it reacts to (which must not be empty) and tries its `initial-state`.
+    pub(crate) fn new_workflow(
+        info: ModuleInfo,
+        limits: Limits,
+        pool: Pool<workflow::WorkflowModule>,
+    ) -> Result<Self> {
+        let mut module = Module::of_kind(
+            info,
+            limits,
+            Kind::Workflow {
+                pool,
+                event_types: Vec::new(),
+            },
+        );
+        let seed = module.seed("event-types", &[]);
+        let read = module
+            .call(
+                module.workflows()?,
+                "event-types",
+                module.limits.memory_limit,
+                |w, store| {
+                    store.data().seed_random(seed);
+                    w.refold_domain_workflow().call_event_types(store)
+                },
+            )
+            .map_err(refused)?;
+        module.check_declared(&read, "a workflow must name the event types it reacts to")?;
+        module.workflow_initial_state().map_err(refused)?;
+        if let Kind::Workflow { event_types, .. } = &mut module.kind {
+            *event_types = read;
+        }
+        Ok(module)
+    }
+
+    /// Refuse a module whose declared event types are none, or include an empty name.
+    fn check_declared(&self, declared: &[String], rule: &str) -> Result<()> {
+        if declared.is_empty() || declared.iter().any(|t| t.trim().is_empty()) {
+            return Err(refused(self.fault(
+                "event-types",
+                GuestFault::Malformed(format!("{rule} (none, or an empty name, was given)")),
+            )));
+        }
+        Ok(())
     }
 
     /// The module's name, version, hash and world.
@@ -369,6 +415,7 @@ impl Module {
             Kind::Decider(pool) => pool.stats(),
             Kind::Projection { pool, .. } => pool.stats(),
             Kind::Upcaster { pool, .. } => pool.stats(),
+            Kind::Workflow { pool, .. } => pool.stats(),
         }
     }
 
@@ -541,14 +588,104 @@ impl Module {
         }
     }
 
-    /// The event types a projection module wants (empty: all), or the stored event
-    /// types an upcaster module reads.
+    /// The event types a projection module wants (empty: all), the stored event
+    /// types an upcaster module reads, or those a workflow module reacts to.
     pub fn event_types(&self) -> Result<&[String]> {
         match &self.kind {
-            Kind::Projection { event_types, .. } | Kind::Upcaster { event_types, .. } => {
-                Ok(event_types)
-            }
+            Kind::Projection { event_types, .. }
+            | Kind::Upcaster { event_types, .. }
+            | Kind::Workflow { event_types, .. } => Ok(event_types),
             Kind::Decider(_) => Err(self.not_a(World::Projection)),
+        }
+    }
+
+    /// A workflow's state before an instance's first input (a JSON value, as text).
+    pub fn workflow_initial_state(&self) -> Result<String> {
+        let seed = self.seed("initial-state", &[]);
+        let state = self.call(
+            self.workflows()?,
+            "initial-state",
+            self.limits.memory_limit,
+            |w, store| {
+                store.data().seed_random(seed);
+                w.refold_domain_workflow().call_initial_state(store)
+            },
+        )?;
+        check_json("initial-state", &state)
+            .map_err(|problem| self.fault("initial-state", GuestFault::Malformed(problem)))?;
+        Ok(state)
+    }
+
+    /// The workflow instance `event` belongs to, if any, from the guest's
+    /// `instance-of`. Its random numbers are seeded by the event's id and position.
+    pub fn instance_of(&self, event: &Event) -> Result<Option<String>> {
+        let seed = self.seed_by_event(
+            "instance-of",
+            Some((event.event_id.as_str(), event.global_position)),
+        );
+        let instance = self
+            .call(
+                self.workflows()?,
+                "instance-of",
+                self.limits.memory_limit,
+                |w, store| {
+                    store.data().seed_random(seed);
+                    w.refold_domain_workflow().call_instance_of(store, event)
+                },
+            )?
+            .map_err(|message| self.fault("instance-of", GuestFault::Reported(message)))?;
+        if instance.as_deref().is_some_and(|i| i.trim().is_empty()) {
+            return Err(self.fault(
+                "instance-of",
+                GuestFault::Malformed("the instance id is empty".to_owned()),
+            ));
+        }
+        Ok(instance)
+    }
+
+    /// What the workflow instance `instance` in `state` does with `input`, from the
+    /// guest's `handle`: its new state (checked to be JSON), the commands to send
+    /// (checked to name a decider and to be JSON objects), and whether it is finished.
+    /// Its random numbers are seeded by the instance, the state and the input's kind.
+    pub fn handle(
+        &self,
+        instance: &str,
+        state: &str,
+        input: &WorkflowInput,
+    ) -> Result<WorkflowStep> {
+        let kind: &[u8] = match input {
+            WorkflowInput::Event(event) => event.event_id.as_bytes(),
+            WorkflowInput::Outcome(outcome) => outcome.command.command.as_bytes(),
+        };
+        let seed = self.seed("handle", &[instance.as_bytes(), state.as_bytes(), kind]);
+        let step = self
+            .call(
+                self.workflows()?,
+                "handle",
+                self.limits.memory_limit,
+                |w, store| {
+                    store.data().seed_random(seed);
+                    w.refold_domain_workflow()
+                        .call_handle(store, instance, state, input)
+                },
+            )?
+            .map_err(|message| self.fault("handle", GuestFault::Reported(message)))?;
+        let malformed = |problem: String| self.fault("handle", GuestFault::Malformed(problem));
+        check_json("the state", &step.state).map_err(malformed)?;
+        for (index, command) in step.commands.iter().enumerate() {
+            if command.decider.trim().is_empty() {
+                return Err(malformed(format!("command {index} names no decider")));
+            }
+            check_json_object(&format!("command {index}"), &command.command).map_err(malformed)?;
+        }
+        Ok(step)
+    }
+
+    /// The workflow instances, or the error that this module is not a workflow.
+    fn workflows(&self) -> Result<&Pool<workflow::WorkflowModule>> {
+        match &self.kind {
+            Kind::Workflow { pool, .. } => Ok(pool),
+            _ => Err(self.not_a(World::Workflow)),
         }
     }
 
@@ -869,6 +1006,13 @@ fn check_shape(
         check_json_object("metadata", metadata)?;
     }
     Ok(())
+}
+
+/// Text that must be one JSON value (of any kind).
+fn check_json(what: &str, text: &str) -> std::result::Result<(), String> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(|_| ())
+        .map_err(|error| format!("{what} is not JSON ({error}): {}", truncate(text)))
 }
 
 fn check_json_object(what: &str, text: &str) -> std::result::Result<(), String> {

@@ -13,14 +13,19 @@ pub enum FailurePolicy {
     Stop,
     /// Record the event as skipped, with the error, and go on.
     Skip,
+    /// Try the event again, after a pause that doubles with each failure in a row
+    /// (from the retry delay, one second by default, up to a minute); the error shows
+    /// in the status meanwhile.
+    Retry,
 }
 
 impl FailurePolicy {
-    /// The policy's name: `stop` or `skip`.
+    /// The policy's name: `stop`, `skip` or `retry`.
     pub fn as_str(self) -> &'static str {
         match self {
             FailurePolicy::Stop => "stop",
             FailurePolicy::Skip => "skip",
+            FailurePolicy::Retry => "retry",
         }
     }
 
@@ -29,6 +34,7 @@ impl FailurePolicy {
         match name {
             "stop" => Some(FailurePolicy::Stop),
             "skip" => Some(FailurePolicy::Skip),
+            "retry" => Some(FailurePolicy::Retry),
             _ => None,
         }
     }
