@@ -16,5 +16,6 @@ mod hot_deploy;
 mod lifecycle;
 pub(crate) mod live;
 mod nodes;
+mod schemas;
 mod shared_file;
 mod tags;
