@@ -3,9 +3,9 @@
 #
 #   examples/build-polyglot.sh [NAME...]
 #
-# Without names it builds the five components the tests use: cart-py.wasm,
-# cart-summary-py.wasm, cart-js.wasm, cart-summary-js.wasm and cart-upcaster-js.wasm
-# (JavaScript on the default engine, QuickJS). Names may also pick an engine: cart-js-quickjs,
+# Without names it builds the six components the tests use: cart-py.wasm,
+# cart-summary-py.wasm, cart-js.wasm, cart-summary-js.wasm, cart-upcaster-js.wasm and
+# courses-js.wasm (JavaScript on the default engine, QuickJS). Names may also pick an engine: cart-js-quickjs,
 # cart-js-spidermonkey, cart-summary-js-quickjs, cart-summary-js-spidermonkey.
 # <target> is $CARGO_TARGET_DIR, else the repository's target/.
 #
@@ -115,6 +115,9 @@ build_named() {
         cart-upcaster-js)
             build "$name" javascript "$DEFAULT_JS_ENGINE" examples/javascript/cart-upcaster cart-upcaster.js upcaster-module
             ;;
+        courses-js)
+            build "$name" javascript "$DEFAULT_JS_ENGINE" examples/javascript/courses courses.js query-decider-module
+            ;;
         cart-summary-js | cart-summary-js-quickjs | cart-summary-js-spidermonkey)
             engine="${name#cart-summary-js}"
             engine="${engine#-}"
@@ -129,7 +132,7 @@ build_named() {
 
 names=("$@")
 if [[ ${#names[@]} -eq 0 ]]; then
-    names=(cart-py cart-summary-py cart-js cart-summary-js cart-upcaster-js)
+    names=(cart-py cart-summary-py cart-js cart-summary-js cart-upcaster-js courses-js)
 fi
 for name in "${names[@]}"; do
     case "$name" in

@@ -79,6 +79,44 @@ fn a_cached_state_behind_the_store_is_caught_up_not_decided_on(backend: Backend)
 }
 
 both_backends! {
+fn a_rejection_decided_on_a_stale_cached_state_is_decided_again_on_the_current_one(backend: Backend) {
+    // A rejection appends nothing, so no expected version catches a cached state that
+    // fell behind: the handler must check the stream before answering it.
+    let e = engine(backend, CommandConfig::default());
+    let other_writer = CommandHandler::new(
+        e.store.shared(),
+        e.runtime.clone(),
+        CommandConfig::default(),
+    );
+    block_on(
+        e.handler
+            .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1")),
+    )
+    .unwrap();
+    block_on(other_writer.handle(
+        "cart",
+        DEFAULT_PARTITION,
+        "cart-1",
+        &add_item("cart-1", "SKU-1", 1, 100),
+    ))
+    .unwrap();
+
+    let confirmed = block_on(e.handler.handle("cart", DEFAULT_PARTITION, "cart-1", &confirm("cart-1")))
+        .expect("the cart has an item in the store: confirming it is no rejection");
+    assert_eq!(confirmed.events[0].event_type, "CartConfirmed");
+    assert_eq!(confirmed.stream_version, 3);
+    assert_eq!(e.handler.metrics().cache_hits, 1);
+
+    let again = block_on(e.handler.handle("cart", DEFAULT_PARTITION, "cart-1", &confirm("cart-1")))
+        .unwrap_err();
+    assert!(
+        matches!(&again, Error::Rejected { message, .. } if message.contains("already confirmed")),
+        "{again:?}"
+    );
+}
+}
+
+both_backends! {
 fn the_cache_stays_within_its_byte_budget(backend: Backend) {
     let e = engine(backend, CommandConfig {
         cache_bytes: 4096,

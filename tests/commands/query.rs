@@ -1,7 +1,8 @@
 //! Query deciders: commands whose consistency boundary is a query over tagged events
-//! (the course-subscription example), raced across threads on both backends.
+//! (the course-subscription and unique-username examples), raced across threads on
+//! both backends.
 
-use crate::support::guests::{self, COURSES};
+use crate::support::guests::{self, COURSES, USERNAMES};
 use crate::support::{Backend, TestStore, block_on, both_backends};
 use refold::Error;
 use refold::commands::{CommandConfig, CommandHandler};
@@ -12,9 +13,15 @@ use std::sync::{Arc, Barrier};
 /// A store of `backend` and a handler with the course decider deployed as `courses`,
 /// deciding each command up to `attempts` times.
 pub(super) fn courses(backend: Backend, attempts: u32) -> (TestStore, Arc<CommandHandler>) {
+    deployed(COURSES, backend, attempts)
+}
+
+/// A store of `backend` and a handler with the example `package` deployed under its
+/// name, deciding each command up to `attempts` times.
+fn deployed(package: &str, backend: Backend, attempts: u32) -> (TestStore, Arc<CommandHandler>) {
     let store = TestStore::new(backend);
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    runtime.deploy(runtime.load("courses", &guests::wasm(COURSES)).unwrap());
+    runtime.deploy(runtime.load(package, &guests::wasm(package)).unwrap());
     let config = CommandConfig {
         max_attempts: attempts,
         ..CommandConfig::default()
@@ -27,7 +34,7 @@ fn send(
     handler: &CommandHandler,
     command: &str,
 ) -> refold::Result<refold::commands::CommandOutcome> {
-    block_on(handler.handle_query("courses", DEFAULT_PARTITION, command))
+    block_on(handler.handle_query(COURSES, DEFAULT_PARTITION, command))
 }
 
 pub(super) fn define(course: &str, capacity: usize) -> String {
@@ -117,6 +124,47 @@ fn a_student_takes_five_courses_at_most_and_events_carry_both_tags(backend: Back
     let invalid = send(&handler, &define("k9", 0)).unwrap_err();
     assert!(matches!(&invalid, Error::InvalidCommand { .. }), "{invalid}");
     assert_eq!(subscribers(&store, "k5"), 0);
+}
+}
+
+both_backends! {
+fn eight_accounts_claiming_one_username_at_once_give_it_to_exactly_one(backend: Backend) {
+    // Every claimant may lose the race to each of the others once.
+    let (store, handler) = deployed(USERNAMES, backend, 16);
+    let claim = |account: usize| {
+        format!(r#"{{"type":"ClaimUsername","data":{{"accountId":"a{account}","username":"ada"}}}}"#)
+    };
+    let start = Arc::new(Barrier::new(8));
+    let claimants: Vec<_> = (0..8)
+        .map(|account| {
+            let (handler, start, claim) = (handler.clone(), start.clone(), claim(account));
+            std::thread::spawn(move || {
+                start.wait();
+                block_on(handler.handle_query(USERNAMES, DEFAULT_PARTITION, &claim))
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = claimants.into_iter().map(|c| c.join().unwrap()).collect();
+    let winners: Vec<usize> = (0..8).filter(|&a| outcomes[a].is_ok()).collect();
+    let taken = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(Error::Rejected { message, .. }) if message == "username ada is taken"))
+        .count();
+    assert_eq!(
+        (winners.len(), taken),
+        (1, 7),
+        "one claimant got the name, every other was told it is taken: {outcomes:#?}"
+    );
+    let query = Query::item(QueryItem::tags(["username:ada"]));
+    let claims = block_on(store.read_log(0, &LogFilter::query(query), 100)).unwrap();
+    assert_eq!(claims.len(), 1, "the log holds one claim of the name: {claims:#?}");
+    assert_eq!(claims[0].stream, format!("account-a{}", winners[0]));
+    assert_eq!(claims[0].tags, ["username:ada".to_owned(), format!("account:a{}", winners[0])]);
+    let released = format!(r#"{{"type":"ReleaseUsername","data":{{"accountId":"a{}"}}}}"#, winners[0]);
+    block_on(handler.handle_query(USERNAMES, DEFAULT_PARTITION, &released)).unwrap();
+    let loser = (winners[0] + 1) % 8;
+    block_on(handler.handle_query(USERNAMES, DEFAULT_PARTITION, &claim(loser)))
+        .expect("a released name can be claimed again");
 }
 }
 

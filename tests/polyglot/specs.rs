@@ -2,7 +2,7 @@
 //! Python and JavaScript ones.
 
 use super::{Language, load, runtime};
-use crate::support::guests::workspace_root;
+use crate::support::guests::{self, COURSES_JS, workspace_root};
 use refold::harness::{CaseReport, ModuleUnderTest, SpecFile};
 
 /// Run the spec file at `spec` (from the repository root) against `bytes` loaded as
@@ -47,4 +47,15 @@ fn the_cart_summary_spec_passes_against_the_python_and_javascript_summaries() {
         assert_eq!(failed, [], "{language:?}");
         assert_eq!(ran, 7, "{language:?}");
     }
+}
+
+#[test]
+fn the_courses_spec_passes_against_the_javascript_query_decider() {
+    let (failed, ran) = run_spec(
+        "courses",
+        guests::polyglot(COURSES_JS),
+        "examples/courses/specs/courses.yaml",
+    );
+    assert_eq!(failed, Vec::<(String, Vec<String>)>::new());
+    assert_eq!(ran, 14);
 }

@@ -19,6 +19,8 @@ pub const CART: &str = "cart";
 pub const CART_SUMMARY: &str = "cart-summary";
 /// The course-subscription query decider (`examples/courses`).
 pub const COURSES: &str = "courses";
+/// The unique-username query decider (`examples/usernames`).
+pub const USERNAMES: &str = "usernames";
 /// The cart decider with one more rule (`tests/guests/cart-v2`).
 pub const CART_V2: &str = "cart-v2";
 /// The cart decider, version 2: prices as `{amount, currency}` (`examples/cart-v2`).
@@ -59,6 +61,8 @@ pub const CART_SUMMARY_PY: &str = "cart-summary-py";
 pub const CART_JS: &str = "cart-js";
 /// The cart-summary projection in JavaScript (`examples/javascript/cart-summary`), default engine.
 pub const CART_SUMMARY_JS: &str = "cart-summary-js";
+/// The course-subscription query decider in JavaScript (`examples/javascript/courses`).
+pub const COURSES_JS: &str = "courses-js";
 
 /// The build script of the Python and JavaScript guests, from the workspace root.
 const POLYGLOT_SCRIPT: &str = "examples/build-polyglot.sh";

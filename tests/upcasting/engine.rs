@@ -1,8 +1,9 @@
 //! The upcaster set in the engine, on each backend: what is keyed by it, a faulty
-//! upcaster failing only the reads that need it, overlapping upcasters refused, and a
-//! hot swap while commands flow.
+//! upcaster failing only the reads that need it (and, under a projection, only the
+//! events it fails on, by the projection's policy), overlapping upcasters refused, and
+//! a hot swap while commands flow.
 
-use crate::support::guests::{self, CART, CART_UPCASTER, CART_V2_PRICES};
+use crate::support::guests::{self, CART, CART_UPCASTER, CART_V2_PRICES, FAULTY_PROJECTION};
 use crate::support::{Backend, TestStore, block_on, both_backends};
 use refold::commands::CommandConfig;
 use refold::engine::{Engine, EngineConfig};
@@ -143,6 +144,42 @@ fn a_faulty_upcaster_fails_the_reads_that_need_it_and_nothing_else(backend: Back
     }
     assert!(engine.runtime().module("other").is_err());
     deploy(&engine, "faulty-upcaster", &guests::wasm("faulty-upcaster"));
+}
+}
+
+both_backends! {
+fn an_upcaster_failing_on_an_event_meets_each_projections_failure_policy(backend: Backend) {
+    let (_store, engine, _dir) = engine(backend, Duration::from_millis(300));
+    deploy(&engine, "faulty-upcaster", &guests::wasm("faulty-upcaster"));
+    let mut positions = Vec::new();
+    for event_type in ["Ping", "Ping", "Trap", "Ping"] {
+        let event = EventData::new(event_type, r#"{"n":1}"#);
+        let appended = block_on(engine.store().append(AppendRequest::new("counter-1", ExpectedVersion::Any, vec![event]))).unwrap();
+        positions.push(appended.last_position);
+    }
+    let (trap, last) = (positions[2], positions[3]);
+    let faulty = guests::wasm(FAULTY_PROJECTION);
+    block_on(engine.deploy("skipping", &faulty, FailurePolicy::Skip)).unwrap();
+    block_on(engine.deploy("stopping", &faulty, FailurePolicy::Stop)).unwrap();
+    let patience = Duration::from_secs(30);
+
+    block_on(engine.projections().wait_for("skipping", last, patience)).unwrap();
+    let skipping = engine.projections().status_of("skipping").unwrap().active;
+    assert_eq!(
+        (skipping.skipped, skipping.events_applied, skipping.checkpoint),
+        (1, 3, last),
+        "the event the upcaster fails on is skipped, the three others applied: {skipping:?}"
+    );
+
+    match block_on(engine.projections().wait_for("stopping", last, patience)) {
+        Err(Error::ProjectionFaulted { position, error, .. }) => {
+            assert_eq!(position, trap);
+            assert!(error.contains(&format!("the upcaster traps on event {trap}")), "{error}");
+        }
+        other => panic!("the projection did not stop at the event its upcaster fails on: {other:?}"),
+    }
+    let stopping = engine.projections().status_of("stopping").unwrap().active;
+    assert_eq!((stopping.checkpoint, stopping.events_applied), (trap - 1, 2), "{stopping:?}");
 }
 }
 

@@ -14,6 +14,10 @@
 //! When another writer got there first the append conflicts: the handler catches the
 //! state up from the store and decides again, up to [`CommandConfig::max_attempts`]
 //! times. A decision is never applied to a state other than the one it was made on.
+//! A rejection, or a decision of no events, appends nothing, so no expected version
+//! checks the state it was made on: when that state came from the cache, the handler
+//! reads the stream's newer events first (another process or node may have written
+//! some) and, if there are any, decides again on the caught-up state.
 //!
 //! The decider is looked up once per command, so a deploy in the middle of a command
 //! lets it finish on the version it started on; the next command uses the new one,
@@ -225,12 +229,23 @@ impl CommandHandler {
         let (partition, stream) = (prepared.partition.as_str(), prepared.stream.as_str());
         let upcasters = self.runtime.upcasters().current();
         let key = StreamKey::new(logic.as_ref(), &upcasters, partition, stream);
-        let mut current = self
-            .cached_or_loaded(&logic, &upcasters, &key, false)
-            .await?;
+        let (mut current, mut unchecked) = match self.cached(&key) {
+            Some(cached) => (cached, true),
+            None => (self.rehydrate(&logic, &upcasters, &key).await?, false),
+        };
         for attempt in 1..=self.config.max_attempts {
             let (decided_on, decided) = decide(&logic, &key, current, &prepared).await?;
             current = decided_on;
+            let answered = !matches!(&decided, Ok(events) if !events.is_empty());
+            if answered && std::mem::take(&mut unchecked) {
+                // A rejection or a decision of nothing appends nothing, so no expected
+                // version checks the cached state it was made on: check it here.
+                let version = current.version;
+                current = self.catch_up(&logic, &upcasters, &key, current).await?;
+                if current.version != version {
+                    continue;
+                }
+            }
             let events = match decided {
                 Ok(events) => events,
                 Err(refusal) => {
@@ -333,9 +348,7 @@ impl CommandHandler {
     ) -> Result<(Vec<u8>, u64)> {
         let upcasters = self.runtime.upcasters().current();
         let key = StreamKey::new(logic.as_ref(), &upcasters, partition, stream);
-        let loaded = self
-            .cached_or_loaded(&logic, &upcasters, &key, true)
-            .await?;
+        let loaded = self.cached_or_loaded(&logic, &upcasters, &key).await?;
         self.cache.put(key, loaded.clone());
         Ok((loaded.state, loaded.version))
     }
@@ -373,28 +386,27 @@ impl CommandHandler {
         self.cache.bytes()
     }
 
-    /// The state of `key` from the cache, else from the newest snapshot and the events
-    /// after it. A cached state is caught up with the store only when `current` is
-    /// asked: the command loop skips that, because its append's expected version
-    /// catches a cached state that fell behind.
+    /// The state of `key` from the cache, caught up with the store, else from the
+    /// newest snapshot and the events after it. (The command loop takes a cached state
+    /// as it is: its append's expected version catches one that fell behind, and it
+    /// checks the store itself before answering with a rejection.)
     async fn cached_or_loaded(
         &self,
         logic: &Arc<dyn DeciderLogic>,
         upcasters: &Arc<UpcasterSet>,
         key: &StreamKey,
-        current: bool,
     ) -> Result<CachedState> {
-        match self.cache.get(key) {
-            Some(cached) => {
-                self.cache_hits.fetch_add(1, Ordering::Relaxed);
-                if current {
-                    self.catch_up(logic, upcasters, key, cached).await
-                } else {
-                    Ok(cached)
-                }
-            }
+        match self.cached(key) {
+            Some(cached) => self.catch_up(logic, upcasters, key, cached).await,
             None => self.rehydrate(logic, upcasters, key).await,
         }
+    }
+
+    /// The cached state of `key`, if held, counted as a hit.
+    fn cached(&self, key: &StreamKey) -> Option<CachedState> {
+        let cached = self.cache.get(key)?;
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        Some(cached)
     }
 
     /// State from the newest snapshot of this logic plus the events after it.

@@ -20,10 +20,10 @@
 use super::prepared::{Appended, Prepared};
 use super::{CommandHandler, CommandOutcome, CommandRequest, refused};
 use crate::failpoint::Failpoint;
-use crate::runtime::{DeciderContext, Module, NewEvent, Query as GuestQuery};
+use crate::runtime::{DeciderContext, Module, NewEvent};
 use crate::store::{
-    AppendCondition, AppendRequest, Appends, ExpectedVersion, LogFilter, Query, QueryItem,
-    RecordedEvent, RecordedOutcome,
+    AppendCondition, AppendRequest, Appends, ExpectedVersion, LogFilter, Query, RecordedEvent,
+    RecordedOutcome,
 };
 use crate::sync::blocking;
 use crate::{Error, GuestFault, Result};
@@ -78,7 +78,7 @@ impl CommandHandler {
             blocking(move || module.query_for(&partition, &command)).await??
         };
         let query = match query {
-            Ok(query) => store_query(query),
+            Ok(query) => Query::from(query),
             Err(refusal) => {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
                 return self
@@ -198,23 +198,6 @@ impl CommandHandler {
                 return Ok((state, read_to));
             }
         }
-    }
-}
-
-/// The guest's query as the store reads it; no items means every event.
-fn store_query(query: GuestQuery) -> Query {
-    if query.items.is_empty() {
-        return Query::all();
-    }
-    Query {
-        items: query
-            .items
-            .into_iter()
-            .map(|item| QueryItem {
-                types: item.types,
-                tags: item.tags,
-            })
-            .collect(),
     }
 }
 

@@ -1,7 +1,11 @@
 //! Given events → when a command → then events or a rejection, for decider modules.
 //!
 //! A case runs the way the command handler does: the given events are folded with the
-//! module's `evolve` in one batch, then `decide` answers the command. Every case also
+//! module's `evolve` in one batch, then `decide` answers the command. For a query
+//! decider the module first says which query the command depends on (`query-for`),
+//! and only the given events of the default partition that the query matches are
+//! folded; `decide`'s context then names no stream and the position of the last of
+//! them, and the decided events name their stream and tags, which a case may expect. Every case also
 //! checks that `evolve` and `decide` are deterministic: run again on a fresh instance
 //! and on the warm one, each must give the same bytes, because the engine caches and
 //! snapshots states, rebuilds them on whichever instance is free, and retries a
@@ -12,7 +16,8 @@ use super::Result;
 use super::location::{Step, YamlLines, dotted, json_path_at};
 use super::matching::show;
 use super::{ModuleUnderTest, Rules, Spec, Verdict, fault_or_error, parse_json};
-use crate::runtime::{DecideError, Event, Module, NewEvent};
+use crate::runtime::{DecideError, DeciderContext, Event, Module, NewEvent};
+use crate::store::{DEFAULT_PARTITION, Query};
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
@@ -50,6 +55,8 @@ pub struct ExpectedEvent {
     event_type: String,
     data: Option<Value>,
     metadata: Option<Value>,
+    stream: Option<String>,
+    tags: Option<Vec<String>>,
 }
 
 impl ExpectedEvent {
@@ -68,12 +75,29 @@ impl ExpectedEvent {
             event_type: event_type.to_owned(),
             data: None,
             metadata: None,
+            stream: None,
+            tags: None,
         }
     }
 
     /// The same event, also expecting `metadata`.
     pub fn with_metadata(mut self, metadata: Value) -> ExpectedEvent {
         self.metadata = Some(metadata);
+        self
+    }
+
+    /// The same event, expected in `stream`: the stream a query decider names for it.
+    pub fn in_stream(mut self, stream: &str) -> ExpectedEvent {
+        self.stream = Some(stream.to_owned());
+        self
+    }
+
+    /// The same event, expected to carry exactly `tags`, in this order.
+    pub fn with_tags<S: Into<String>>(
+        mut self,
+        tags: impl IntoIterator<Item = S>,
+    ) -> ExpectedEvent {
+        self.tags = Some(tags.into_iter().map(Into::into).collect());
         self
     }
 
@@ -87,8 +111,8 @@ impl ExpectedEvent {
         self.metadata.is_some()
     }
 
-    /// The event as the value compared with an actual one: `type`, then `data` and
-    /// `metadata` when expected.
+    /// The event as the value compared with an actual one: `type`, then `data`,
+    /// `metadata`, `stream` and `tags` when expected.
     pub(super) fn to_value(&self) -> Value {
         let mut event = Map::new();
         event.insert("type".to_owned(), Value::String(self.event_type.clone()));
@@ -98,17 +122,31 @@ impl ExpectedEvent {
         if let Some(metadata) = &self.metadata {
             event.insert("metadata".to_owned(), metadata.clone());
         }
+        if let Some(stream) = &self.stream {
+            event.insert("stream".to_owned(), Value::String(stream.clone()));
+        }
+        if let Some(tags) = &self.tags {
+            event.insert("tags".to_owned(), Value::from(tags.clone()));
+        }
         Value::Object(event)
     }
 }
 
-/// An event `decide` produced, as the value compared with an expected one.
-fn actual_value(event: &NewEvent) -> Value {
+/// An event `decide` produced, as the value compared with `expected` (if there is
+/// one at its position): `type` and `data`, then `metadata` and `stream` when it has
+/// them, and `tags` when it has some or some are expected.
+fn actual_value(event: &NewEvent, expected: Option<&ExpectedEvent>) -> Value {
     let mut value = Map::new();
     value.insert("type".to_owned(), Value::String(event.event_type.clone()));
     value.insert("data".to_owned(), parse_json(&event.data));
     if let Some(metadata) = &event.metadata {
         value.insert("metadata".to_owned(), parse_json(metadata));
+    }
+    if let Some(stream) = &event.stream_id {
+        value.insert("stream".to_owned(), Value::String(stream.clone()));
+    }
+    if !event.tags.is_empty() || expected.is_some_and(|e| e.tags.is_some()) {
+        value.insert("tags".to_owned(), Value::from(event.tags.clone()));
     }
     Value::Object(value)
 }
@@ -174,19 +212,49 @@ impl DeciderCase<'_, '_> {
         let Some(events) = fault_or_error(history, "given (upcast)", &mut verdict)? else {
             return Ok(verdict);
         };
+        let command = command_text(&self.command);
+        let refusal = |refusal: &DecideError| self.describe_refusal(refusal, &command);
+        let mut context = DeciderContext {
+            stream_id: None,
+            partition: DEFAULT_PARTITION.to_owned(),
+            version: 0,
+            metadata: "{}".to_owned(),
+        };
+        let events = if module.is_query_decider() {
+            let asked = module.query_for(&context.partition, &command);
+            let Some(asked) = fault_or_error(asked, "when (query-for)", &mut verdict)? else {
+                return Ok(verdict);
+            };
+            let query = match asked {
+                Ok(query) => Query::from(query),
+                Err(refused) => {
+                    compare(
+                        expected,
+                        &Err(refused),
+                        &self.spec.rules,
+                        &refusal,
+                        &mut verdict,
+                    );
+                    return Ok(verdict);
+                }
+            };
+            let matching = matching(events, &query, &context.partition);
+            context.version = matching.last().map_or(0, |e| e.global_position);
+            matching
+        } else {
+            events
+        };
         let Some(state) = fault_or_error(fold(module, &events), "given", &mut verdict)? else {
             return Ok(verdict);
         };
-        let command = command_text(&self.command);
-        let decided = module.decide(&state, &command);
+        let decided = module.decide_in(&context, &state, &command);
         let fresh = self.spec.module.fresh()?;
         if let Some(decided) = fault_or_error(decided, "when", &mut verdict)? {
-            let refusal = |refusal: &DecideError| self.describe_refusal(refusal, &command);
             compare(expected, &decided, &self.spec.rules, &refusal, &mut verdict);
             let again = [("fresh", &fresh), ("warm", module)];
             for (instance, module) in again {
                 let what = format!("determinism of decide ({instance} instance)");
-                let redecided = module.decide(&state, &command);
+                let redecided = module.decide_in(&context, &state, &command);
                 let Some(redecided) = fault_or_error(redecided, &what, &mut verdict)? else {
                     break;
                 };
@@ -267,6 +335,15 @@ fn position_in<'m>(message: &'m str, command: &str) -> (&'m str, Option<Vec<Step
         Some(path) => (before, Some(path)),
         None => (message, None),
     }
+}
+
+/// The events of `history` a query decider reads for a command in `partition`: those
+/// in the partition that `query` matches, in order, as the command handler reads them.
+fn matching(history: Vec<Event>, query: &Query, partition: &str) -> Vec<Event> {
+    history
+        .into_iter()
+        .filter(|e| e.partition == partition && query.matches(&e.event_type, &e.tags))
+        .collect()
 }
 
 /// The state after `events`, folded in one `evolve` call (none for no events).
@@ -363,7 +440,8 @@ fn compare_events(
         let label = format!("events[{index}]");
         match (expected.get(index), actual.get(index)) {
             (Some(expected), Some(actual)) => {
-                for difference in rules.diff(&label, &expected.to_value(), &actual_value(actual)) {
+                let actual = actual_value(actual, Some(expected));
+                for difference in rules.diff(&label, &expected.to_value(), &actual) {
                     verdict.push(difference);
                 }
             }
@@ -373,7 +451,7 @@ fn compare_events(
             )),
             (None, Some(actual)) => verdict.push(format!(
                 "{label}: expected no event, got {}",
-                shown(&actual_value(actual))
+                shown(&actual_value(actual, None))
             )),
             (None, None) => {}
         }

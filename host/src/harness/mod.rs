@@ -173,6 +173,7 @@ pub struct GivenEvent {
     metadata: Value,
     stream: String,
     partition: String,
+    tags: Vec<String>,
 }
 
 impl GivenEvent {
@@ -185,6 +186,7 @@ impl GivenEvent {
             metadata: Value::Object(Default::default()),
             stream: SPEC_STREAM.to_owned(),
             partition: DEFAULT_PARTITION.to_owned(),
+            tags: Vec::new(),
         }
     }
 
@@ -203,6 +205,12 @@ impl GivenEvent {
     /// The same event in another partition.
     pub fn in_partition(mut self, partition: &str) -> GivenEvent {
         self.partition = partition.to_owned();
+        self
+    }
+
+    /// The same event carrying `tags`, which a query decider's query matches.
+    pub fn with_tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> GivenEvent {
+        self.tags = tags.into_iter().map(Into::into).collect();
         self
     }
 }
@@ -252,7 +260,7 @@ fn recorded(given: &[GivenEvent]) -> Vec<Event> {
                 )
                 .to_string(),
                 partition: event.partition.clone(),
-                tags: Vec::new(),
+                tags: event.tags.clone(),
             }
         })
         .collect()

@@ -15,6 +15,7 @@
 //!         stream: cart-0    # optional; default spec-stream
 //!         metadata: {}      # optional
 //!         partition: default # optional
+//!         tags: [cart:cart-0] # optional: what a query decider's query matches
 //!     when: {type: ConfirmCart, data: {cartId: cart-0}}   # or a string of JSON text
 //!     match: partial        # optional: this case's mode
 //!     ignore: [data.confirmedAt]  # optional: added to the file's
@@ -23,6 +24,8 @@
 //!                           # or `invalid: true` / `invalid: "text"` (invalid command)
 //!         - type: CartConfirmed
 //!           data: {itemCount: 2}
+//!           stream: cart-0  # optional: the stream a query decider names
+//!           tags: [cart:cart-0] # optional: exactly these tags
 //!   - name: a projection case has no `when`
 //!     given: [...]
 //!     then:
@@ -388,6 +391,9 @@ fn given_event(raw: RawEvent) -> std::result::Result<GivenEvent, String> {
     if let Some(partition) = raw.partition {
         event = event.in_partition(&partition);
     }
+    if let Some(tags) = raw.tags {
+        event = event.with_tags(tags);
+    }
     Ok(event)
 }
 
@@ -458,8 +464,16 @@ fn expected_events(events: Vec<RawExpectedEvent>) -> Vec<ExpectedEvent> {
                 Some(data) => ExpectedEvent::new(&raw.event_type, data),
                 None => ExpectedEvent::of_type(&raw.event_type),
             };
-            match raw.metadata {
+            let event = match raw.metadata {
                 Some(metadata) => event.with_metadata(metadata),
+                None => event,
+            };
+            let event = match raw.stream {
+                Some(stream) => event.in_stream(&stream),
+                None => event,
+            };
+            match raw.tags {
+                Some(tags) => event.with_tags(tags),
                 None => event,
             }
         })
@@ -537,6 +551,7 @@ struct RawEvent {
     stream: Option<String>,
     metadata: Option<Value>,
     partition: Option<String>,
+    tags: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -557,4 +572,6 @@ struct RawExpectedEvent {
     event_type: String,
     data: Option<Value>,
     metadata: Option<Value>,
+    stream: Option<String>,
+    tags: Option<Vec<String>>,
 }

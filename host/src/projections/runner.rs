@@ -11,7 +11,9 @@
 //! When a batch fails, its changes are discarded and its events are applied one at a
 //! time, committing the good ones, to find the failing event: the `stop` policy records
 //! it and ends the runner with the checkpoint just before it; `skip` records it as
-//! skipped and goes on. A guest trap or deadline is a failure like any other. A
+//! skipped and goes on. A guest trap or deadline is a failure like any other, and so
+//! is an upcaster's on the events it reads for the projection: the batch is then
+//! upcast one event at a time, and the event the upcaster fails on meets the policy. A
 //! database error is not the event's fault: the runner records it, waits, and retries.
 //!
 //! Caught up, the runner parks on the store's head watch until the log grows (or it
@@ -36,7 +38,7 @@ use crate::store::{
     ProjectionStore, RecordedEvent,
 };
 use crate::sync::lock;
-use crate::upcasting::Upcasters;
+use crate::upcasting::{UpcasterSet, Upcasters};
 use crate::{Error, Result, chain};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -545,7 +547,6 @@ impl Runner {
         } else {
             last_read
         };
-        let events = upcasters.upcast_filtered(events, &self.context.filter)?;
         let _batch = tracing::info_span!(
             "projection batch",
             projection = %self.shared.projection,
@@ -554,7 +555,46 @@ impl Runner {
             events = events.len(),
         )
         .entered();
-        self.process(overlay, &events, read_to, caught_up)
+        match upcasters.upcast_filtered(events, &self.context.filter) {
+            Ok(events) => self.process(overlay, &events, read_to, caught_up),
+            Err(Error::Guest { .. }) => {
+                self.upcast_one_at_a_time(overlay, &upcasters, checkpoint, read_to, caught_up)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// An upcaster failed on the batch after `checkpoint`: read it again and take its
+    /// stored events one at a time, so the event it fails on meets the projection's
+    /// policy (an upcaster's fault is a guest's, as the projection's own would be) and
+    /// the others are applied.
+    fn upcast_one_at_a_time(
+        &self,
+        overlay: &Overlay,
+        upcasters: &UpcasterSet,
+        checkpoint: u64,
+        read_to: u64,
+        caught_up: bool,
+    ) -> Result<Step> {
+        tracing::debug!(projection = %self.shared.projection, "an upcaster failed on a batch; upcasting its events one at a time");
+        let stored = self.context.handle.block_on(self.context.events.read_log(
+            checkpoint,
+            &upcasters.stored_filter(&self.context.filter),
+            self.context.batch_size.max(1),
+        ))?;
+        for event in stored.into_iter().filter(|e| e.global_position <= read_to) {
+            let position = event.global_position;
+            let at_end = caught_up && position == read_to;
+            let step = match upcasters.upcast_filtered(vec![event.clone()], &self.context.filter) {
+                Ok(events) => self.process(overlay, &events, position, at_end)?,
+                Err(error @ Error::Guest { .. }) => self.failed(&event, &error, at_end)?,
+                Err(other) => return Err(other),
+            };
+            if let Step::Finished = step {
+                return Ok(Step::Finished);
+            }
+        }
+        self.commit(Pending::new(), read_to, 0, None, caught_up)
     }
 
     /// Apply `events` and commit up to `read_to`, finding the failing event if any.

@@ -106,6 +106,25 @@ impl From<v1::NewEvent> for NewEvent {
     }
 }
 
+/// A query decider's query as the store reads it; no items means every event.
+impl From<Query> for crate::store::Query {
+    fn from(query: Query) -> Self {
+        if query.items.is_empty() {
+            return crate::store::Query::all();
+        }
+        crate::store::Query {
+            items: query
+                .items
+                .into_iter()
+                .map(|item| crate::store::QueryItem {
+                    types: item.types,
+                    tags: item.tags,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl From<v1::DecideError> for DecideError {
     fn from(error: v1::DecideError) -> Self {
         match error {
