@@ -19,6 +19,7 @@
 //! `type`) is the one whose mismatch is reported, so a wrong field of a known command
 //! is named, not "matches none of the commands".
 
+use crate::json::pointer;
 use serde_json::{Map, Value};
 
 /// A JSON Schema, ready to check values against.
@@ -65,6 +66,10 @@ impl JsonSchema {
         Checker { root: &self.root }.check(&self.root, value, &mut Vec::new(), 0)
     }
 }
+
+/// A bound on numbers: its keyword, whether a value meets it, and how a mismatch
+/// says it.
+type Bound = (&'static str, fn(f64, f64) -> bool, &'static str);
 
 /// How deep `$ref`s may nest before the schema is taken to loop.
 const MAX_DEPTH: usize = 64;
@@ -182,7 +187,7 @@ impl<'a> Checker<'a> {
         let Some(number) = value.as_f64() else {
             return Ok(());
         };
-        let bounds: [(&str, fn(f64, f64) -> bool, &str); 4] = [
+        let bounds: [Bound; 4] = [
             ("minimum", |v, b| v >= b, "at least"),
             ("maximum", |v, b| v <= b, "at most"),
             ("exclusiveMinimum", |v, b| v > b, "more than"),
@@ -403,7 +408,7 @@ impl<'a> Checker<'a> {
             .collect();
         let got = value.get(name).map_or_else(|| "nothing".to_owned(), shown);
         Some(Mismatch {
-            pointer: format!("/{}", escape(name)),
+            pointer: pointer(&[name.to_owned()]),
             reason: format!("expected one of {}, got {got}", allowed.join(", ")),
         })
     }
@@ -480,17 +485,6 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// The JSON pointer of `path`.
-fn pointer(path: &[String]) -> String {
-    path.iter()
-        .map(|step| format!("/{}", escape(step)))
-        .collect()
-}
-
-fn escape(step: &str) -> String {
-    step.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]
