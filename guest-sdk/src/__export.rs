@@ -84,6 +84,23 @@ use projection_bindings::refold::domain::documents as wit_documents;
 use query_decider_bindings::exports::refold::domain::query_decider as wit_query_decider;
 use upcaster_bindings::exports::refold::domain::upcaster as wit_upcaster;
 
+/// A [`Query`](crate::Query) as the `query` record of the bindings module `$bindings`
+/// (each world's bindings have their own copy of the record).
+macro_rules! query_to_wit {
+    ($bindings:ident, $query:expr) => {
+        $bindings::refold::domain::types::Query {
+            items: $query
+                .items
+                .into_iter()
+                .map(|item| $bindings::refold::domain::types::QueryItem {
+                    types: item.types,
+                    tags: item.tags,
+                })
+                .collect(),
+        }
+    };
+}
+
 /// The `decider` interface's `decide` answer, for the bindings module `$wit` (stream
 /// and query deciders export the same interface from two worlds).
 macro_rules! decided_to_wit {
@@ -174,18 +191,7 @@ impl<D: QueryDecider + 'static> wit_query_decider::Guest for QueryDeciderExport<
         command: String,
     ) -> Result<wit_query_decider::Query, wit_query_decider::DecideError> {
         match crate::wire::query_for::<D>(&command) {
-            Ok(query) => Ok(wit_query_decider::Query {
-                items: query
-                    .items
-                    .into_iter()
-                    .map(
-                        |item| query_decider_bindings::refold::domain::types::QueryItem {
-                            types: item.types,
-                            tags: item.tags,
-                        },
-                    )
-                    .collect(),
-            }),
+            Ok(query) => Ok(query_to_wit!(query_decider_bindings, query)),
             Err(crate::DecideError::Rejected(m)) => {
                 Err(wit_query_decider::DecideError::Rejected(m))
             }
@@ -202,6 +208,10 @@ pub struct ProjectionExport<P>(PhantomData<P>);
 impl<P: Projection + 'static> wit_projection::Guest for ProjectionExport<P> {
     fn event_types() -> Vec<String> {
         crate::wire::event_types::<P>()
+    }
+
+    fn event_query() -> Option<wit_projection::Query> {
+        P::query().map(|query| query_to_wit!(projection_bindings, query))
     }
 
     fn apply(events: Vec<wit_projection::Event>) -> Result<(), String> {

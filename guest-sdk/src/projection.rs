@@ -1,6 +1,6 @@
 //! The read-side trait a guest author implements.
 
-use crate::{Event, ReadModel};
+use crate::{Event, Query, ReadModel};
 use serde::de::DeserializeOwned;
 
 /// Read-side domain logic: folds events into read-model documents.
@@ -12,8 +12,17 @@ pub trait Projection {
     /// The events this projection reads.
     type Event: DeserializeOwned;
 
-    /// The event types it wants; the engine never passes it others. Empty means all.
+    /// The event types it wants; the engine never passes it others. Empty means all
+    /// (or, with a [`query`](Projection::query), those the query matches).
     const EVENT_TYPES: &'static [&'static str];
+
+    /// The events it wants as a query over types and tags, instead of
+    /// [`EVENT_TYPES`](Projection::EVENT_TYPES) (which must then be empty): e.g.
+    /// `Query::of(&[], &["region:eu"])` for every event tagged `region:eu`. `None`, the
+    /// default, leaves the choice to the event types.
+    fn query() -> Option<Query> {
+        None
+    }
 
     /// Apply one event. `envelope` carries the event's stream, positions and metadata.
     /// An error stops (or, by the projection's policy, skips) this event.

@@ -1,5 +1,5 @@
 //! Projections over real stores of each backend with real components: catch-up and live tail,
-//! queries, failure policies, blue/green rebuilds, snapshot projections, restarts,
+//! queries, projections that select their events by a query, failure policies, blue/green rebuilds, snapshot projections, restarts,
 //! read-your-writes, and exactly-once application across process kills.
 
 mod blue_green;
@@ -7,6 +7,7 @@ mod catch_up;
 mod exactly_once;
 mod failures;
 mod leases;
+mod query;
 mod read_your_writes;
 mod restart;
 mod snapshots;

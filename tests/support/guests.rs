@@ -53,6 +53,10 @@ pub const BIG_STATE: &str = "big-state";
 pub const BROKEN_INIT: &str = "broken-init";
 /// A projection whose `event-types` traps (`tests/guests/broken-event-types`).
 pub const BROKEN_EVENT_TYPES: &str = "broken-event-types";
+/// A projection that declares a query instead of event types (`tests/guests/tagged-counter`).
+pub const TAGGED_COUNTER: &str = "tagged-counter";
+/// A projection declaring both event types and a query (`tests/guests/both-filters`).
+pub const BOTH_FILTERS: &str = "both-filters";
 /// The cart decider in Python (`examples/python/cart`).
 pub const CART_PY: &str = "cart-py";
 /// The cart-summary projection in Python (`examples/python/cart-summary`).

@@ -124,6 +124,11 @@ export const projection = {
     return [...READS.keys()];
   },
 
+  // The event types choose what it reads; it declares no query.
+  eventQuery() {
+    return undefined;
+  },
+
   apply(events) {
     for (const event of events) {
       apply(event.eventType, readEvent(event));

@@ -11,7 +11,7 @@ import json
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import documents
-from wit_world.imports.types import Event
+from wit_world.imports.types import Event, Query
 
 COLLECTION = "cart_summary"
 U64_MAX = 2**64 - 1
@@ -106,6 +106,10 @@ class Projection(exports.Projection):
 
     def event_types(self) -> list[str]:
         return list(READS)
+
+    def event_query(self) -> Query | None:
+        # The event types choose what it reads; it declares no query.
+        return None
 
     def apply(self, events: list[Event]) -> None:
         for event in events:

@@ -1,7 +1,7 @@
 //! Given events → then documents, for projection modules.
 //!
 //! A case runs the way the projection runner does: only the events whose type the
-//! module declares reach it, each partition's events are applied in one batch to that
+//! module declares (or that its query matches) reach it, each partition's events are applied in one batch to that
 //! partition's documents, and the documents are compared with the expected ones.
 //! Every case also checks that `apply` is deterministic: applied again on a fresh
 //! instance and on the warm one, each partition's events must write the same
@@ -78,6 +78,7 @@ impl<'m, 'r> ProjectionSpec<'m, 'r> {
     pub fn then_documents(self, expected: &ExpectedDocuments) -> Result<Verdict> {
         let module = self.module.module();
         let wanted = module.event_types()?;
+        let query = module.projection_query();
         let mut by_partition: BTreeMap<String, Vec<Event>> = BTreeMap::new();
         let mut verdict = Verdict::default();
         let history = self.history();
@@ -85,7 +86,11 @@ impl<'m, 'r> ProjectionSpec<'m, 'r> {
             return Ok(verdict);
         };
         for event in history {
-            if wanted.is_empty() || wanted.contains(&event.event_type) {
+            let wants = match query {
+                Some(query) => query.matches(&event.event_type, &event.tags),
+                None => wanted.is_empty() || wanted.contains(&event.event_type),
+            };
+            if wants {
                 by_partition
                     .entry(event.partition.clone())
                     .or_default()

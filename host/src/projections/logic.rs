@@ -10,7 +10,7 @@
 
 use crate::runtime::Documents;
 use crate::runtime::{Event, Module};
-use crate::store::{BuiltBy, LogFilter, RecordedEvent};
+use crate::store::{BuiltBy, LogFilter, Query, RecordedEvent};
 use crate::{Error, GuestFault, Result};
 use std::marker::PhantomData;
 
@@ -26,9 +26,18 @@ pub trait ProjectionLogic: Send + Sync {
     fn event_types(&self) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+    /// The query its events are selected by, if it has one instead of event types,
+    /// for the default [`filter`](Self::filter).
+    fn query(&self) -> Option<Query> {
+        None
+    }
     /// Which events of the global log it wants; the runner never passes it others.
-    /// By default those of its [`event_types`](Self::event_types).
+    /// By default those its [`query`](Self::query) matches, else those of its
+    /// [`event_types`](Self::event_types).
     fn filter(&self) -> Result<LogFilter> {
+        if let Some(query) = self.query() {
+            return Ok(LogFilter::query(query));
+        }
         Ok(LogFilter {
             event_types: self.event_types()?,
             ..LogFilter::default()
@@ -55,6 +64,10 @@ impl ProjectionLogic for Module {
 
     fn event_types(&self) -> Result<Vec<String>> {
         Ok(Module::event_types(self)?.to_vec())
+    }
+
+    fn query(&self) -> Option<Query> {
+        self.projection_query().cloned()
     }
 
     fn apply(&self, events: &[RecordedEvent], documents: &mut Box<dyn Documents>) -> Result<()> {

@@ -79,6 +79,7 @@ enum Kind {
     Projection {
         pool: Either<projection::ProjectionModule, v1::projection::ProjectionModule>,
         event_types: Vec<String>,
+        query: Option<crate::store::Query>,
     },
     Upcaster {
         pool: Pool<upcaster::UpcasterModule>,
@@ -239,6 +240,7 @@ impl Module {
             Kind::Projection {
                 pool,
                 event_types: Vec::new(),
+                query: None,
             },
         );
         let seed = module.seed("event-types", &[]);
@@ -256,8 +258,36 @@ impl Module {
             }
         )
         .map_err(refused)?;
-        if let Kind::Projection { event_types, .. } = &mut module.kind {
+        let asked = match pool {
+            Either::Current(pool) => module
+                .call(
+                    pool,
+                    "event-query",
+                    module.limits.memory_limit,
+                    |p, store| {
+                        store.data().seed_random(seed);
+                        p.refold_domain_projection().call_event_query(store)
+                    },
+                )
+                .map_err(refused)?,
+            Either::V1(_) => None,
+        };
+        if asked.is_some() && !wanted.is_empty() {
+            return Err(Error::ModuleRefused {
+                module: module.info.name.clone(),
+                function: "event-query",
+                fault: GuestFault::Malformed(format!(
+                    "the projection declares both event types ({}) and a query; declare one (a query's items name their types)",
+                    wanted.join(", ")
+                )),
+            });
+        }
+        if let Kind::Projection {
+            event_types, query, ..
+        } = &mut module.kind
+        {
             *event_types = wanted;
+            *query = asked.map(crate::store::Query::from);
         }
         Ok(module)
     }
@@ -575,6 +605,15 @@ impl Module {
             d.refold_domain_query_decider()
                 .call_query_for(store, partition, command)
         })
+    }
+
+    /// The query a projection module selects its events by, if it declares one
+    /// instead of event types.
+    pub fn projection_query(&self) -> Option<&crate::store::Query> {
+        match &self.kind {
+            Kind::Projection { query, .. } => query.as_ref(),
+            _ => None,
+        }
     }
 
     /// The event types a projection module wants (empty: all), or the stored event

@@ -15,7 +15,7 @@ wit_bindgen::generate!({
     world: "refold:domain/projection-module",
 });
 
-use exports::refold::domain::projection::{Event, Guest};
+use exports::refold::domain::projection::{Event, Guest, Query};
 use refold::domain::documents;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,6 +36,10 @@ struct HostileProjection;
 impl Guest for HostileProjection {
     fn event_types() -> Vec<String> {
         Vec::new()
+    }
+
+    fn event_query() -> Option<Query> {
+        None
     }
 
     fn apply(events: Vec<Event>) -> Result<(), String> {
