@@ -11,6 +11,11 @@ export const projection = {
     return ["Added"];
   },
 
+  // The event types choose what it reads; a query of types and tags could instead.
+  eventQuery() {
+    return undefined;
+  },
+
   apply(events) {
     for (const event of events) {
       const { amount } = JSON.parse(event.data);

@@ -19,6 +19,10 @@ class Projection(exports.Projection):
     def event_types(self):
         return ["Added"]
 
+    def event_query(self):
+        # The event types choose what it reads; a query of types and tags could instead.
+        return None
+
     def apply(self, events):
         for event in events:
             amount = json.loads(event.data).get("amount")
