@@ -119,7 +119,9 @@ fn a_projection_built_against_0_1_0_applies_as_the_current_one_does() {
 fn modules_that_declare_no_schemas_load_as_before_and_check_nothing() {
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime starts");
     let modules = [
-        runtime.load("cart", CART_0_1).expect("a 0.1.0 decider loads"),
+        runtime
+            .load("cart", CART_0_1)
+            .expect("a 0.1.0 decider loads"),
         runtime
             .load("cart-summary", CART_SUMMARY_0_1)
             .expect("a 0.1.0 projection loads"),
