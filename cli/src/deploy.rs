@@ -18,11 +18,18 @@ use std::process::ExitCode;
 /// its `--deploy-check` (half a second by default), any other when it next starts.
 /// A module of another world than the name's current version (a projection under a
 /// decider's name, or the reverse) is refused unless `--replace-world`.
+///
+/// `--schema FILE` ships the JSON Schemas of the module's commands and events with it
+/// (`{"commands": SCHEMA, "events": SCHEMA}`, each optional), for modules whose tools
+/// cannot export them (Python, JavaScript): the document goes into the component as a
+/// custom section, and the engine refuses a command that does not match before the
+/// decider sees it.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   refold deploy cart target/wasm32-wasip2/release/cart.wasm
   refold deploy cart-summary cart_summary.wasm --policy skip --server http://127.0.0.1:4400
+  refold deploy counter counter.wasm --schema schema.json
   refold rollback cart                # back to the version before, as a new version")]
 pub struct DeployArgs {
     /// The module's name (lowercase letters, digits, '-', '_', '.').
@@ -36,6 +43,10 @@ pub struct DeployArgs {
     /// projection replacing a decider, or the reverse).
     #[arg(long)]
     replace_world: bool,
+    /// A schema document to ship with the module: `{"commands": SCHEMA, "events":
+    /// SCHEMA}` (JSON Schemas, each optional), embedded in the component.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
     #[command(flatten)]
     server: Server,
 }
@@ -61,8 +72,19 @@ impl From<Policy> for FailurePolicy {
 }
 
 pub fn run(store: &StoreUrl, args: &DeployArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.file)
+    let mut bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read module file {}", args.file.display()))?;
+    if let Some(schema) = &args.schema {
+        let document = std::fs::read_to_string(schema)
+            .with_context(|| format!("cannot read the schema file {}", schema.display()))?;
+        bytes = refold::runtime::embed_schemas(&bytes, &document).map_err(|reason| {
+            anyhow::anyhow!(
+                "cannot ship {} with {}: {reason}",
+                schema.display(),
+                args.file.display()
+            )
+        })?;
+    }
     let options = DeployOptions {
         policy: FailurePolicy::from(args.policy),
         replace_world: args.replace_world,

@@ -14,6 +14,7 @@ mod deploy;
 mod export;
 mod import;
 mod modules;
+mod new;
 mod projections;
 mod read;
 mod remote;
@@ -47,6 +48,7 @@ Examples:
   refold command cart cart-1 '{\"type\":\"OpenCart\",\"data\":{...}}'
   refold read cart-1
   refold test cart.wasm examples/cart/specs
+  refold new counter --kind decider --lang rust
   refold serve --store postgres://refold:secret@db.internal:5432/refold?schema=refold"
 )]
 struct Cli {
@@ -106,6 +108,7 @@ enum Action {
     Query(projections::QueryArgs),
     Workflows(workflows::WorkflowsArgs),
     Test(test::TestArgs),
+    New(new::NewArgs),
     Bench(bench::BenchArgs),
 }
 
@@ -151,6 +154,7 @@ fn run(cli: Cli, store: &StoreUrl) -> anyhow::Result<ExitCode> {
         Action::Query(args) => projections::query(store, &args),
         Action::Workflows(args) => workflows::status(store, &args),
         Action::Test(args) => test::run(&args),
+        Action::New(args) => new::run(&args).map(|()| ExitCode::SUCCESS),
         Action::Bench(args) => bench::run(&args),
     }
 }

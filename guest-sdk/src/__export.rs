@@ -59,6 +59,36 @@ pub mod workflow_bindings {
     });
 }
 
+/// Bindings for the `schemas-module` world: merged by the component tooling with the
+/// world of the module's other export.
+#[cfg(feature = "schemas")]
+pub mod schemas_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "refold:domain/schemas-module",
+        pub_export_macro: true,
+        export_macro_name: "export_schemas_world",
+        default_bindings_module: "refold_guest::__export::schemas_bindings",
+    });
+}
+
+/// Implements the exported `schemas` interface from the serde types of a decider.
+#[cfg(feature = "schemas")]
+pub struct SchemasExport<C, E>(PhantomData<(C, E)>);
+
+#[cfg(feature = "schemas")]
+impl<C: schemars::JsonSchema + 'static, E: schemars::JsonSchema + 'static>
+    schemas_bindings::exports::refold::domain::schemas::Guest for SchemasExport<C, E>
+{
+    fn commands() -> Option<String> {
+        Some(crate::schemas::schema_of::<C>())
+    }
+
+    fn events() -> Option<String> {
+        Some(crate::schemas::schema_of::<E>())
+    }
+}
+
 use decider_bindings::exports::refold::domain::decider as wit_decider;
 use projection_bindings::exports::refold::domain::projection as wit_projection;
 use projection_bindings::refold::domain::documents as wit_documents;

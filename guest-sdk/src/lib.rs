@@ -86,9 +86,16 @@ mod documents;
 mod event;
 mod projection;
 mod query_decider;
+#[cfg(feature = "schemas")]
+pub mod schemas;
 mod upcaster;
 pub mod wire;
 mod workflow;
+
+/// The schemars crate the `schemas` feature derives JSON Schemas with: derive
+/// `refold_guest::schemars::JsonSchema` on commands and events.
+#[cfg(feature = "schemas")]
+pub use schemars;
 
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
@@ -106,8 +113,19 @@ pub use workflow::{Outcome, SendCommand, Step, Workflow, WorkflowInput, Workflow
 ///
 /// Use it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. On any
 /// other target it expands to nothing, so the same crate can be used natively.
+///
+/// `export_decider!(D, schemas)` (feature `schemas`) also exports the JSON Schemas
+/// of `D::Command` and `D::Event`, which must derive `schemars::JsonSchema`: the
+/// engine checks every command against its schema before `decide` sees it.
 #[macro_export]
 macro_rules! export_decider {
+    ($decider:ty, schemas) => {
+        $crate::export_decider!($decider);
+        $crate::__export_schemas!(
+            <$decider as $crate::Decider>::Command,
+            <$decider as $crate::Decider>::Event
+        );
+    };
     ($decider:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
@@ -141,8 +159,17 @@ macro_rules! export_projection {
 ///
 /// Use it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. On any
 /// other target it expands to nothing, so the same crate can be used natively.
+/// `export_query_decider!(D, schemas)` also exports its schemas, as
+/// [`export_decider!`] does.
 #[macro_export]
 macro_rules! export_query_decider {
+    ($decider:ty, schemas) => {
+        $crate::export_query_decider!($decider);
+        $crate::__export_schemas!(
+            <$decider as $crate::QueryDecider>::Command,
+            <$decider as $crate::QueryDecider>::Event
+        );
+    };
     ($decider:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
@@ -184,6 +211,22 @@ macro_rules! export_workflow {
             type RefoldWorkflowExport = $crate::__export::WorkflowExport<$workflow>;
             $crate::__export::workflow_bindings::export_workflow_world!(
                 RefoldWorkflowExport with_types_in $crate::__export::workflow_bindings
+            );
+        };
+    };
+}
+
+/// Exports the `schemas` interface answering with the JSON Schemas of `$command` and
+/// `$event`; used by the export macros' `schemas` form.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_schemas {
+    ($command:ty, $event:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type RefoldSchemasExport = $crate::__export::SchemasExport<$command, $event>;
+            $crate::__export::schemas_bindings::export_schemas_world!(
+                RefoldSchemasExport with_types_in $crate::__export::schemas_bindings
             );
         };
     };

@@ -252,6 +252,19 @@ pub enum Error {
         /// command's text is to blame.
         field: Option<String>,
     },
+    /// The command does not match the schema its decider declared for commands; the
+    /// decider was not called and nothing was appended.
+    #[error(
+        "the command does not match the schema of module '{module}' at '{field}': {reason}; see GET /modules/{module}/schema"
+    )]
+    CommandSchemaMismatch {
+        /// The decider module.
+        module: String,
+        /// The JSON pointer of the offending value within the command (empty: all of it).
+        field: String,
+        /// What is wrong there.
+        reason: String,
+    },
     /// The decider could not understand the command; nothing was appended.
     #[error("module '{module}' cannot read the command: {message}")]
     InvalidCommand {

@@ -98,7 +98,7 @@ pub(crate) fn check_object(text: &str) -> Result<(), NotAnObject> {
 }
 
 /// `/a/0/b~1c` for the path `a`, `0`, `b/c`.
-fn pointer(path: &[String]) -> String {
+pub(crate) fn pointer(path: &[String]) -> String {
     path.iter()
         .map(|segment| format!("/{}", segment.replace('~', "~0").replace('/', "~1")))
         .collect()

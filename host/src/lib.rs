@@ -83,6 +83,7 @@ mod failpoint;
 pub mod harness;
 pub mod http;
 mod json;
+pub mod json_schema;
 pub mod metrics;
 pub mod projections;
 pub mod remote_parent;

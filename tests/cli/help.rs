@@ -20,6 +20,7 @@ fn every_subcommand_help_has_an_example() {
         "rebuild",
         "query",
         "test",
+        "new",
     ] {
         let (stdout, _) = exited(&refold(&[command, "--help"]), 0);
         assert!(

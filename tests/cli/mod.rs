@@ -4,6 +4,7 @@ mod deploy;
 mod events;
 mod export;
 mod help;
+mod new;
 mod read_side;
 mod store;
 mod test;

@@ -19,6 +19,7 @@ mod logs;
 mod metrics;
 mod nodes;
 mod operators;
+mod schemas;
 mod shared_file;
 mod tags;
 mod traces;

@@ -114,3 +114,36 @@ fn a_projection_built_against_0_1_0_applies_as_the_current_one_does() {
     };
     assert_eq!(apply(&old), apply(&current));
 }
+
+#[test]
+fn modules_that_declare_no_schemas_load_as_before_and_check_nothing() {
+    let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime starts");
+    let modules = [
+        runtime
+            .load("cart", CART_0_1)
+            .expect("a 0.1.0 decider loads"),
+        runtime
+            .load("cart-summary", CART_SUMMARY_0_1)
+            .expect("a 0.1.0 projection loads"),
+        runtime
+            .load("cart", &guests::wasm(CART))
+            .expect("a 0.2.0 decider without schemas loads"),
+    ];
+    for module in &modules {
+        assert!(module.schemas().is_empty(), "{:?}", module.info());
+        module
+            .check_command(r#"{"type":"Anything","data":{"at":"all"}}"#)
+            .expect("a module without a schema takes every command to decide");
+    }
+    let described = runtime
+        .load("described", &guests::wasm(guests::DESCRIBED))
+        .expect("a decider exporting schemas loads");
+    assert!(described.schemas().commands.is_some() && described.schemas().events.is_some());
+    let refused = described
+        .check_command(r#"{"type":"Add","data":{"amount":-1}}"#)
+        .expect_err("the schema refuses a negative amount");
+    assert!(
+        matches!(&refused, refold::Error::CommandSchemaMismatch { field, .. } if field == "/data/amount"),
+        "{refused}"
+    );
+}

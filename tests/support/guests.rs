@@ -27,6 +27,9 @@ pub const CART_V2: &str = "cart-v2";
 pub const CART_V2_PRICES: &str = "cart-v2-prices";
 /// Version 1 cart events into version 2 (`examples/cart-upcaster`).
 pub const CART_UPCASTER: &str = "cart-upcaster";
+/// A decider that exports the JSON Schemas of its commands and events
+/// (`tests/guests/described`).
+pub const DESCRIBED: &str = "described";
 /// The misbehaving decider (`tests/guests/faulty`).
 pub const FAULTY: &str = "faulty";
 /// A projection that counts events per stream and fails on `Poison` and `Trap` events

@@ -32,6 +32,12 @@ pub trait DeciderLogic: Send + Sync {
         state: &[u8],
         command: &str,
     ) -> Result<Result<Vec<NewEvent>, DecideError>>;
+    /// Refuse `command` before any decision if it does not match the schema the logic
+    /// declared for its commands ([`crate::Error::CommandSchemaMismatch`]); logic that
+    /// declared none takes every command to `decide`.
+    fn check_command(&self, _command: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The stream a decision is for, and the command's metadata: what the guest's
@@ -89,6 +95,10 @@ event_from_recorded!(refold_guest::Event);
 impl DeciderLogic for Module {
     fn identity(&self) -> &str {
         &self.info().hash
+    }
+
+    fn check_command(&self, command: &str) -> Result<()> {
+        Module::check_command(self, command)
     }
 
     fn name(&self) -> &str {

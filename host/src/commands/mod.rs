@@ -240,6 +240,7 @@ impl CommandHandler {
     ) -> Result<CommandOutcome> {
         let named = request.stream.clone();
         let prepared = Prepared::new(logic.name(), logic.version(), request, &named)?;
+        logic.check_command(&prepared.command)?;
         if let Some(replayed) = self.recorded(&prepared).await? {
             return Ok(replayed);
         }

@@ -76,6 +76,7 @@ impl CommandHandler {
         }
         let named = format!("{decider}-query");
         let prepared = Prepared::new(decider, module.info().version, request, &named)?;
+        module.check_command(&prepared.command)?;
         if let Some(replayed) = self.recorded(&prepared).await? {
             return Ok(replayed);
         }

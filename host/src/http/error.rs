@@ -58,6 +58,12 @@ impl From<Error> for ApiError {
             Error::InvalidCommand { module, .. } => {
                 (S::BAD_REQUEST, "invalid-command", Some(module), None)
             }
+            Error::CommandSchemaMismatch { module, field, .. } => (
+                S::BAD_REQUEST,
+                "command-schema-mismatch",
+                Some(module),
+                Some(json!({ "field": field })),
+            ),
             Error::Conflict {
                 partition,
                 stream,

@@ -36,6 +36,7 @@
 //! Read-model routes take `?wait_for=<position>` (and `timeout_ms`) to read only once
 //! the projection has applied the log up to that position: read your own writes.
 
+mod describe;
 mod error;
 mod ops;
 mod read_models;
@@ -147,6 +148,8 @@ fn router(engine: Arc<Engine>, config: HttpConfig, shutdown: watch::Receiver<boo
         .route("/modules/{name}/rollback", post(writes::rollback))
         .route("/workflows", get(read_models::workflows))
         .route("/workflows/{name}", get(read_models::workflow))
+        .route("/modules/{name}/schema", get(describe::schema))
+        .route("/openapi.json", get(describe::openapi))
         .route("/projections", get(read_models::statuses))
         .route("/projections/{name}", get(read_models::status))
         .route("/projections/{name}/rebuild", post(read_models::rebuild))

@@ -52,6 +52,15 @@ pub mod workflow {
     });
 }
 
+/// Bindings of the `schemas-module` world: what the host reads of a module that
+/// exports `schemas` beside its world's interface.
+pub mod schemas {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "refold:domain/schemas-module",
+    });
+}
+
 /// Bindings of the 0.1.0 contract's worlds.
 pub mod v1 {
     /// The 0.1.0 `decider-module` world.

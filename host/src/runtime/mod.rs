@@ -16,6 +16,7 @@ mod bindings;
 mod cache;
 mod module;
 mod sandbox;
+mod schemas;
 mod sniff;
 
 pub use bindings::{
@@ -25,6 +26,7 @@ pub use bindings::{
 pub use cache::{CacheStats, content_hash};
 pub use module::{Module, ModuleInfo, PoolStats};
 pub use sandbox::Documents;
+pub use schemas::{SECTION as SCHEMAS_SECTION, Schemas, embed as embed_schemas};
 
 use crate::metrics::GuestMetrics;
 use crate::store::AppendLimits;
@@ -284,7 +286,15 @@ impl Runtime {
             .linker(world)
             .instantiate_pre(&component)
             .map_err(unlinkable)?;
-        match (world, contract) {
+        let exports_schemas = component
+            .component_type()
+            .exports(&self.engine)
+            .any(|(export, _)| export == schemas_interface());
+        let described = exports_schemas
+            .then(|| bindings::schemas::SchemasModulePre::new(pre.clone()))
+            .transpose()
+            .map_err(unlinkable)?;
+        let module = match (world, contract) {
             (World::Decider, Contract::V0_2) if query_decider => {
                 let pre =
                     bindings::query_decider::QueryDeciderModulePre::new(pre).map_err(unlinkable)?;
@@ -316,6 +326,10 @@ impl Runtime {
                 let pre = bindings::workflow::WorkflowModulePre::new(pre).map_err(unlinkable)?;
                 Module::new_workflow(info, limits, Pool::new(pre))
             }
+        }?;
+        match described {
+            Some(pre) => module.described_by_export(Pool::new(pre)),
+            None => module.described_by_section(bytes),
         }
     }
 
@@ -438,6 +452,11 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticking.store(false, Ordering::Relaxed);
     }
+}
+
+/// The interface a module describing its messages exports.
+fn schemas_interface() -> String {
+    format!("refold:domain/schemas@{}", Contract::V0_2.version())
 }
 
 /// The interface a query decider exports.

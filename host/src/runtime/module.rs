@@ -18,10 +18,12 @@
 use super::Documents;
 use super::bindings::{
     DecideError, DeciderContext, Event, NewEvent, Query, UpcastEvent, WorkflowInput, WorkflowStep,
-    decider, projection, query_decider, upcaster, v1, workflow,
+    decider, projection, query_decider, schemas, upcaster, v1, workflow,
 };
 use super::sandbox::{HostState, call_seed};
+use super::schemas::{Schemas, embedded};
 use super::{Contract, Limits, World};
+use crate::json_schema::JsonSchema;
 use crate::store::AppendLimits;
 use crate::sync::lock;
 use crate::{Error, GuestFault, Result};
@@ -72,6 +74,7 @@ pub struct Module {
     call_nanos: AtomicU64,
     in_flight: AtomicU64,
     kind: Kind,
+    schemas: Schemas,
 }
 
 enum Kind {
@@ -194,6 +197,7 @@ instantiate! {
     upcaster::UpcasterModule => upcaster::UpcasterModulePre<HostState>,
     workflow::WorkflowModule => workflow::WorkflowModulePre<HostState>,
     query_decider::QueryDeciderModule => query_decider::QueryDeciderModulePre<HostState>,
+    schemas::SchemasModule => schemas::SchemasModulePre<HostState>,
     v1::decider::DeciderModule => v1::decider::DeciderModulePre<HostState>,
     v1::projection::ProjectionModule => v1::projection::ProjectionModulePre<HostState>,
 }
@@ -233,6 +237,7 @@ impl Module {
             call_nanos: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             kind,
+            schemas: Schemas::default(),
         }
     }
 
@@ -390,6 +395,85 @@ impl Module {
     /// The module's name, version, hash and world.
     pub fn info(&self) -> &ModuleInfo {
         &self.info
+    }
+
+    /// The schemas the module declared for its commands and events (none: unchecked).
+    pub fn schemas(&self) -> &Schemas {
+        &self.schemas
+    }
+
+    /// Check `command` (JSON text, as `decide` gets it) against the module's command
+    /// schema, if it declared one: [`Error::CommandSchemaMismatch`] naming the field
+    /// if it does not match. No guest call is made.
+    pub fn check_command(&self, command: &str) -> Result<()> {
+        let Some(schema) = &self.schemas.commands else {
+            return Ok(());
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(command).map_err(|e| Error::CommandSchemaMismatch {
+                module: self.info.name.clone(),
+                field: String::new(),
+                reason: format!("the command is not JSON: {e}"),
+            })?;
+        schema
+            .check(&value)
+            .map_err(|miss| Error::CommandSchemaMismatch {
+                module: self.info.name.clone(),
+                field: miss.pointer,
+                reason: miss.reason,
+            })
+    }
+
+    /// The module, with the schemas its `schemas` export answers (asked once, on a
+    /// fresh instance); a fault, or an answer that is no schema, refuses the module.
+    pub(crate) fn described_by_export(
+        mut self,
+        pool: Pool<schemas::SchemasModule>,
+    ) -> Result<Self> {
+        let limit = self.limits.memory_limit;
+        let commands = self
+            .call(&pool, "commands", limit, |s, store| {
+                s.refold_domain_schemas().call_commands(store)
+            })
+            .map_err(refused)?;
+        let events = self
+            .call(&pool, "events", limit, |s, store| {
+                s.refold_domain_schemas().call_events(store)
+            })
+            .map_err(refused)?;
+        let parse = |function: &'static str, text: Option<String>| {
+            text.map(|text| JsonSchema::parse(&text))
+                .transpose()
+                .map_err(|reason| refused(self.fault(function, GuestFault::Malformed(reason))))
+        };
+        self.schemas = Schemas {
+            commands: parse("commands", commands)?,
+            events: parse("events", events)?,
+        };
+        Ok(self)
+    }
+
+    /// The module, with the schema document embedded in its component `bytes`, if
+    /// any; a document that cannot be read refuses the module.
+    pub(crate) fn described_by_section(mut self, bytes: &[u8]) -> Result<Self> {
+        let Some(document) = embedded(bytes) else {
+            return Ok(self);
+        };
+        let read = std::str::from_utf8(document)
+            .map_err(|_| "the schema document is not UTF-8 text".to_owned())
+            .and_then(Schemas::from_document);
+        match read {
+            Ok(schemas) => {
+                self.schemas = schemas;
+                Ok(self)
+            }
+            Err(reason) => Err(refused(self.fault(
+                "schemas",
+                GuestFault::Malformed(format!(
+                    "the schema document embedded in the component cannot be used: {reason}"
+                )),
+            ))),
+        }
     }
 
     /// Instances made so far for this module version (a fault or a cold pool makes one).
