@@ -3,8 +3,8 @@
 //! `guest call`, a `projection batch`) are exported over OTLP, HTTP with protobuf, in
 //! batches from a thread of the SDK's, sent with ureq (the client the command line
 //! already has: no second HTTP stack, no TLS). A request's W3C `traceparent` is made
-//! its span's parent, and a projection batch continues the trace of the command that
-//! appended its first event (`metadata.refold.traceparent`), through the library's
+//! its span's parent, and a projection batch continues the trace of the first of its events
+//! whose command sent one (`metadata.refold.traceparent`), through the library's
 //! [`refold::remote_parent`] hook. Off by default: then nothing here is installed.
 
 use anyhow::Context;

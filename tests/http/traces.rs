@@ -114,6 +114,13 @@ fn a_commands_spans_and_the_projection_batch_that_applies_it_share_the_callers_t
         None,
     )
     .ok();
+    // Applied before the traced command, so that a batch of both cannot start with
+    // the untraced one's event.
+    get(
+        &http,
+        &server.url("/projections/cart-summary/cart_summary/cart-1?wait_for=1"),
+    )
+    .ok();
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
     let added = post_with(

@@ -580,7 +580,7 @@ impl Runner {
             events = events.len(),
         );
         if remote_parent::wanted() {
-            let traceparent = events.first().and_then(traceparent_of);
+            let traceparent = events.iter().find_map(traceparent_of);
             remote_parent::continue_trace(&batch, traceparent.as_deref());
         }
         let _batch = batch.entered();
@@ -778,7 +778,7 @@ impl Runner {
 }
 
 /// The `traceparent` of the command that appended `event` (`metadata.refold.traceparent`),
-/// if it had one: a batch continues the trace of its first event's command.
+/// if it had one: a batch continues the trace of the first of its events that has one.
 fn traceparent_of(event: &RecordedEvent) -> Option<String> {
     let metadata: serde_json::Value = serde_json::from_str(&event.metadata).ok()?;
     metadata["refold"]["traceparent"]
