@@ -107,12 +107,32 @@ impl Db {
     pub fn serve_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Server {
         Server::start(&self.store_args(), &self.path(), args, env)
     }
+
+    /// [`serve_with_env`](Self::serve_with_env), or the server's log when it exited
+    /// before it listened (killed at a failpoint while it started, say).
+    pub fn try_serve_with_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
+        Server::try_start(&self.store_args(), &self.path(), args, env)
+    }
 }
 
 impl Server {
     /// Start `refold <store> serve --listen 127.0.0.1:0 <args>`, its log beside `db`,
     /// and wait for the line that says where it listens.
     fn start(store: &[OsString], db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::try_start(store, db, args, env).unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// [`start`](Self::start), or what went wrong with the server's log.
+    fn try_start(
+        store: &[OsString],
+        db: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let log = db.with_extension(format!("serve-{}.log", unique()));
         let stderr = std::fs::File::create(&log).expect("create the server's log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_refold"))
@@ -142,16 +162,16 @@ impl Server {
         let Some(address) = address else {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
+            return Err(format!(
                 "refold serve did not say where it listens within {PATIENCE:?} (its first line: {line:?}); its log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
-            );
+            ));
         };
-        Server {
+        Ok(Server {
             child,
             base: format!("http://{address}"),
             log,
-        }
+        })
     }
 
     /// The URL of `path` on this server.

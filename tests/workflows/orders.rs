@@ -115,6 +115,12 @@ pub fn types(events: &Value) -> Vec<String> {
 /// order flow, leases of one second (a killed server's are taken over soon), and the
 /// failpoint `failpoint` set, if any.
 pub fn serve_flow(db: &Db, failpoint: Option<&str>) -> Server {
+    try_serve_flow(db, failpoint).unwrap_or_else(|problem| panic!("{problem}"))
+}
+
+/// [`serve_flow`], or the server's log when it exited before it listened (at its
+/// failpoint, while it caught up at start).
+pub fn try_serve_flow(db: &Db, failpoint: Option<&str>) -> Result<Server, String> {
     let deploys: Vec<String> = [
         ("cart", CART),
         ("stock", "stock"),
@@ -132,5 +138,5 @@ pub fn serve_flow(db: &Db, failpoint: Option<&str>) -> Server {
         .map(|f| ("REFOLD_FAILPOINT", f))
         .into_iter()
         .collect();
-    db.serve_with_env(&args, &env)
+    db.try_serve_with_env(&args, &env)
 }

@@ -107,13 +107,19 @@ fn catch_up(work: &Work<'_>, orders: u64, native: bool) -> Result<Duration> {
     let counts = status.map(|s| (s.inputs_handled, s.steps, s.commands_sent));
     engine.shutdown();
     let workload = if native { "native WF" } else { NAME };
+    // Every order's three steps, each written once. (An input handled again, after a
+    // batch the lease's fence refused, say, sends its commands again: they are
+    // answered from their records, so the counts of inputs and commands may be higher.)
     check(
-        counts == Some((orders, 3 * orders, 2 * orders)),
+        counts.is_some_and(|(inputs, steps, commands)| {
+            steps == 3 * orders && inputs >= orders && commands >= 2 * orders
+        }),
         workload,
         || {
             format!(
-                "(inputs, steps, commands) = {counts:?}, expected {:?}",
-                (orders, 3 * orders, 2 * orders)
+                "(inputs, steps, commands) = {counts:?}, expected ({orders}+, {}, {}+)",
+                3 * orders,
+                2 * orders
             )
         },
     )?;

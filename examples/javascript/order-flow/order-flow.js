@@ -67,7 +67,7 @@ function onOutcome(order, state, outcome) {
     if (outcome.reply.tag === "accepted") {
       const next = { ...state, status: "awaiting-payment" };
       const expire = payment(order, "Expire", { orderId: order });
-      expire.delayMs = BigInt(state.timeoutMs);
+      expire.delayMs = state.timeoutMs;
       return step(next, [payment(order, "Request", { orderId: order, amount: state.amount }), expire], false);
     }
     return step({ ...state, status: "out-of-stock" }, [], true);

@@ -45,6 +45,12 @@ pub trait ProjectionLogic: Send + Sync {
     }
     /// Apply `events` (one partition, in global order) to `documents`.
     fn apply(&self, events: &[RecordedEvent], documents: &mut Box<dyn Documents>) -> Result<()>;
+    /// The most events it takes per batch, whatever the runner's batch size: logic
+    /// whose events each cost writes of their own (a workflow's) takes fewer, so a
+    /// batch commits well within the runner's lease.
+    fn max_batch(&self) -> usize {
+        usize::MAX
+    }
 }
 
 impl ProjectionLogic for Module {

@@ -540,6 +540,11 @@ impl Runner {
         }
     }
 
+    /// Events read per batch: the runner's batch size, at most what the logic takes.
+    fn batch_size(&self) -> usize {
+        self.context.batch_size.min(self.logic.max_batch()).max(1)
+    }
+
     /// Read and apply the next batch, or find there is none.
     fn step(&self, overlay: &Overlay, head: &mut watch::Receiver<u64>) -> Result<Step> {
         let head = *head.borrow_and_update();
@@ -555,7 +560,7 @@ impl Runner {
             }
             return Ok(Step::Idle(checkpoint));
         }
-        let batch_size = self.context.batch_size.max(1);
+        let batch_size = self.batch_size();
         let upcasters = self.context.upcasters.current();
         // Asked for each batch: a workflow's event types follow its module's hot swaps.
         let filter = self.logic.filter()?;
@@ -621,7 +626,7 @@ impl Runner {
         let stored = self.context.handle.block_on(self.context.events.read_log(
             checkpoint,
             &upcasters.stored_filter(filter),
-            self.context.batch_size.max(1),
+            self.batch_size(),
         ))?;
         for event in stored.into_iter().filter(|e| e.global_position <= read_to) {
             let position = event.global_position;

@@ -32,6 +32,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::runtime::Handle;
 
+/// Inputs per batch of the runner: the checkpoint (and the lease's renewal) comes
+/// after each batch, and each input costs a few writes.
+const MAX_BATCH: usize = 20;
+
 /// The most events one instance stream is read with.
 const MAX_INSTANCE_EVENTS: usize = 100_000;
 
@@ -375,6 +379,12 @@ impl ProjectionLogic for WorkflowLogic {
         let mut types = self.code()?.event_types()?;
         types.push(TIMER_DUE.to_owned());
         Ok(types)
+    }
+
+    /// Each input writes its steps and sends its commands, each a write of its own:
+    /// batches of `MAX_BATCH` commit well within the lease.
+    fn max_batch(&self) -> usize {
+        MAX_BATCH
     }
 
     fn apply(&self, events: &[RecordedEvent], _: &mut Box<dyn Documents>) -> Result<()> {
