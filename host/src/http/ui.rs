@@ -15,10 +15,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
-/// Whether this server has `GET /workflows`: the page shows its Workflows section
-/// (a table of what that route lists) only then, and asks nothing of it otherwise.
-const HAS_WORKFLOWS: bool = false;
-
 const PAGE: &str = include_str!("ui/index.html");
 const SCRIPT: &str = include_str!("ui/app.js");
 const STYLE: &str = include_str!("ui/app.css");
@@ -44,9 +40,9 @@ pub(crate) async fn style() -> Response {
 }
 
 /// `GET /ui/config`: what the page must know before it reads: whether it must ask
-/// for a token, and which optional sections the server has.
+/// for a token.
 pub(crate) async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "tokenRequired": state.token.is_some(), "workflows": HAS_WORKFLOWS }))
+    Json(json!({ "tokenRequired": state.token.is_some() }))
 }
 
 /// `POST /ui/session`: answers 204 when the request carries the server's token (or

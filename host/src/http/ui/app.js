@@ -11,7 +11,6 @@ const PAGE = 20;
 
 const page = {
   token: sessionStorage.getItem(TOKEN_KEY),
-  config: null,
   rates: null,
   lagHistory: new Map(),
   live: null,
@@ -75,10 +74,9 @@ async function start() {
     page.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
     $("#login").hidden = false;
-    page.config = config;
     return;
   }
-  open(config);
+  open();
 }
 
 async function tokenAccepted(token) {
@@ -98,17 +96,17 @@ $("#login-form").addEventListener("submit", async (event) => {
     $("#token").value = "";
     $("#login").hidden = true;
     $("#login-error").textContent = "";
-    open(page.config);
+    open();
   } else {
     $("#login-error").textContent = "That is not the server's token.";
   }
 });
 
-function open(config) {
+function open() {
   $("#nav").hidden = false;
   window.addEventListener("hashchange", route);
   route();
-  if (config.workflows) workflows();
+  workflows();
   refresh();
   page.timer = setInterval(refresh, REFRESH_MS);
 }
