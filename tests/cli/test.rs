@@ -2,7 +2,7 @@
 //! failure says and where it points; the compile cache; `--watch`.
 
 use super::{json_lines, printed, refold, refold_command, refold_with};
-use crate::support::guests::{self, CART, CART_SUMMARY, FAULTY};
+use crate::support::guests::{self, CART, CART_SUMMARY, COURSES, FAULTY, USERNAMES};
 use crate::support::wait::{Lines, PATIENCE};
 use std::process::Stdio;
 
@@ -11,7 +11,7 @@ fn wasm(package: &str) -> String {
 }
 
 #[test]
-fn the_example_specs_pass() {
+fn the_example_specs_pass_query_deciders_included() {
     let output = refold(&["test", &wasm(CART), "examples/cart/specs"]);
     let (stdout, stderr) = printed(&output);
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
@@ -29,6 +29,20 @@ fn the_example_specs_pass() {
     let (stdout, stderr) = printed(&output);
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.ends_with("\n7 passed, 0 failed\n"), "{stdout}");
+
+    for (package, specs, summary) in [
+        (COURSES, "examples/courses/specs", "\n14 passed, 0 failed\n"),
+        (
+            USERNAMES,
+            "examples/usernames/specs",
+            "\n8 passed, 0 failed\n",
+        ),
+    ] {
+        let output = refold(&["test", &wasm(package), specs]);
+        let (stdout, stderr) = printed(&output);
+        assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+        assert!(stdout.ends_with(summary), "{stdout}");
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The state cache: hot streams skip replay; stale states are caught up, never used.
 
-use super::{add_item, confirm, engine, open_cart};
+use super::{Engine, add_item, confirm, engine, open_cart};
+use crate::support::Backend;
 use crate::support::block_on;
 use crate::support::both_backends;
 use refold::Error;
@@ -36,8 +37,9 @@ fn a_hot_stream_costs_a_decide_and_an_append_not_a_replay(backend: Backend) {
 }
 }
 
-both_backends! {
-fn a_cached_state_behind_the_store_is_caught_up_not_decided_on(backend: Backend) {
+/// An engine with `cart-1` opened (and so cached), and a second handler on the same
+/// store and modules: another writer whose appends the first's cache does not see.
+fn cart_opened_beside_another_writer(backend: Backend) -> (Engine, CommandHandler) {
     let e = engine(backend, CommandConfig::default());
     let other_writer = CommandHandler::new(
         e.store.shared(),
@@ -49,6 +51,12 @@ fn a_cached_state_behind_the_store_is_caught_up_not_decided_on(backend: Backend)
             .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1")),
     )
     .unwrap();
+    (e, other_writer)
+}
+
+both_backends! {
+fn a_cached_state_behind_the_store_is_caught_up_not_decided_on(backend: Backend) {
+    let (e, other_writer) = cart_opened_beside_another_writer(backend);
     block_on(e.handler.handle(
         "cart",
         DEFAULT_PARTITION,
@@ -82,17 +90,7 @@ both_backends! {
 fn a_rejection_decided_on_a_stale_cached_state_is_decided_again_on_the_current_one(backend: Backend) {
     // A rejection appends nothing, so no expected version catches a cached state that
     // fell behind: the handler must check the stream before answering it.
-    let e = engine(backend, CommandConfig::default());
-    let other_writer = CommandHandler::new(
-        e.store.shared(),
-        e.runtime.clone(),
-        CommandConfig::default(),
-    );
-    block_on(
-        e.handler
-            .handle("cart", DEFAULT_PARTITION, "cart-1", &open_cart("cart-1")),
-    )
-    .unwrap();
+    let (e, other_writer) = cart_opened_beside_another_writer(backend);
     block_on(other_writer.handle(
         "cart",
         DEFAULT_PARTITION,
