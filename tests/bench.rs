@@ -50,6 +50,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("in-process", "H4-32"),
     ("refold", "DCB"),
     ("raw-sqlite", "DCB"),
+    ("refold", "WF"),
+    ("native", "WF"),
 ];
 
 #[test]
@@ -58,7 +60,14 @@ fn quick_suite_runs_and_verifies_every_workload() {
         .parent()
         .expect("components live in a folder")
         .to_owned();
-    assert_eq!(wasm_path(CART_SUMMARY).parent(), Some(modules.as_path()));
+    // The order flow's modules, for WF.
+    for package in [CART_SUMMARY, "stock", "payment", "order-flow"] {
+        assert_eq!(
+            wasm_path(package).parent(),
+            Some(modules.as_path()),
+            "{package}"
+        );
+    }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let json = dir.path().join("bench.jsonl");
     let child = Command::new(env!("CARGO_BIN_EXE_refold"))

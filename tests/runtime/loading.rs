@@ -42,7 +42,7 @@ fn a_component_of_another_world_is_refused_with_what_it_exports() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "module 'other' is a WebAssembly component but not a Refold module: it exports greet, where Refold expects one of refold:domain/decider@0.2.0, refold:domain/projection@0.2.0, refold:domain/upcaster@0.2.0, refold:domain/query-decider@0.2.0 (or a 0.1.0 decider or projection); build it against Refold's WIT package (refold:domain), e.g. with the Rust SDK and `cargo build --release --target wasm32-wasip2`"
+        "module 'other' is a WebAssembly component but not a Refold module: it exports greet, where Refold expects one of refold:domain/decider@0.2.0, refold:domain/projection@0.2.0, refold:domain/upcaster@0.2.0, refold:domain/workflow@0.2.0, refold:domain/query-decider@0.2.0 (or a 0.1.0 decider or projection); build it against Refold's WIT package (refold:domain), e.g. with the Rust SDK and `cargo build --release --target wasm32-wasip2`"
     );
 }
 
