@@ -107,7 +107,14 @@ fn quick_suite_runs_and_verifies_every_workload() {
         }
         let metric = value["metric"].as_str().expect("a metric");
         assert!(
-            ["events_per_s", "commands_per_s", "median_ms", "p99_ms"].contains(&metric),
+            [
+                "events_per_s",
+                "commands_per_s",
+                "inputs_per_s",
+                "median_ms",
+                "p99_ms"
+            ]
+            .contains(&metric),
             "{line}"
         );
         let number = value["value"].as_f64().expect("a number");
