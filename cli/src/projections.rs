@@ -2,7 +2,7 @@
 
 use crate::remote::Server;
 use crate::{open_engine, print_json};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use refold::projections::{ListQuery, ProjectionStatus};
@@ -28,22 +28,15 @@ pub struct ProjectionsArgs {
 }
 
 pub fn status(store: &StoreUrl, args: &ProjectionsArgs) -> anyhow::Result<ExitCode> {
-    let statuses: Vec<serde_json::Value> = match &args.server.server {
-        Some(base) => {
-            let answer = args.server.call(base, "GET", "/projections", None)?;
-            serde_json::from_value(answer["projections"].clone())
-                .context("the server's answer is not a status list")?
-        }
-        None => {
-            let engine = open_engine(store, false)?;
-            let mut statuses: Vec<ProjectionStatus> = engine.projections().status();
-            crate::block_on(engine.projections().read_runners(&mut statuses))?;
-            statuses
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<_, _>>()?
-        }
-    };
+    let statuses = args.server.statuses("/projections", "projections", || {
+        let engine = open_engine(store, false)?;
+        let mut statuses: Vec<ProjectionStatus> = engine.projections().status();
+        crate::block_on(engine.projections().read_runners(&mut statuses))?;
+        Ok(statuses
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?)
+    })?;
     if args.json {
         for status in &statuses {
             print_json(status)?;

@@ -18,6 +18,25 @@ pub struct Server {
 }
 
 impl Server {
+    /// The status list of `route` (its `key` field) as the running server answers it
+    /// with `--server`, else as `local` reads it from the store: what `refold
+    /// projections` and `refold workflows` print.
+    pub fn statuses(
+        &self,
+        route: &str,
+        key: &str,
+        local: impl FnOnce() -> anyhow::Result<Vec<serde_json::Value>>,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        match &self.server {
+            Some(base) => {
+                let answer = self.call(base, "GET", route, None)?;
+                serde_json::from_value(answer[key].clone())
+                    .context("the server's answer is not a status list")
+            }
+            None => local(),
+        }
+    }
+
     /// Send a request with an optional body; the JSON answer, or the server's error.
     pub fn call(
         &self,

@@ -2,7 +2,6 @@
 
 use crate::remote::Server;
 use crate::{open_engine, print_json};
-use anyhow::Context;
 use clap::Args;
 use refold::store::StoreUrl;
 use std::process::ExitCode;
@@ -25,20 +24,13 @@ pub struct WorkflowsArgs {
 }
 
 pub fn status(store: &StoreUrl, args: &WorkflowsArgs) -> anyhow::Result<ExitCode> {
-    let statuses: Vec<serde_json::Value> = match &args.server.server {
-        Some(base) => {
-            let answer = args.server.call(base, "GET", "/workflows", None)?;
-            serde_json::from_value(answer["workflows"].clone())
-                .context("the server's answer is not a status list")?
-        }
-        None => {
-            let engine = open_engine(store, false)?;
-            crate::block_on(engine.workflow_status())?
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<_, _>>()?
-        }
-    };
+    let statuses = args.server.statuses("/workflows", "workflows", || {
+        let engine = open_engine(store, false)?;
+        Ok(crate::block_on(engine.workflow_status())?
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?)
+    })?;
     if args.json {
         for status in &statuses {
             print_json(status)?;
